@@ -1,0 +1,69 @@
+"""The one error hierarchy of synthrag; HTTP mapping lives in ``app/errors.py``.
+
+    SynthragError
+     ├── ConfigError                 bad settings, detected at start-up
+     ├── InputError                  the caller sent something we cannot use (4xx)
+     │    ├── UnsupportedFormatError   file type we do not parse (415)
+     │    ├── CorruptDocumentError     file claims a type but cannot be read (422)
+     │    ├── EmptyDocumentError       file parsed but holds no text (422)
+     │    └── InvalidRequestError      a request field is out of range (422)
+     ├── NotFoundError               a named document / collection / job does not exist (404)
+     └── BackendError                a component we depend on failed (503)
+          ├── StoreError               vector store
+          ├── EmbeddingError           embedding model
+          └── ModelError               chat / generation model
+"""
+
+from __future__ import annotations
+
+
+class SynthragError(Exception):
+    """Base class of every error synthrag raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(SynthragError):
+    """A setting is missing or invalid."""
+
+
+class InputError(SynthragError):
+    """The input cannot be used; the message says what to change."""
+
+
+class UnsupportedFormatError(InputError):
+    """The file type is not one we parse."""
+
+
+class CorruptDocumentError(InputError):
+    """The file claims a supported type but cannot be read."""
+
+
+class EmptyDocumentError(InputError):
+    """The file was read but contains no extractable text."""
+
+
+class InvalidRequestError(InputError):
+    """A request parameter is invalid."""
+
+
+class NotFoundError(SynthragError):
+    """A named resource does not exist."""
+
+
+class BackendError(SynthragError):
+    """A backend component failed."""
+
+
+class StoreError(BackendError):
+    """The vector store failed."""
+
+
+class EmbeddingError(BackendError):
+    """The embedding model failed."""
+
+
+class ModelError(BackendError):
+    """The generation model failed."""

@@ -1,0 +1,132 @@
+"""Domain models shared by every pipeline stage."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Section(_Model):
+    """A span of a document's text with its place in the original (page or heading)."""
+
+    start: int = Field(ge=0, description="Start character offset in Document.text.")
+    end: int = Field(ge=0, description="End character offset (exclusive) in Document.text.")
+    page: int | None = Field(default=None, description="1-based page number, for paged formats.")
+    heading: str | None = Field(default=None, description="Nearest heading above this span.")
+    level: int = Field(default=0, description="Heading level (1 = top) if this span is a heading.")
+
+
+class Document(_Model):
+    """A parsed document: its plain text and a map back to pages/sections."""
+
+    source: str = Field(description="Original file name (no directories).")
+    format: str = Field(description="Parser used: txt, markdown, html, pdf, docx.")
+    title: str
+    text: str
+    sections: list[Section] = Field(
+        default_factory=list,
+        description="Ordered, non-overlapping spans covering the text (headings and blocks).",
+    )
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Chunk(_Model):
+    """A bounded piece of a document's text, with its source for citations."""
+
+    document_id: str
+    index: int = Field(ge=0)
+    text: str
+    start: int = Field(ge=0, description="Start character offset in the document text.")
+    end: int = Field(ge=0, description="End character offset (exclusive).")
+    page: int | None = None
+    heading: str | None = None
+    n_tokens: int = Field(ge=0, description="Length in embedding-model word pieces.")
+
+
+class SparseVec(_Model):
+    """A sparse vector (BM25 term weights)."""
+
+    indices: list[int]
+    values: list[float]
+
+
+class PointKind(StrEnum):
+    """What a stored point represents."""
+
+    CHUNK = "chunk"
+    QUESTION = "question"
+    SUMMARY = "summary"
+    KEYWORDS = "keywords"
+
+
+class StoredPoint(_Model):
+    """One point to write to the vector store."""
+
+    id: str = Field(description="UUID string, derived from content.")
+    dense: list[float]
+    sparse: SparseVec
+    payload: dict[str, Any]
+
+
+class SearchMode(StrEnum):
+    """Retrieval modes."""
+
+    BM25 = "bm25"
+    DENSE = "dense"
+    HYBRID = "hybrid"
+    HYBRID_MMR = "hybrid-mmr"
+
+
+class SearchFilters(_Model):
+    """Metadata filters; all given conditions must hold."""
+
+    document_ids: list[str] | None = Field(default=None, description="Only these documents.")
+    tags: list[str] | None = Field(default=None, description="Documents carrying any of these tags.")
+    kinds: list[PointKind] | None = Field(default=None, description="Only these point kinds.")
+
+
+class StoreQuery(_Model):
+    """A query as the vector store sees it: vectors already computed."""
+
+    mode: SearchMode
+    limit: int = Field(ge=1)
+    dense: list[float] | None = None
+    sparse: SparseVec | None = None
+    filters: SearchFilters | None = None
+    prefetch_limit: int = Field(default=50, ge=1, description="Candidates per arm for hybrid.")
+    rrf_k: int = Field(default=60, ge=1)
+    mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0)
+    mmr_candidates: int = Field(default=100, ge=1)
+
+
+class ScoredPoint(_Model):
+    """A point returned by the store."""
+
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+class Hit(_Model):
+    """A search result as users see it."""
+
+    id: str
+    score: float
+    text: str
+    document_id: str
+    chunk_index: int | None = None
+    kind: str = PointKind.CHUNK.value
+    source: str = Field(description="Original file name.")
+    title: str | None = None
+    page: int | None = None
+    heading: str | None = None
+    start: int | None = None
+    end: int | None = None
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,108 @@
+"""Protocols for the swappable backends: embedder, sparse encoder, vector store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from kernel.models import ScoredPoint, SparseVec, StoredPoint, StoreQuery
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Dense text embedder (normalized vectors)."""
+
+    @property
+    def model_id(self) -> str:
+        """Stable identifier of the model (goes into point ids)."""
+        ...
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension."""
+        ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in word pieces before the model truncates."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed texts in batches; returns one L2-normalized vector per text."""
+        ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Number of word pieces of each text (without special tokens)."""
+        ...
+
+
+class SparseEncoder(Protocol):
+    """Lexical (BM25) sparse encoder."""
+
+    def encode_documents(self, texts: Sequence[str], *, avg_len: float) -> list[SparseVec]:
+        """Encode documents with saturated term frequencies for the given average length."""
+        ...
+
+    def encode_query(self, text: str) -> SparseVec:
+        """Encode a query: each unique term weight 1."""
+        ...
+
+    def lengths(self, texts: Sequence[str]) -> list[int]:
+        """Document lengths in BM25 tokens (after stopwords/stemming)."""
+        ...
+
+
+class VectorStore(Protocol):
+    """Storage of dense + sparse vectors with payload, one collection per name."""
+
+    def ensure_collection(self, name: str, *, dim: int) -> None:
+        """Create the collection (and payload indexes) if missing."""
+        ...
+
+    def list_collections(self) -> list[str]:
+        """Names of existing collections."""
+        ...
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its points."""
+        ...
+
+    def upsert(self, collection: str, points: Sequence[StoredPoint]) -> None:
+        """Insert or replace points by id."""
+        ...
+
+    def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
+        """Run a search; results best first."""
+        ...
+
+    def delete(self, collection: str, point_ids: Sequence[str]) -> None:
+        """Delete points by id (missing ids are ignored)."""
+        ...
+
+    def delete_document(self, collection: str, document_id: str) -> int:
+        """Delete every point of a document; returns how many were removed."""
+        ...
+
+    def document_point_ids(self, collection: str, document_id: str) -> set[str]:
+        """Ids of all points of a document."""
+        ...
+
+    def get_metadata(self, collection: str) -> dict[str, Any]:
+        """Collection-level metadata (BM25 statistics, embedding model id)."""
+        ...
+
+    def set_metadata(self, collection: str, metadata: dict[str, Any]) -> None:
+        """Replace the collection-level metadata."""
+        ...
+
+    def count(self, collection: str) -> int:
+        """Number of points in a collection."""
+        ...
+
+    def optimize(self, collection: str) -> None:
+        """Build indexes after a bulk load (no-op where the backend does it itself)."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources."""
+        ...

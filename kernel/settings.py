@@ -1,0 +1,108 @@
+"""The one Settings class (env prefix ``SYNTHRAG_``), built by :func:`get_settings`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kernel.errors import ConfigError
+from kernel.models import SearchMode
+
+ENV_PREFIX = "SYNTHRAG_"
+
+
+class Settings(BaseSettings):
+    """All configuration of synthrag; every field can be set as ``SYNTHRAG_<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded store and caches live.")
+    qdrant_url: str = Field(default="", description="Qdrant server URL; empty = embedded qdrant-edge.")
+    qdrant_api_key: SecretStr | None = Field(default=None, description="API key for the Qdrant server.")
+    collection: str = Field(default="default", description="Collection used when none is named.")
+
+    embed_model: str = Field(
+        default="", description="Path to a sentence-transformers model folder; empty = bundled MiniLM."
+    )
+    embed_threads: int = Field(default=2, ge=1, le=256, description="Torch threads for embedding.")
+    embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per embedding batch.")
+    llm_threads: int = Field(default=2, ge=1, le=256, description="Threads for the local LLM.")
+
+    chunk_max_tokens: int = Field(
+        default=200, ge=16, le=256, description="Chunk size bound in embedding word pieces (model cuts at 256)."
+    )
+    chunk_overlap_tokens: int = Field(default=32, ge=0, le=128, description="Overlap between chunks.")
+
+    search_mode: SearchMode = Field(default=SearchMode.HYBRID, description="Default search mode.")
+    search_k: int = Field(default=10, ge=1, le=1000, description="Default number of hits.")
+    prefetch_limit: int = Field(default=100, ge=1, le=10000, description="Candidates per arm in hybrid.")
+    rrf_k: int = Field(default=60, ge=1, description="RRF rank constant.")
+    mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0, description="MMR diversity (0 = none).")
+    mmr_candidates: int = Field(default=100, ge=1, le=10000, description="Candidates MMR picks from.")
+
+    host: str = Field(default="127.0.0.1", description="Bind address of `synthrag serve`.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port of `synthrag serve`.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @field_validator("collection")
+    @classmethod
+    def _valid_collection(cls, value: str) -> str:
+        return validate_collection_name(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _valid_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (or be empty for the embedded store)")
+        return value
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_max_tokens:
+            raise ValueError(
+                f"{ENV_PREFIX}CHUNK_OVERLAP_TOKENS ({self.chunk_overlap_tokens}) must be smaller than "
+                f"{ENV_PREFIX}CHUNK_MAX_TOKENS ({self.chunk_max_tokens})"
+            )
+        return self
+
+
+def validate_collection_name(value: str) -> str:
+    """Collection names become directory names: keep them to a safe alphabet."""
+    ok = value and len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
+    if not ok or not value[0].isalnum():
+        raise ValueError("collection names use letters, digits, '-' and '_' (max 64, start alphanumeric)")
+    return value
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (plus overrides); raise ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = "_".join(str(part) for part in err["loc"]).upper()
+            name = f"{ENV_PREFIX}{loc}" if loc else "settings"
+            problems.append(f"{name}: {err['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
+
+
+def configure_offline() -> None:
+    """Make sure no library reaches for a model hub."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

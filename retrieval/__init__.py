@@ -1,0 +1,1 @@
+"""Retrieval: embedding, stores, search modes and evaluation."""

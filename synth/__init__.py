@@ -1,0 +1,1 @@
+"""LLM generation (synthetic knowledge, answers)."""
