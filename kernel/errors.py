@@ -1,17 +1,17 @@
 """The one error hierarchy of synthrag; HTTP mapping lives in ``app/errors.py``.
 
-    SynthragError
-     ├── ConfigError                 bad settings, detected at start-up
-     ├── InputError                  the caller sent something we cannot use (4xx)
-     │    ├── UnsupportedFormatError   file type we do not parse (415)
-     │    ├── CorruptDocumentError     file claims a type but cannot be read (422)
-     │    ├── EmptyDocumentError       file parsed but holds no text (422)
-     │    └── InvalidRequestError      a request field is out of range (422)
-     ├── NotFoundError               a named document / collection / job does not exist (404)
-     └── BackendError                a component we depend on failed (503)
-          ├── StoreError               vector store
-          ├── EmbeddingError           embedding model
-          └── ModelError               chat / generation model
+SynthragError
+ ├── ConfigError                 bad settings, detected at start-up
+ ├── InputError                  the caller sent something we cannot use (4xx)
+ │    ├── UnsupportedFormatError   file type we do not parse (415)
+ │    ├── CorruptDocumentError     file claims a type but cannot be read (422)
+ │    ├── EmptyDocumentError       file parsed but holds no text (422)
+ │    └── InvalidRequestError      a request field is out of range (422)
+ ├── NotFoundError               a named document / collection / job does not exist (404)
+ └── BackendError                a component we depend on failed (503)
+      ├── StoreError               vector store
+      ├── EmbeddingError           embedding model
+      └── ModelError               chat / generation model
 """
 
 from __future__ import annotations

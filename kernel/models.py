@@ -130,3 +130,28 @@ class Hit(_Model):
     end: int | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ChatMessage(_Model):
+    """One message of a chat conversation."""
+
+    role: str = Field(pattern="^(system|user|assistant)$")
+    content: str
+
+
+class GenerationParams(_Model):
+    """Sampling settings for one generation."""
+
+    max_tokens: int = Field(default=256, ge=1, le=8192)
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.95, gt=0.0, le=1.0)
+    stop: list[str] = Field(default_factory=list)
+
+
+class Completion(_Model):
+    """Result of a non-streaming generation."""
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"

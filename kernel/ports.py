@@ -1,11 +1,19 @@
-"""Protocols for the swappable backends: embedder, sparse encoder, vector store."""
+"""Protocols for the swappable backends: embedder, sparse encoder, vector store, chat model."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from kernel.models import ScoredPoint, SparseVec, StoredPoint, StoreQuery
+from kernel.models import (
+    ChatMessage,
+    Completion,
+    GenerationParams,
+    ScoredPoint,
+    SparseVec,
+    StoredPoint,
+    StoreQuery,
+)
 
 
 @runtime_checkable
@@ -105,4 +113,27 @@ class VectorStore(Protocol):
 
     def close(self) -> None:
         """Flush and release resources."""
+        ...
+
+
+class ChatModel(Protocol):
+    """A chat-tuned language model: local llama.cpp or an OpenAI-compatible server."""
+
+    @property
+    def model_id(self) -> str:
+        """Stable identifier (goes into generation cache keys)."""
+        ...
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        params: GenerationParams,
+        schema: dict[str, Any] | None = None,
+    ) -> Completion:
+        """Generate a full reply; with ``schema`` the reply is constrained to that JSON schema."""
+        ...
+
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
+        """Generate a reply token by token (text pieces, in order)."""
         ...

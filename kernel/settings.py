@@ -4,14 +4,53 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.errors import ConfigError
 from kernel.models import SearchMode
 
 ENV_PREFIX = "SYNTHRAG_"
+
+
+class ChatModelSettings(BaseModel):
+    """One chat model: local GGUF through llama.cpp, or any OpenAI-compatible server."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["llama-cpp", "openai"] = Field(
+        default="llama-cpp", description="llama-cpp (in-process GGUF) or openai (OpenAI-compatible HTTP API)."
+    )
+    model_path: str = Field(default="", description="GGUF file for llama-cpp; empty = bundled SmolLM2-135M.")
+    threads: int = Field(
+        default=2, ge=1, le=256, description="llama.cpp threads (its default is half the cores)."
+    )
+    context_tokens: int = Field(default=4096, ge=256, le=131072, description="llama.cpp context window.")
+    base_url: str = Field(default="", description="OpenAI-compatible base URL, e.g. http://gpu-box:8000/v1.")
+    api_key: SecretStr | None = Field(default=None, description="API key for the OpenAI-compatible server.")
+    model_name: str = Field(
+        default="", description="Model name to request from the OpenAI-compatible server."
+    )
+    timeout_s: float = Field(default=120.0, gt=0, description="Request timeout for the remote server.")
+    max_concurrency: int = Field(
+        default=8, ge=1, le=256, description="Requests in flight to a remote server."
+    )
+
+    @model_validator(mode="after")
+    def _remote_needs_url(self) -> ChatModelSettings:
+        if self.backend == "openai" and not (self.base_url and self.model_name):
+            raise ValueError("backend 'openai' needs base_url and model_name")
+        return self
 
 
 class Settings(BaseSettings):
@@ -31,10 +70,19 @@ class Settings(BaseSettings):
     )
     embed_threads: int = Field(default=2, ge=1, le=256, description="Torch threads for embedding.")
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per embedding batch.")
-    llm_threads: int = Field(default=2, ge=1, le=256, description="Threads for the local LLM.")
+    llm: ChatModelSettings = Field(
+        default_factory=ChatModelSettings, description="Model that writes answers (SYNTHRAG_LLM__*)."
+    )
+    teacher: ChatModelSettings = Field(
+        default_factory=ChatModelSettings,
+        description="Model that writes synthetic knowledge (SYNTHRAG_TEACHER__*).",
+    )
 
     chunk_max_tokens: int = Field(
-        default=200, ge=16, le=256, description="Chunk size bound in embedding word pieces (model cuts at 256)."
+        default=200,
+        ge=16,
+        le=256,
+        description="Chunk size bound in embedding word pieces (model cuts at 256).",
     )
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=128, description="Overlap between chunks.")
 
@@ -94,7 +142,7 @@ def get_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = "_".join(str(part) for part in err["loc"]).upper()
+            loc = "__".join(str(part) for part in err["loc"]).upper()
             name = f"{ENV_PREFIX}{loc}" if loc else "settings"
             problems.append(f"{name}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc

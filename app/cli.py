@@ -1,0 +1,80 @@
+"""The ``synthrag`` command line: ingest, search, eval, serve."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from kernel.errors import SynthragError
+from kernel.models import SearchMode
+from kernel.settings import configure_offline, get_settings
+
+MODES = [m.value for m in SearchMode]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-command per verb."""
+    parser = argparse.ArgumentParser(prog="synthrag", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", help="parse, chunk, embed and store files or folders")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--collection", help="target collection (default: SYNTHRAG_COLLECTION)")
+    ingest.add_argument("--tag", action="append", default=[], dest="tags", help="tag the documents (repeat)")
+    ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    search = sub.add_parser("search", help="search a collection")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--collection")
+    search.add_argument("--k", type=int, default=None, help="number of hits")
+    search.add_argument("--mode", choices=MODES, default=None)
+    search.add_argument("--json", action="store_true", help="print JSON")
+
+    ev = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
+    ev.add_argument("--dataset", required=True, type=Path, metavar="DIR")
+    ev.add_argument("--split", required=True, metavar="S")
+    ev.add_argument("--mode", choices=MODES, default=None)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    configure_offline()
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+        logging.basicConfig(
+            level=settings.log_level,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        if args.command == "ingest":
+            from app.commands.ingest import run_ingest
+
+            return run_ingest(args, settings)
+        if args.command == "search":
+            from app.commands.search import run_search
+
+            return run_search(args, settings)
+        if args.command == "eval":
+            from app.commands.evaluate import run_eval
+
+            return run_eval(args, settings)
+        from app.commands.serve import run_serve
+
+        return run_serve(args, settings)
+    except SynthragError as exc:
+        print(f"synthrag: error: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

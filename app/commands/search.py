@@ -1,0 +1,49 @@
+"""``synthrag search``: query a collection from the shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from app.services import build_services
+from kernel.models import SearchMode
+from kernel.settings import Settings, validate_collection_name
+
+
+def run_search(args: argparse.Namespace, settings: Settings) -> int:
+    """Print hits as text or JSON."""
+    collection = validate_collection_name(args.collection or settings.collection)
+    services = build_services(settings)
+    try:
+        result = services.searcher.search(
+            args.query,
+            collection=collection,
+            k=args.k,
+            mode=SearchMode(args.mode) if args.mode else None,
+        )
+    finally:
+        services.close()
+    if args.json:
+        hits = [
+            {
+                "text": h.text,
+                "score": h.score,
+                "document_id": h.document_id,
+                "source": h.source,
+                "page": h.page,
+                "heading": h.heading,
+                "start": h.start,
+                "end": h.end,
+                "kind": h.kind,
+            }
+            for h in result.hits
+        ]
+        print(json.dumps({"collection": collection, "mode": result.mode.value, "hits": hits}, indent=2))
+        return 0
+    if not result.hits:
+        print("no hits")
+    for rank, hit in enumerate(result.hits, 1):
+        where = hit.source + (f" p.{hit.page}" if hit.page else "")
+        snippet = " ".join(hit.text.split())[:200]
+        print(f"{rank:>2}. {hit.score:.4f}  {where}\n    {snippet}")
+    return 0

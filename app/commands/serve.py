@@ -1,0 +1,22 @@
+"""``synthrag serve``: run the HTTP service with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from app.main import create_app
+from kernel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve until interrupted."""
+    import uvicorn
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("serving on http://%s:%d (docs at /docs)", host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    return 0

@@ -1,0 +1,14 @@
+"""Entry point: ``python -m bench [search]``."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import search_latency
+
+BENCHMARKS = {"search": search_latency.main}
+
+if __name__ == "__main__":
+    name = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else "search"
+    rest = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else sys.argv[1:]
+    sys.exit(BENCHMARKS[name](rest))

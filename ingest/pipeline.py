@@ -1,0 +1,216 @@
+"""Ingest orchestrator: chunk, embed (dense + BM25) and store documents idempotently."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ingest.chunking import chunk_document
+from ingest.ids import chunk_point_id, document_id, sha256_text
+from kernel import payload as P
+from kernel.errors import InvalidRequestError, SynthragError
+from kernel.models import Chunk, Document, PointKind, StoredPoint
+from kernel.ports import Embedder, SparseEncoder, VectorStore
+
+log = logging.getLogger(__name__)
+
+Status = Literal["indexed", "unchanged", "failed"]
+
+
+class IngestItem(BaseModel):
+    """A parsed document and how to file it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    document: Document
+    source_key: str = Field(description="Identity of the source (path or name); same key = same document.")
+    tags: list[str] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class IngestOutcome(BaseModel):
+    """What happened to one document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    document_id: str | None = None
+    status: Status
+    chunks: int = 0
+    error: str | None = None
+
+
+@dataclass
+class _Planned:
+    item: IngestItem
+    document_id: str
+    chunks: list[Chunk]
+    point_ids: list[str]
+    stale_ids: set[str]
+    missing: list[int] = field(default_factory=list)  # indexes of chunks not yet stored
+
+
+ProgressFn = Callable[[IngestOutcome], None]
+
+
+class Ingestor:
+    """Turns documents into stored points; re-ingesting unchanged content writes nothing."""
+
+    def __init__(
+        self,
+        *,
+        store: VectorStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        chunk_max_tokens: int,
+        chunk_overlap_tokens: int,
+        batch_chunks: int = 256,
+    ) -> None:
+        self._store = store
+        self._embedder = embedder
+        self._sparse = sparse
+        self._max_tokens = min(chunk_max_tokens, embedder.max_tokens)
+        self._overlap = chunk_overlap_tokens
+        self._batch_chunks = batch_chunks
+        self._chunk_config = f"{self._max_tokens}/{self._overlap}"
+
+    def prepare(self, collection: str) -> None:
+        """Create the collection if needed and refuse one built with another embedding model."""
+        self._store.ensure_collection(collection, dim=self._embedder.dim)
+        meta = self._store.get_metadata(collection)
+        built_with = meta.get("embed_model")
+        if built_with and built_with != self._embedder.model_id:
+            raise InvalidRequestError(
+                f"collection '{collection}' was built with embedding model {built_with}, but the service "
+                f"runs {self._embedder.model_id}; ingest into a new collection or re-create this one"
+            )
+        if not built_with:
+            self._store.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
+
+    def ingest(
+        self, items: Iterable[IngestItem], *, collection: str, on_progress: ProgressFn | None = None
+    ) -> list[IngestOutcome]:
+        """Ingest documents, batching embedding across documents; returns one outcome each."""
+        self.prepare(collection)
+        outcomes: list[IngestOutcome] = []
+        pending: list[_Planned] = []
+
+        def report(outcome: IngestOutcome) -> None:
+            outcomes.append(outcome)
+            if on_progress is not None:
+                on_progress(outcome)
+
+        for item in items:
+            try:
+                plan = self._plan(item, collection)
+            except SynthragError as exc:
+                report(IngestOutcome(source=item.document.source, status="failed", error=exc.message))
+                continue
+            if not plan.missing and not plan.stale_ids:
+                report(_outcome(plan, "unchanged"))
+                continue
+            pending.append(plan)
+            if sum(len(p.missing) for p in pending) >= self._batch_chunks:
+                for outcome in self._flush(pending, collection):
+                    report(outcome)
+                pending = []
+        for outcome in self._flush(pending, collection):
+            report(outcome)
+        return outcomes
+
+    def delete_document(self, collection: str, doc_id: str) -> int:
+        """Remove every point of a document."""
+        return self._store.delete_document(collection, doc_id)
+
+    def _plan(self, item: IngestItem, collection: str) -> _Planned:
+        doc_id = document_id(collection, item.source_key)
+        chunks = chunk_document(
+            item.document,
+            document_id=doc_id,
+            count_tokens=self._embedder.count_tokens,
+            max_tokens=self._max_tokens,
+            overlap_tokens=self._overlap,
+        )
+        attributes = sha256_text(json.dumps([item.tags, item.metadata, item.document.title], sort_keys=True))
+        ids = [
+            chunk_point_id(
+                document_id=doc_id,
+                index=c.index,
+                text=c.text,
+                model_id=self._embedder.model_id,
+                chunk_config=self._chunk_config,
+                attributes=attributes,
+            )
+            for c in chunks
+        ]
+        existing = self._store.document_point_ids(collection, doc_id)
+        missing = [i for i, pid in enumerate(ids) if pid not in existing]
+        return _Planned(item, doc_id, chunks, ids, existing - set(ids), missing)
+
+    def _flush(self, plans: list[_Planned], collection: str) -> list[IngestOutcome]:
+        if not plans:
+            return []
+        work = [(plan, i) for plan in plans for i in plan.missing]
+        texts = [plan.chunks[i].text for plan, i in work]
+        try:
+            dense = self._embedder.embed(texts)
+            avg_len = self._update_bm25_stats(collection, texts)
+            sparse = self._sparse.encode_documents(texts, avg_len=avg_len)
+            points = [
+                StoredPoint(id=plan.point_ids[i], dense=d, sparse=s, payload=_payload(plan, i))
+                for (plan, i), d, s in zip(work, dense, sparse, strict=True)
+            ]
+            # New points first, stale ones after: readers never see a document vanish mid-update.
+            self._store.upsert(collection, points)
+            stale = [pid for plan in plans for pid in plan.stale_ids]
+            if stale:
+                self._store.delete(collection, stale)
+        except SynthragError as exc:
+            log.error("ingest batch failed: %s", exc.message)
+            return [_outcome(plan, "failed", error=exc.message) for plan in plans]
+        return [_outcome(plan, "indexed") for plan in plans]
+
+    def _update_bm25_stats(self, collection: str, texts: list[str]) -> float:
+        """Keep the collection's average BM25 document length current; return it."""
+        lengths = self._sparse.lengths(texts)
+        meta = self._store.get_metadata(collection)
+        total = int(meta.get("bm25_total_len", 0)) + sum(lengths)
+        count = int(meta.get("bm25_docs", 0)) + len(lengths)
+        self._store.set_metadata(collection, {**meta, "bm25_total_len": total, "bm25_docs": count})
+        return max(total / count, 1.0) if count else 256.0
+
+
+def _outcome(plan: _Planned, status: Status, error: str | None = None) -> IngestOutcome:
+    return IngestOutcome(
+        source=plan.item.document.source,
+        document_id=plan.document_id,
+        status=status,
+        chunks=len(plan.chunks),
+        error=error,
+    )
+
+
+def _payload(plan: _Planned, index: int) -> dict[str, Any]:
+    chunk = plan.chunks[index]
+    doc = plan.item.document
+    return {
+        P.DOCUMENT_ID: plan.document_id,
+        P.CHUNK_ID: plan.point_ids[index],
+        P.KIND: PointKind.CHUNK.value,
+        P.TAGS: list(plan.item.tags),
+        P.SOURCE: doc.source,
+        P.TITLE: doc.title,
+        P.TEXT: chunk.text,
+        P.CHUNK_INDEX: chunk.index,
+        P.PAGE: chunk.page,
+        P.HEADING: chunk.heading,
+        P.START: chunk.start,
+        P.END: chunk.end,
+        P.CONTENT_HASH: sha256_text(chunk.text),
+        P.METADATA: {**doc.metadata, **plan.item.metadata, "format": doc.format},
+    }

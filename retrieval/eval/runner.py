@@ -1,0 +1,86 @@
+"""Eval orchestrator: index a BEIR corpus once, run every query, score the run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from ingest.ids import PIPELINE_VERSION
+from ingest.pipeline import IngestItem, Ingestor, IngestOutcome
+from kernel.models import Document, SearchMode, Section
+from kernel.ports import VectorStore
+from retrieval.eval.beir import BeirDataset
+from retrieval.eval.metrics import EvalReport, evaluate
+from retrieval.search import Searcher
+
+#: Documents ranked per query; recall@100 needs 100 distinct documents.
+RANK_DEPTH = 100
+#: Chunks fetched per query so that ``RANK_DEPTH`` distinct documents survive collapsing.
+CHUNK_DEPTH = 200
+
+
+def eval_collection_name(dataset_dir: Path, fingerprint: str) -> str:
+    """One collection per dataset content: a changed corpus gets a fresh index."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset_dir.resolve().name).strip("-") or "dataset"
+    return f"eval-{slug[:40]}-{fingerprint[:12]}"
+
+
+def beir_items(dataset: BeirDataset) -> Iterator[IngestItem]:
+    """Corpus documents as ingest items; the BEIR id is the document's source."""
+    for doc_id, doc in dataset.corpus.items():
+        text = f"{doc.title}\n\n{doc.text}".strip() if doc.title else doc.text.strip()
+        if not text:
+            continue
+        document = Document(
+            source=doc_id,
+            format="txt",
+            title=doc.title or doc_id,
+            text=text,
+            sections=[Section(start=0, end=len(text))],
+        )
+        yield IngestItem(document=document, source_key=doc_id)
+
+
+def ensure_indexed(
+    dataset: BeirDataset,
+    *,
+    collection: str,
+    fingerprint: str,
+    store: VectorStore,
+    ingestor: Ingestor,
+    index_key_extra: str,
+    on_progress: Callable[[IngestOutcome], None] | None = None,
+) -> bool:
+    """Index the corpus unless this exact corpus + pipeline is already there; True if work was done."""
+    ingestor.prepare(collection)
+    key = f"{fingerprint}:{PIPELINE_VERSION}:{index_key_extra}"
+    if store.get_metadata(collection).get("eval_index") == key:
+        return False
+    ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress)
+    # Build the HNSW / sparse indexes once after the bulk load, off the query path.
+    store.optimize(collection)
+    store.set_metadata(collection, {**store.get_metadata(collection), "eval_index": key})
+    return True
+
+
+def run_queries(
+    dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode
+) -> dict[str, list[str]]:
+    """Rank corpus ids for every judged query (chunk hits collapsed to their document)."""
+    run: dict[str, list[str]] = {}
+    for query_id, text in dataset.queries.items():
+        hits = searcher.search(text, collection=collection, k=CHUNK_DEPTH, mode=mode).hits
+        ranked: list[str] = []
+        seen: set[str] = set()
+        for hit in hits:
+            if hit.source not in seen:
+                seen.add(hit.source)
+                ranked.append(hit.source)
+        run[query_id] = ranked[:RANK_DEPTH]
+    return run
+
+
+def score(dataset: BeirDataset, run: dict[str, list[str]]) -> EvalReport:
+    """nDCG@10, recall@10/100 and MRR@10 of a run."""
+    return evaluate(run, dataset.qrels)

@@ -1,0 +1,268 @@
+"""VectorStore on qdrant-client: a Qdrant server or cluster (qdrant-client's local mode in tests)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, TypeVar
+
+from qdrant_client import QdrantClient, models
+
+from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
+from kernel.models import ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
+from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR, TAGS
+
+_META_KEY = "synthrag"
+_SCROLL_PAGE = 1000
+_T = TypeVar("_T")
+
+
+def _filter(filters: SearchFilters | None, *, document_id: str | None = None) -> models.Filter | None:
+    must: list[models.Condition] = []
+    if document_id is not None:
+        must.append(models.FieldCondition(key=DOCUMENT_ID, match=models.MatchValue(value=document_id)))
+    if filters is not None:
+        for key, values in (
+            (DOCUMENT_ID, filters.document_ids),
+            (TAGS, filters.tags),
+            (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
+        ):
+            if values is not None:
+                must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    return models.Filter(must=must) if must else None
+
+
+def _sparse(vector: SparseVec) -> models.SparseVector:
+    return models.SparseVector(indices=vector.indices, values=vector.values)
+
+
+def _need(value: _T | None, what: str, query: StoreQuery) -> _T:
+    if value is None:
+        raise InvalidRequestError(f"search mode {query.mode} needs a {what} query vector")
+    return value
+
+
+def _request(query: StoreQuery) -> dict[str, Any]:
+    """Keyword arguments of ``query_points`` for one StoreQuery."""
+    flt = _filter(query.filters)
+    common: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
+    if query.mode is SearchMode.DENSE:
+        return {"query": _need(query.dense, "dense", query), "using": DENSE_VECTOR, **common}
+    if query.mode is SearchMode.BM25:
+        return {"query": _sparse(_need(query.sparse, "sparse", query)), "using": SPARSE_VECTOR, **common}
+    dense, sparse = _need(query.dense, "dense", query), _sparse(_need(query.sparse, "sparse", query))
+    arms = [
+        models.Prefetch(query=dense, using=DENSE_VECTOR, limit=query.prefetch_limit, filter=flt),
+        models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=query.prefetch_limit, filter=flt),
+    ]
+    rrf = models.RrfQuery(rrf=models.Rrf(k=query.rrf_k))
+    if query.mode is SearchMode.HYBRID:
+        return {"query": rrf, "prefetch": arms, **common}
+    # hybrid-mmr: MMR re-ranks the RRF-fused candidates of both arms (a nested prefetch).
+    fused = models.Prefetch(prefetch=arms, query=rrf, limit=query.mmr_candidates, filter=flt)
+    mmr = models.Mmr(diversity=query.mmr_diversity, candidates_limit=query.mmr_candidates)
+    nearest = models.NearestQuery(nearest=dense, mmr=mmr)
+    return {"query": nearest, "using": DENSE_VECTOR, "prefetch": [fused], **common}
+
+
+class ClientStore:
+    """Collections on a Qdrant server (>= 1.16), through a QdrantClient.
+
+    Every search mode runs natively in one ``query_points`` call: RRF with its ``k`` (server >= 1.16)
+    and MMR over the fused candidates (server >= 1.15). Collection metadata lives in Qdrant's own
+    collection ``metadata`` (server >= 1.16) under the single key ``synthrag``: Qdrant merges metadata
+    updates key by key, so rewriting that one key replaces all of ours in one atomic update, and no
+    reserved point or sidecar file can drift from the collection.
+    """
+
+    def __init__(self, client: QdrantClient) -> None:
+        """Args: client: connected client; :meth:`close` closes it."""
+        self._client = client
+        # The server orders concurrent writes itself; the lock keeps count-then-delete atomic.
+        self._lock = threading.RLock()
+        # qdrant-client's local mode is plain Python and breaks when a search runs during an
+        # upsert, so there reads take the lock too; a server takes concurrent reads.
+        options = client.init_options
+        self._local = options.get("location") == ":memory:" or options.get("path") is not None
+
+    def _reading(self) -> AbstractContextManager[object]:
+        return self._lock if self._local else nullcontext()
+
+    def _failure(self, error: Exception, what: str, collection: str) -> SynthragError:
+        """Tell a missing collection (NotFoundError) from a failing backend (StoreError)."""
+        if isinstance(error, SynthragError):
+            return error
+        try:
+            with self._reading():
+                exists = self._client.collection_exists(collection)
+        except Exception:
+            exists = True  # unreachable server: report the original failure
+        if not exists:
+            return NotFoundError(f"collection '{collection}' does not exist")
+        return StoreError(f"{what} in collection '{collection}' failed: {error}")
+
+    def ensure_collection(self, name: str, *, dim: int) -> None:
+        """Create the collection (and payload indexes) if missing; refuse a different dimension."""
+        with self._lock:
+            try:
+                if not self._client.collection_exists(name):
+                    self._client.create_collection(
+                        name,
+                        vectors_config={
+                            DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)
+                        },
+                        sparse_vectors_config={
+                            SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                        },
+                    )
+                info = self._client.get_collection(name)
+                for field in KEYWORD_FIELDS:
+                    if field not in info.payload_schema:
+                        self._client.create_payload_index(
+                            name, field, models.PayloadSchemaType.KEYWORD, wait=True
+                        )
+            except Exception as e:
+                raise StoreError(f"cannot create collection '{name}': {e}") from e
+        vectors = info.config.params.vectors
+        stored = vectors[DENSE_VECTOR].size if isinstance(vectors, dict) and DENSE_VECTOR in vectors else None
+        if stored != dim:
+            raise InvalidRequestError(
+                f"collection '{name}' holds {stored}-d '{DENSE_VECTOR}' vectors, the embedder makes {dim}-d "
+                "ones; use the model it was built with or a new collection"
+            )
+
+    def list_collections(self) -> list[str]:
+        """Names of existing collections."""
+        try:
+            with self._reading():
+                return sorted(c.name for c in self._client.get_collections().collections)
+        except Exception as e:
+            raise StoreError(f"listing collections failed: {e}") from e
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its points (no-op when missing)."""
+        with self._lock:
+            try:
+                self._client.delete_collection(name)
+            except Exception as e:
+                raise StoreError(f"cannot drop collection '{name}': {e}") from e
+
+    def upsert(self, collection: str, points: Sequence[StoredPoint]) -> None:
+        """Insert or replace points by id."""
+        if not points:
+            return
+        structs = [
+            models.PointStruct(
+                id=p.id, vector={DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)}, payload=p.payload
+            )
+            for p in points
+        ]
+        with self._lock:
+            try:
+                self._client.upsert(collection, points=structs, wait=True)
+            except Exception as e:
+                raise self._failure(e, "upsert", collection) from e
+
+    def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
+        """Run a search; results best first (for hybrid-mmr: in MMR order, scored by similarity)."""
+        request = _request(query)
+        try:
+            with self._reading():
+                found = self._client.query_points(collection, **request).points
+        except Exception as e:
+            raise self._failure(e, "search", collection) from e
+        return [ScoredPoint(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
+
+    def delete(self, collection: str, point_ids: Sequence[str]) -> None:
+        """Delete points by id (missing ids and collections are ignored)."""
+        if not point_ids:
+            return
+        selector = models.PointIdsList(points=list(point_ids))
+        with self._lock:
+            try:
+                self._client.delete(collection, points_selector=selector, wait=True)
+            except Exception as e:
+                error = self._failure(e, "delete", collection)
+                if not isinstance(error, NotFoundError):
+                    raise error from e
+
+    def delete_document(self, collection: str, document_id: str) -> int:
+        """Delete every point of a document; returns how many were removed."""
+        flt = _filter(None, document_id=document_id)
+        assert flt is not None
+        with self._lock:  # count and delete as one step, so the count is what was removed
+            removed = self._count(collection, flt)
+            if removed:
+                try:
+                    self._client.delete(
+                        collection, points_selector=models.FilterSelector(filter=flt), wait=True
+                    )
+                except Exception as e:
+                    raise self._failure(e, "delete", collection) from e
+            return removed
+
+    def document_point_ids(self, collection: str, document_id: str) -> set[str]:
+        """Ids of all points of a document (empty when the collection is missing)."""
+        flt = _filter(None, document_id=document_id)
+        ids: set[str] = set()
+        offset: models.ExtendedPointId | None = None
+        while True:
+            try:
+                with self._reading():
+                    records, offset = self._client.scroll(
+                        collection, scroll_filter=flt, limit=_SCROLL_PAGE, offset=offset, with_payload=False
+                    )
+            except Exception as e:
+                error = self._failure(e, "scroll", collection)
+                if isinstance(error, NotFoundError):
+                    return set()
+                raise error from e
+            ids.update(str(r.id) for r in records)
+            if offset is None:
+                return ids
+
+    def get_metadata(self, collection: str) -> dict[str, Any]:
+        """Collection-level metadata ({} when none was set or the collection is missing)."""
+        try:
+            with self._reading():
+                stored = self._client.get_collection(collection).config.metadata or {}
+        except Exception as e:
+            error = self._failure(e, "reading metadata", collection)
+            if isinstance(error, NotFoundError):
+                return {}
+            raise error from e
+        ours = stored.get(_META_KEY)
+        return dict(ours) if isinstance(ours, dict) else {}
+
+    def set_metadata(self, collection: str, metadata: dict[str, Any]) -> None:
+        """Replace the collection-level metadata."""
+        with self._lock:
+            try:
+                self._client.update_collection(collection, metadata={_META_KEY: metadata})
+            except Exception as e:
+                raise self._failure(e, "writing metadata", collection) from e
+
+    def count(self, collection: str) -> int:
+        """Number of points in a collection (0 when missing)."""
+        return self._count(collection, None)
+
+    def _count(self, collection: str, flt: models.Filter | None) -> int:
+        try:
+            with self._reading():
+                return self._client.count(collection, count_filter=flt, exact=True).count
+        except Exception as e:
+            error = self._failure(e, "count", collection)
+            if isinstance(error, NotFoundError):
+                return 0
+            raise error from e
+
+    def optimize(self, collection: str) -> None:
+        """No-op: the server's optimizers index new points in the background."""
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        try:
+            self._client.close()
+        except Exception as e:
+            raise StoreError(f"closing the Qdrant client failed: {e}") from e

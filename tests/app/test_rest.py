@@ -1,0 +1,112 @@
+"""REST API through FastAPI's TestClient on real services (embedded store, real MiniLM)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.services import Services
+from ingest.files import collect_files, load_item
+from tests.fixtures_docs import write_sample_folder
+
+
+@pytest.fixture
+def client(services: Services, tmp_path: Path) -> Iterator[TestClient]:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_sample_folder(folder)
+    found, problems = collect_files([folder])
+    assert not problems
+    outcomes = services.ingestor.ingest(
+        (load_item(f, tags=["samples"]) for f in found), collection=services.settings.collection
+    )
+    assert all(o.status == "indexed" for o in outcomes)
+    app = create_app(services.settings, services_factory=lambda _settings: services)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+TOPICS = [
+    ("honey bees in the hive", "sample.txt"),
+    ("volcanic eruptions and magma", "sample.md"),
+    ("chess openings", "sample.html"),
+    ("lighthouse history", "sample.pdf"),
+    ("sourdough starter and baking bread", "sample.docx"),
+]
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid", "hybrid-mmr"])
+def test_search_each_mode_finds_each_format(client: TestClient, mode: str) -> None:
+    for query, source in TOPICS:
+        response = client.post("/v1/search", json={"query": query, "k": 3, "mode": mode})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["mode"] == mode
+        assert body["collection"] == "default"
+        top = body["hits"][0]
+        assert top["source"] == source, (query, mode, top)
+        assert top["text"] and top["document_id"]
+        assert body["timings"]["store_ms"] >= 0
+
+
+def test_search_returns_pages_for_pdf(client: TestClient) -> None:
+    body = client.post("/v1/search", json={"query": "lighthouse keepers", "k": 5}).json()
+    pdf_hits = [h for h in body["hits"] if h["source"] == "sample.pdf"]
+    assert pdf_hits and all(h["page"] in (1, 2) for h in pdf_hits)
+
+
+def test_filters_restrict_results(client: TestClient) -> None:
+    everything = client.post("/v1/search", json={"query": "volcano", "k": 10}).json()["hits"]
+    volcano_doc = everything[0]["document_id"]
+    other = next(h["document_id"] for h in everything if h["document_id"] != volcano_doc)
+    body = client.post(
+        "/v1/search", json={"query": "volcano", "k": 10, "filters": {"document_ids": [other]}}
+    ).json()
+    assert body["hits"] and {h["document_id"] for h in body["hits"]} == {other}
+    tagged = client.post("/v1/search", json={"query": "volcano", "filters": {"tags": ["nope"]}}).json()
+    assert tagged["hits"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ({"query": ""}, "query"),
+        ({"query": "x", "k": 0}, "k"),
+        ({"query": "x", "k": 1000}, "k"),
+        ({"query": "x", "mode": "magic"}, "mode"),
+        ({"query": "x", "collection": "../etc"}, "collection"),
+        ({"query": "x", "unknown": 1}, "unknown"),
+        ({"query": "   "}, "empty"),
+    ],
+)
+def test_bad_requests_get_422_with_a_reason(
+    client: TestClient, body: dict[str, object], fragment: str
+) -> None:
+    response = client.post("/v1/search", json=body)
+    assert response.status_code == 422
+    assert fragment in response.text
+    assert client.get("/healthz").status_code == 200
+
+
+def test_unknown_collection_is_404_and_data_survives(client: TestClient) -> None:
+    response = client.post("/v1/search", json={"query": "x", "collection": "missing"})
+    assert response.status_code == 404
+    assert "missing" in response.json()["error"]["message"]
+    assert client.post("/v1/search", json={"query": "volcano"}).json()["hits"]
+
+
+def test_openapi_documents_the_routes(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/v1/search" in spec["paths"]
+    assert "/healthz" in spec["paths"]
+    assert client.get("/docs").status_code == 200

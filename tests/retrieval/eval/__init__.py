@@ -1,0 +1,1 @@
+"""Tests for retrieval.eval: IR metrics and the BEIR loader."""
