@@ -7,7 +7,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export HF_HUB_DISABLE_PROGRESS_BARS := 1
 
-.PHONY: setup run test lint typecheck pytest bench eval clean
+.PHONY: setup run test lint typecheck pytest bench eval clean browser-deps
 
 setup: $(STAMP)
 
@@ -31,7 +31,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP)
+# Headless Chromium + chromedriver from Debian for tests/app/test_browser.py (sudo only when not root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		($(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver)
+
+pytest: $(STAMP) browser-deps
 	$(VENV)/bin/pytest -q
 
 test: lint typecheck pytest

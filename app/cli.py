@@ -1,4 +1,4 @@
-"""The ``synthrag`` command line: ingest, search, eval, serve."""
+"""The ``synthrag`` command line: ingest, search, ask, eval, serve."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--mode", choices=MODES, default=None)
     search.add_argument("--json", action="store_true", help="print JSON")
 
+    ask = sub.add_parser("ask", help="answer a question from a collection, with citations")
+    ask.add_argument("question", metavar="QUESTION")
+    ask.add_argument("--collection")
+    ask.add_argument("--json", action="store_true", help="print JSON: answer, citations, hits")
+
     ev = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
     ev.add_argument("--dataset", required=True, type=Path, metavar="DIR")
     ev.add_argument("--split", required=True, metavar="S")
@@ -64,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.search import run_search
 
             return run_search(args, settings)
+        if args.command == "ask":
+            from app.commands.ask import run_ask
+
+            return run_ask(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

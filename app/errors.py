@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from kernel.errors import (
@@ -14,6 +16,7 @@ from kernel.errors import (
     EmptyDocumentError,
     InputError,
     NotFoundError,
+    OverloadedError,
     SynthragError,
     UnsupportedFormatError,
 )
@@ -26,6 +29,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (EmptyDocumentError, 422),
     (InputError, 422),
     (NotFoundError, 404),
+    (OverloadedError, 429),
     (BackendError, 503),
     (ConfigError, 500),
 ]
@@ -39,9 +43,23 @@ def status_for(exc: SynthragError) -> int:
     return 500
 
 
-def error_body(exc: SynthragError) -> dict[str, object]:
-    """JSON body of an error response."""
-    return {"error": {"type": type(exc).__name__, "message": exc.message}}
+def error_body(
+    message: str, *, kind: str, param: str | None = None, code: str | None = None
+) -> dict[str, object]:
+    """JSON body of every error response: the OpenAI error shape, so chat clients can read it too."""
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
+def error_response(exc: SynthragError) -> JSONResponse:
+    """The HTTP response for one of our errors (429 carries Retry-After)."""
+    status = status_for(exc)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+    kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
+    return JSONResponse(
+        status_code=status,
+        content=error_body(exc.message, kind=kind, code=type(exc).__name__),
+        headers=headers,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -49,9 +67,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def handle(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, SynthragError)
-        status = status_for(exc)
-        if status >= 500:
+        if status_for(exc) >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-        return JSONResponse(status_code=status, content=error_body(exc))
+        return error_response(exc)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        parts = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors]
+        first = errors[0]["loc"] if errors else ()
+        param = ".".join(str(p) for p in first if p != "body") or None
+        body = error_body(
+            "; ".join(parts), kind="invalid_request_error", param=param, code="validation_error"
+        )
+        body["detail"] = jsonable_encoder(errors)
+        return JSONResponse(status_code=422, content=body)
 
     app.add_exception_handler(SynthragError, handle)
+    app.add_exception_handler(RequestValidationError, invalid)

@@ -43,3 +43,24 @@ class Health(BaseModel):
 
     status: str = "ok"
     version: str
+
+
+class AnswerRequest(BaseModel):
+    """Body of ``POST /v1/answer``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question to answer.")
+    k: int | None = Field(
+        default=None, ge=1, le=20, description="Sources to retrieve; default from settings."
+    )
+    mode: SearchMode | None = Field(default=None, description="Retrieval mode.")
+    collection: str | None = Field(default=None, description="Collection; default from settings.")
+    filters: SearchFilters | None = Field(default=None, description="Restrict retrieval.")
+    stream: bool = Field(default=False, description="Server-Sent Events: token events, then a final event.")
+    max_tokens: int | None = Field(default=None, ge=1, le=4096, description="Longest answer in tokens.")
+
+    @field_validator("collection")
+    @classmethod
+    def _collection(cls, value: str | None) -> str | None:
+        return None if value is None else validate_collection_name(value)

@@ -1,12 +1,12 @@
-"""Entry point: ``python -m bench [search]``."""
+"""Entry point: ``python -m bench [search|answer]``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import search_latency
+from bench import answer_latency, search_latency
 
-BENCHMARKS = {"search": search_latency.main}
+BENCHMARKS = {"search": search_latency.main, "answer": answer_latency.main}
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else "search"

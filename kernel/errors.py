@@ -8,6 +8,7 @@ SynthragError
  │    ├── EmptyDocumentError       file parsed but holds no text (422)
  │    └── InvalidRequestError      a request field is out of range (422)
  ├── NotFoundError               a named document / collection / job does not exist (404)
+ ├── OverloadedError             too many requests waiting for the model (429 + Retry-After)
  └── BackendError                a component we depend on failed (503)
       ├── StoreError               vector store
       ├── EmbeddingError           embedding model
@@ -51,6 +52,14 @@ class InvalidRequestError(InputError):
 
 class NotFoundError(SynthragError):
     """A named resource does not exist."""
+
+
+class OverloadedError(SynthragError):
+    """The generation queue is full; retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BackendError(SynthragError):

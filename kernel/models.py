@@ -155,3 +155,31 @@ class Completion(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+
+
+class Citation(_Model):
+    """A numbered source an answer cites, with the quoted span of the original document."""
+
+    number: int = Field(ge=1, description="The [n] used in the answer text.")
+    document_id: str
+    source: str = Field(description="Original file name.")
+    title: str | None = None
+    page: int | None = None
+    start: int | None = Field(default=None, description="Start offset of the quote in the document text.")
+    end: int | None = Field(default=None, description="End offset (exclusive) of the quote.")
+    quote: str = Field(description="The cited text, exactly as it appears in the document.")
+
+
+class Answer(_Model):
+    """A grounded answer: text with [n] markers, the citations they map to, and the hits used."""
+
+    answer: str
+    citations: list[Citation]
+    hits: list[Hit]
+    refused: bool = Field(default=False, description="True when the documents did not support an answer.")
+    invalid_citations: list[int] = Field(
+        default_factory=list,
+        description="Citation numbers the model produced that match no source (removed).",
+    )
+    prompt_tokens: int = Field(default=0, ge=0)
+    completion_tokens: int = Field(default=0, ge=0)

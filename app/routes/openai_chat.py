@@ -1,0 +1,107 @@
+"""OpenAI-compatible ``/v1/chat/completions`` and ``/v1/models``: collections appear as models."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from app.deps import ServicesDep
+from app.errors import error_body
+from app.openai_schemas import ChatCompletionRequest, extras
+from app.services import Services
+from app.sse import SSE_HEADERS, sse
+from kernel.errors import NotFoundError, SynthragError
+from kernel.models import ChatMessage
+from kernel.settings import validate_collection_name
+from synth.answer.service import AnswerPlan, finish
+
+router = APIRouter(prefix="/v1", tags=["openai"])
+
+DEFAULT_MODEL = "synthrag"
+
+
+def _collection(services: Services, model: str) -> str:
+    if model in (DEFAULT_MODEL, "", "default"):
+        return services.settings.collection
+    try:
+        name = validate_collection_name(model)
+    except ValueError as exc:
+        raise NotFoundError(f"model '{model}' does not exist: {exc}") from exc
+    if name not in services.store.list_collections():
+        raise NotFoundError(f"model '{model}' does not exist; GET /v1/models lists the collections")
+    return name
+
+
+@router.get("/models")
+def list_models(services: ServicesDep) -> dict[str, Any]:
+    """Every collection is a model; 'synthrag' is the default collection."""
+    names = [DEFAULT_MODEL, *sorted(set(services.store.list_collections()) | {services.settings.collection})]
+    data = [{"id": n, "object": "model", "created": 0, "owned_by": "synthrag"} for n in names]
+    return {"object": "list", "data": data}
+
+
+@router.post("/chat/completions")
+def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -> Any:
+    """Answer the last user message from the collection named by ``model``, with sources attached."""
+    svc = services.answer_service()
+    collection = _collection(services, body.model)
+    question = body.messages[-1].text()
+    history = [
+        ChatMessage(role=m.role, content=m.text())
+        for m in body.messages[:-1]
+        if m.role in ("user", "assistant")
+    ]
+    plan = svc.plan(question, collection=collection, history=history)
+    params = svc.params(
+        max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature
+    )
+    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+    created = int(time.time())
+    if not body.stream:
+        answer = svc.generate(plan, params)
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.answer},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": answer.prompt_tokens,
+                "completion_tokens": answer.completion_tokens,
+                "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+            },
+            **extras(answer.hits, answer.citations, answer.refused),
+        }
+    pieces = svc.stream(plan, params)  # 429 before any byte when the queue is full
+    head = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": body.model}
+    return StreamingResponse(_chunks(head, plan, pieces), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+def _chunks(head: dict[str, Any], plan: AnswerPlan, pieces: Iterator[str]) -> Iterator[str]:
+    def chunk(delta: dict[str, str], finish_reason: str | None = None, **more: Any) -> str:
+        choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+        return sse({**head, "choices": [choice], **more})
+
+    yield chunk({"role": "assistant", "content": ""})
+    text: list[str] = []
+    try:
+        for piece in pieces:
+            text.append(piece)
+            yield chunk({"content": piece})
+    except SynthragError as exc:
+        yield sse(error_body(exc.message, kind="server_error", code=type(exc).__name__))
+        return
+    answer = finish(plan, "".join(text))
+    yield chunk({}, "stop", **extras(answer.hits, answer.citations, answer.refused))
+    yield sse("[DONE]")

@@ -1,0 +1,1 @@
+"""Grounded answers: prompt building, generation, citation mapping."""
