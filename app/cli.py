@@ -1,13 +1,13 @@
-"""The ``synthrag`` command line: ingest, search, ask, eval, serve."""
+"""The ``synthrag`` command line: ingest, search, ask, eval, worker, serve."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from app.observability import configure_logging
 from kernel.errors import SynthragError
 from kernel.models import SearchMode
 from kernel.settings import configure_offline, get_settings
@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--mode", choices=MODES, default=None)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
 
+    worker = sub.add_parser("worker", help="run ingest workers in this process (jobs from uploads)")
+    worker.add_argument("--threads", type=int, default=1, help="worker threads in this process")
+    worker.add_argument("--exit-when-idle", action="store_true", help="stop once the queue is empty")
+
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
@@ -56,11 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()
-        logging.basicConfig(
-            level=settings.log_level,
-            stream=sys.stderr,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "ingest":
             from app.commands.ingest import run_ingest
 
@@ -73,6 +73,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.ask import run_ask
 
             return run_ask(args, settings)
+        if args.command == "worker":
+            from app.commands.worker import run_worker
+
+            return run_worker(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

@@ -18,6 +18,8 @@ from kernel.errors import (
     NotFoundError,
     OverloadedError,
     SynthragError,
+    TooLargeError,
+    UnauthorizedError,
     UnsupportedFormatError,
 )
 
@@ -25,6 +27,8 @@ log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[SynthragError], int]] = [
     (UnsupportedFormatError, 415),
+    (TooLargeError, 413),
+    (UnauthorizedError, 401),
     (CorruptDocumentError, 422),
     (EmptyDocumentError, 422),
     (InputError, 422),
@@ -43,9 +47,7 @@ def status_for(exc: SynthragError) -> int:
     return 500
 
 
-def error_body(
-    message: str, *, kind: str, param: str | None = None, code: str | None = None
-) -> dict[str, object]:
+def error_body(message: str, *, kind: str, param: str | None = None, code: str | None = None) -> dict[str, object]:
     """JSON body of every error response: the OpenAI error shape, so chat clients can read it too."""
     return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
@@ -53,7 +55,11 @@ def error_body(
 def error_response(exc: SynthragError) -> JSONResponse:
     """The HTTP response for one of our errors (429 carries Retry-After)."""
     status = status_for(exc)
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+    headers = None
+    if isinstance(exc, OverloadedError):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, UnauthorizedError):
+        headers = {"WWW-Authenticate": "Bearer"}
     kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
     return JSONResponse(
         status_code=status,
@@ -77,9 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
         parts = [f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}" for e in errors]
         first = errors[0]["loc"] if errors else ()
         param = ".".join(str(p) for p in first if p != "body") or None
-        body = error_body(
-            "; ".join(parts), kind="invalid_request_error", param=param, code="validation_error"
-        )
+        body = error_body("; ".join(parts), kind="invalid_request_error", param=param, code="validation_error")
         body["detail"] = jsonable_encoder(errors)
         return JSONResponse(status_code=422, content=body)
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ingest.catalog import DocumentRecord
+from ingest.jobs import JobRecord
+from ingest.uploads import UploadResult
 from kernel.models import Hit, SearchFilters, SearchMode
 from kernel.settings import validate_collection_name
+from kernel.tenancy import logical_collection
 from retrieval.search import MAX_QUERY_CHARS, SearchTimings
 
 
@@ -51,9 +57,7 @@ class AnswerRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question to answer.")
-    k: int | None = Field(
-        default=None, ge=1, le=20, description="Sources to retrieve; default from settings."
-    )
+    k: int | None = Field(default=None, ge=1, le=20, description="Sources to retrieve; default from settings.")
     mode: SearchMode | None = Field(default=None, description="Retrieval mode.")
     collection: str | None = Field(default=None, description="Collection; default from settings.")
     filters: SearchFilters | None = Field(default=None, description="Restrict retrieval.")
@@ -64,3 +68,85 @@ class AnswerRequest(BaseModel):
     @classmethod
     def _collection(cls, value: str | None) -> str | None:
         return None if value is None else validate_collection_name(value)
+
+
+class JobProgress(BaseModel):
+    """Chunks embedded and stored so far."""
+
+    chunks_done: int
+    chunks_total: int
+
+
+class JobView(BaseModel):
+    """A job as the API shows it."""
+
+    id: str
+    document_id: str
+    source: str
+    collection: str
+    state: str = Field(description="queued, running, done, failed or cancelled.")
+    stage: str
+    progress: JobProgress
+    attempts: int
+    max_attempts: int
+    error: str | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_record(cls, job: JobRecord, tenant: str) -> JobView:
+        """Shape a stored job for its tenant."""
+        return cls(
+            id=job.id,
+            document_id=job.document_id,
+            source=job.source,
+            collection=logical_collection(tenant, job.collection) or job.collection,
+            state=job.state,
+            stage=job.stage,
+            progress=JobProgress(chunks_done=job.chunks_done, chunks_total=job.chunks_total),
+            attempts=job.attempts,
+            max_attempts=job.max_attempts,
+            error=job.error,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+
+class DocumentView(BaseModel):
+    """A catalogued document."""
+
+    id: str
+    source: str
+    collection: str
+    format: str
+    size: int
+    content_sha256: str
+    status: str
+    chunks: int
+    error: str | None
+    tags: list[str]
+    metadata: dict[str, Any]
+    created_at: float
+    updated_at: float
+    job: JobView | None = None
+
+    @classmethod
+    def from_record(cls, record: DocumentRecord, *, job: JobView | None = None) -> DocumentView:
+        """Shape a catalog record."""
+        data = record.model_dump(exclude={"tenant"})
+        return cls(**data, job=job)
+
+
+class DocumentList(BaseModel):
+    """A page of documents."""
+
+    documents: list[DocumentView]
+    total: int
+    limit: int
+    offset: int
+
+
+class UploadResponse(BaseModel):
+    """One result per uploaded file, each with its job."""
+
+    results: list[UploadResult]

@@ -160,9 +160,7 @@ def summary(samples: list[Sample]) -> dict[str, float]:
     }
 
 
-def prompts_for(
-    services: Services, questions: list[str]
-) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
+def prompts_for(services: Services, questions: list[str]) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
     """The exact messages the service will send to the model for each question, and their tokens."""
     svc, chat = services.answer_service(), services.chat
     assert chat is not None
@@ -269,9 +267,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for name, row in (("service /v1/chat/completions", service), ("raw llama-cpp-python", raw)):
-        lines.append(
-            f"| {name} | {row['ttft_ms']} | {row['total_ms']} | {row['tokens_per_s']} | {row['chunks']} |"
-        )
+        lines.append(f"| {name} | {row['ttft_ms']} | {row['total_ms']} | {row['tokens_per_s']} | {row['chunks']} |")
     lines += [
         "",
         "| retrieval part | ms |",
@@ -283,8 +279,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         "| overhead (service vs raw) | ratio of medians | median of pairs |",
         "|---|---|---|",
         f"| TTFT service / raw | {over['ttft_ratio']} | {over['ttft_ratio_paired']} |",
-        f"| raw tok/s / service tok/s - 1 | {over['tokens_per_s_pct']:+}% | "
-        f"{over['tokens_per_s_pct_paired']:+}% |",
+        f"| raw tok/s / service tok/s - 1 | {over['tokens_per_s_pct']:+}% | {over['tokens_per_s_pct_paired']:+}% |",
         "",
         f"- paired TTFT difference {over['ttft_extra_ms_paired']:+} ms (p25..p75 "
         f"{'..'.join(f'{v:+}' for v in over['ttft_extra_ms_paired_p25_p75'])}), of which plan() "

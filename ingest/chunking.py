@@ -101,10 +101,7 @@ def _paragraphs(text: str, segments: list[Section]) -> list[_Piece]:
         # A run of headings opens a new group; the text under it stays with it.
         if heading and out and not out[-1].heading:
             group += 1
-        out += [
-            _Piece(a, b, index, group, heading)
-            for a, b in _spans(text, section.start, section.end, _PARAGRAPH)
-        ]
+        out += [_Piece(a, b, index, group, heading) for a, b in _spans(text, section.start, section.end, _PARAGRAPH)]
     return out
 
 

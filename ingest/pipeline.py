@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -29,6 +30,7 @@ class IngestItem(BaseModel):
 
     document: Document
     source_key: str = Field(description="Identity of the source (path or name); same key = same document.")
+    document_id: str | None = Field(default=None, description="Use this id, not one derived from source_key.")
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -49,6 +51,7 @@ class IngestOutcome(BaseModel):
 class _Planned:
     item: IngestItem
     document_id: str
+    version: str
     chunks: list[Chunk]
     point_ids: list[str]
     stale_ids: set[str]
@@ -56,6 +59,10 @@ class _Planned:
 
 
 ProgressFn = Callable[[IngestOutcome], None]
+#: Called as (stage, done, total) while a batch is embedded and stored.
+StageFn = Callable[[str, int, int], None]
+#: Chunks embedded per call, so progress and job heartbeats advance during big documents.
+EMBED_STEP = 64
 
 
 class Ingestor:
@@ -93,9 +100,19 @@ class Ingestor:
             self._store.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
 
     def ingest(
-        self, items: Iterable[IngestItem], *, collection: str, on_progress: ProgressFn | None = None
+        self,
+        items: Iterable[IngestItem],
+        *,
+        collection: str,
+        on_progress: ProgressFn | None = None,
+        on_stage: StageFn | None = None,
+        raise_errors: bool = False,
     ) -> list[IngestOutcome]:
-        """Ingest documents, batching embedding across documents; returns one outcome each."""
+        """Ingest documents, batching embedding across documents; returns one outcome each.
+
+        With ``raise_errors`` a failure raises its SynthragError (job workers decide on retries)
+        instead of becoming a ``failed`` outcome.
+        """
         self.prepare(collection)
         outcomes: list[IngestOutcome] = []
         pending: list[_Planned] = []
@@ -109,6 +126,8 @@ class Ingestor:
             try:
                 plan = self._plan(item, collection)
             except SynthragError as exc:
+                if raise_errors:
+                    raise
                 report(IngestOutcome(source=item.document.source, status="failed", error=exc.message))
                 continue
             if not plan.missing and not plan.stale_ids:
@@ -116,10 +135,10 @@ class Ingestor:
                 continue
             pending.append(plan)
             if sum(len(p.missing) for p in pending) >= self._batch_chunks:
-                for outcome in self._flush(pending, collection):
+                for outcome in self._flush(pending, collection, on_stage, raise_errors):
                     report(outcome)
                 pending = []
-        for outcome in self._flush(pending, collection):
+        for outcome in self._flush(pending, collection, on_stage, raise_errors):
             report(outcome)
         return outcomes
 
@@ -128,7 +147,7 @@ class Ingestor:
         return self._store.delete_document(collection, doc_id)
 
     def _plan(self, item: IngestItem, collection: str) -> _Planned:
-        doc_id = document_id(collection, item.source_key)
+        doc_id = item.document_id or document_id(collection, item.source_key)
         chunks = chunk_document(
             item.document,
             document_id=doc_id,
@@ -137,6 +156,9 @@ class Ingestor:
             overlap_tokens=self._overlap,
         )
         attributes = sha256_text(json.dumps([item.tags, item.metadata, item.document.title], sort_keys=True))
+        # Any change to the document gives every point a new id: the new version is written whole,
+        # then the old one deleted, and readers keep the newest version they see (retrieval.search).
+        version = sha256_text(item.document.text + attributes)[:16]
         ids = [
             chunk_point_id(
                 document_id=doc_id,
@@ -144,25 +166,33 @@ class Ingestor:
                 text=c.text,
                 model_id=self._embedder.model_id,
                 chunk_config=self._chunk_config,
-                attributes=attributes,
+                attributes=version,
             )
             for c in chunks
         ]
         existing = self._store.document_point_ids(collection, doc_id)
         missing = [i for i, pid in enumerate(ids) if pid not in existing]
-        return _Planned(item, doc_id, chunks, ids, existing - set(ids), missing)
+        return _Planned(item, doc_id, version, chunks, ids, existing - set(ids), missing)
 
-    def _flush(self, plans: list[_Planned], collection: str) -> list[IngestOutcome]:
+    def _flush(
+        self, plans: list[_Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
+    ) -> list[IngestOutcome]:
         if not plans:
             return []
         work = [(plan, i) for plan in plans for i in plan.missing]
         texts = [plan.chunks[i].text for plan, i in work]
+        stage = on_stage or (lambda _stage, _done, _total: None)
         try:
-            dense = self._embedder.embed(texts)
+            dense: list[list[float]] = []
+            for start in range(0, len(texts), EMBED_STEP):
+                stage("embedding", start, len(texts))
+                dense.extend(self._embedder.embed(texts[start : start + EMBED_STEP]))
+            stage("storing", len(texts), len(texts))
             avg_len = self._update_bm25_stats(collection, texts)
             sparse = self._sparse.encode_documents(texts, avg_len=avg_len)
+            now = time.time()
             points = [
-                StoredPoint(id=plan.point_ids[i], dense=d, sparse=s, payload=_payload(plan, i))
+                StoredPoint(id=plan.point_ids[i], dense=d, sparse=s, payload=_payload(plan, i, now))
                 for (plan, i), d, s in zip(work, dense, sparse, strict=True)
             ]
             # New points first, stale ones after: readers never see a document vanish mid-update.
@@ -171,6 +201,8 @@ class Ingestor:
             if stale:
                 self._store.delete(collection, stale)
         except SynthragError as exc:
+            if raise_errors:
+                raise
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
@@ -195,7 +227,7 @@ def _outcome(plan: _Planned, status: Status, error: str | None = None) -> Ingest
     )
 
 
-def _payload(plan: _Planned, index: int) -> dict[str, Any]:
+def _payload(plan: _Planned, index: int, ingested_at: float) -> dict[str, Any]:
     chunk = plan.chunks[index]
     doc = plan.item.document
     return {
@@ -213,4 +245,6 @@ def _payload(plan: _Planned, index: int) -> dict[str, Any]:
         P.END: chunk.end,
         P.CONTENT_HASH: sha256_text(chunk.text),
         P.METADATA: {**doc.metadata, **plan.item.metadata, "format": doc.format},
+        P.DOC_VERSION: plan.version,
+        P.INGESTED_AT: ingested_at,
     }

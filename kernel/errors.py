@@ -7,6 +7,7 @@ SynthragError
  │    ├── CorruptDocumentError     file claims a type but cannot be read (422)
  │    ├── EmptyDocumentError       file parsed but holds no text (422)
  │    └── InvalidRequestError      a request field is out of range (422)
+ ├── UnauthorizedError           missing or unknown API key (401)
  ├── NotFoundError               a named document / collection / job does not exist (404)
  ├── OverloadedError             too many requests waiting for the model (429 + Retry-After)
  └── BackendError                a component we depend on failed (503)
@@ -46,8 +47,16 @@ class EmptyDocumentError(InputError):
     """The file was read but contains no extractable text."""
 
 
+class TooLargeError(InputError):
+    """The upload is larger than the configured limit."""
+
+
 class InvalidRequestError(InputError):
     """A request parameter is invalid."""
+
+
+class UnauthorizedError(SynthragError):
+    """The request carries no valid API key."""
 
 
 class NotFoundError(SynthragError):

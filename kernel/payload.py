@@ -16,6 +16,9 @@ START = "start"
 END = "end"
 CONTENT_HASH = "content_hash"
 METADATA = "metadata"
+#: Content version of the whole document; a reader that sees two versions keeps the newest.
+DOC_VERSION = "doc_version"
+INGESTED_AT = "ingested_at"
 
 #: Payload fields that get a keyword index in every adapter.
 KEYWORD_FIELDS: tuple[str, ...] = (DOCUMENT_ID, CHUNK_ID, KIND, TAGS, SOURCE)

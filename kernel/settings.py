@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.errors import ConfigError
 from kernel.models import SearchMode
+from kernel.tenancy import validate_tenant
 
 ENV_PREFIX = "SYNTHRAG_"
 
@@ -32,19 +33,13 @@ class ChatModelSettings(BaseModel):
         default="llama-cpp", description="llama-cpp (in-process GGUF) or openai (OpenAI-compatible HTTP API)."
     )
     model_path: str = Field(default="", description="GGUF file for llama-cpp; empty = bundled SmolLM2-135M.")
-    threads: int = Field(
-        default=2, ge=1, le=256, description="llama.cpp threads (its default is half the cores)."
-    )
+    threads: int = Field(default=2, ge=1, le=256, description="llama.cpp threads (its default is half the cores).")
     context_tokens: int = Field(default=4096, ge=256, le=131072, description="llama.cpp context window.")
     base_url: str = Field(default="", description="OpenAI-compatible base URL, e.g. http://gpu-box:8000/v1.")
     api_key: SecretStr | None = Field(default=None, description="API key for the OpenAI-compatible server.")
-    model_name: str = Field(
-        default="", description="Model name to request from the OpenAI-compatible server."
-    )
+    model_name: str = Field(default="", description="Model name to request from the OpenAI-compatible server.")
     timeout_s: float = Field(default=120.0, gt=0, description="Request timeout for the remote server.")
-    max_concurrency: int = Field(
-        default=8, ge=1, le=256, description="Requests in flight to a remote server."
-    )
+    max_concurrency: int = Field(default=8, ge=1, le=256, description="Requests in flight to a remote server.")
 
     @model_validator(mode="after")
     def _remote_needs_url(self) -> ChatModelSettings:
@@ -63,6 +58,15 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the embedded store and caches live.")
     qdrant_url: str = Field(default="", description="Qdrant server URL; empty = embedded qdrant-edge.")
     qdrant_api_key: SecretStr | None = Field(default=None, description="API key for the Qdrant server.")
+    qdrant_shards: int = Field(
+        default=1, ge=1, le=1024, description="Shards of a new collection on a Qdrant server/cluster."
+    )
+    qdrant_replication: int = Field(
+        default=1, ge=1, le=64, description="Copies of each shard on a Qdrant cluster (replication_factor)."
+    )
+    qdrant_write_consistency: int = Field(
+        default=1, ge=1, le=64, description="Replicas that must confirm a write (write_consistency_factor)."
+    )
     collection: str = Field(default="default", description="Collection used when none is named.")
 
     embed_model: str = Field(
@@ -103,9 +107,7 @@ class Settings(BaseSettings):
     )
     answer_max_tokens: int = Field(default=256, ge=1, le=4096, description="Longest answer in model tokens.")
     answer_temperature: float = Field(default=0.2, ge=0.0, le=2.0, description="Sampling temperature.")
-    answer_source_chars: int = Field(
-        default=1200, ge=100, le=20000, description="Characters kept per source."
-    )
+    answer_source_chars: int = Field(default=1200, ge=100, le=20000, description="Characters kept per source.")
     generation_queue: int = Field(
         default=4, ge=0, le=1000, description="Generations that may wait for the model; more get 429."
     )
@@ -116,14 +118,43 @@ class Settings(BaseSettings):
         "joining it with the previous question.",
     )
 
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description='JSON object {"api-key": "tenant"}; when set, /v1 routes need "Authorization: Bearer <key>".',
+    )
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest accepted upload (413).")
+    max_page_chars: int = Field(
+        default=200_000, ge=1000, description="Longest page/section text accepted from one file (422 beyond)."
+    )
+    max_document_chars: int = Field(
+        default=5_000_000, ge=1000, description="Longest extracted text accepted from one file (422 beyond)."
+    )
+    workers: int = Field(default=1, ge=0, le=64, description="Ingest worker threads inside the service.")
+    job_lease_s: float = Field(
+        default=30.0, gt=0, description="A running job whose worker stops heart-beating this long is retried."
+    )
+    job_max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts before a job is failed.")
+
     host: str = Field(default="127.0.0.1", description="Bind address of `synthrag serve`.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port of `synthrag serve`.")
     log_level: str = Field(default="INFO", description="Python logging level.")
+    log_format: Literal["json", "text"] = Field(
+        default="text", description="Log lines on stderr: json (one object per line) or text."
+    )
 
     @field_validator("collection")
     @classmethod
     def _valid_collection(cls, value: str) -> str:
         return validate_collection_name(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _valid_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tenant in value.items():
+            if len(key) < 16:
+                raise ValueError("every API key must be at least 16 characters")
+            validate_tenant(tenant)
+        return value
 
     @field_validator("log_level")
     @classmethod
@@ -139,6 +170,15 @@ class Settings(BaseSettings):
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https:// (or be empty for the embedded store)")
         return value
+
+    @model_validator(mode="after")
+    def _consistency_within_replication(self) -> Settings:
+        if self.qdrant_write_consistency > self.qdrant_replication:
+            raise ValueError(
+                f"{ENV_PREFIX}QDRANT_WRITE_CONSISTENCY ({self.qdrant_write_consistency}) cannot exceed "
+                f"{ENV_PREFIX}QDRANT_REPLICATION ({self.qdrant_replication}): writes could never succeed"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

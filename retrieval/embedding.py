@@ -105,6 +105,4 @@ def create_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     path = Path(settings.embed_model) if settings.embed_model else bundled_model_path()
     if not path.exists():
         raise ConfigError(f"SYNTHRAG_EMBED_MODEL: {path} does not exist")
-    return SentenceTransformerEmbedder(
-        path, threads=settings.embed_threads, batch_size=settings.embed_batch_size
-    )
+    return SentenceTransformerEmbedder(path, threads=settings.embed_threads, batch_size=settings.embed_batch_size)

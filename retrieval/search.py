@@ -38,9 +38,7 @@ class SearchResult(BaseModel):
 class Searcher:
     """Runs the four search modes against one store with one embedder."""
 
-    def __init__(
-        self, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, settings: Settings
-    ) -> None:
+    def __init__(self, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, settings: Settings) -> None:
         self._store = store
         self._embedder = embedder
         self._sparse = sparse
@@ -87,9 +85,26 @@ class Searcher:
             mmr_candidates=max(self._settings.mmr_candidates, limit),
         )
         started = time.perf_counter()
-        points = self._store.query(collection, store_query)
+        points = newest_versions(self._store.query(collection, store_query))
         timings.store_ms = (time.perf_counter() - started) * 1000
         return SearchResult(hits=[to_hit(p) for p in points], mode=mode, timings=timings)
+
+
+def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
+    """Drop points of a document version superseded by a newer one in the same result.
+
+    While a changed document is replaced, its new points are written before the old ones are
+    deleted; keeping only the newest version makes the switch atomic for readers.
+    """
+    newest: dict[str, tuple[float, str]] = {}
+    for point in points:
+        doc = str(point.payload.get(P.DOCUMENT_ID, ""))
+        stamp = (float(point.payload.get(P.INGESTED_AT) or 0.0), str(point.payload.get(P.DOC_VERSION, "")))
+        if doc not in newest or stamp > newest[doc]:
+            newest[doc] = stamp
+    return [
+        p for p in points if str(p.payload.get(P.DOC_VERSION, "")) == newest[str(p.payload.get(P.DOCUMENT_ID, ""))][1]
+    ]
 
 
 def to_hit(point: ScoredPoint) -> Hit:

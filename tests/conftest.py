@@ -12,13 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
-from app.services import Services
-from ingest.pipeline import Ingestor
+from app.services import Services, build_services
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
-from retrieval.search import Searcher
-from retrieval.sparse import Bm25Encoder
-from retrieval.stores.edge import EdgeStore
 from synth.llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 
 
@@ -35,23 +31,8 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def make_services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Services:
-    """Real services around a shared embedder (what build_services does, minus reloading the model)."""
-    sparse = Bm25Encoder()
-    store = EdgeStore(settings.data_dir / "qdrant-edge")
-    return Services(
-        settings=settings,
-        embedder=embedder,
-        sparse=sparse,
-        store=store,
-        searcher=Searcher(store=store, embedder=embedder, sparse=sparse, settings=settings),
-        ingestor=Ingestor(
-            store=store,
-            embedder=embedder,
-            sparse=sparse,
-            chunk_max_tokens=settings.chunk_max_tokens,
-            chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        ),
-    )
+    """Real services around a shared embedder (loading the model once per test session)."""
+    return build_services(settings, embedder=embedder)
 
 
 @pytest.fixture

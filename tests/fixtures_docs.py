@@ -105,15 +105,11 @@ def make_pdf(pages: Sequence[str], *, title: str | None = None) -> bytes:
     size = max(objects) + 1
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % size)
     out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, size)))
-    out.write(
-        b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (size, info.encode(), xref)
-    )
+    out.write(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (size, info.encode(), xref))
     return out.getvalue()
 
 
-def make_encrypted_pdf(
-    pages: Sequence[str], *, user_password: str = "secret", owner_password: str = "owner"
-) -> bytes:
+def make_encrypted_pdf(pages: Sequence[str], *, user_password: str = "secret", owner_password: str = "owner") -> bytes:
     """The PDF of ``make_pdf(pages)`` encrypted with RC4 (no extra crypto dependency needed)."""
     writer = PdfWriter(clone_from=io.BytesIO(make_pdf(pages)))
     writer.encrypt(user_password, owner_password, algorithm="RC4-128")

@@ -18,5 +18,13 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     log.info("serving on http://%s:%d (docs at /docs)", host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    # Our logging (text or JSON) and access log replace uvicorn's own configuration.
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.auth import TenantDep, scoped
 from app.deps import ServicesDep
 from app.errors import error_body, status_for
 from app.schemas import AnswerRequest
@@ -20,12 +21,12 @@ router = APIRouter(prefix="/v1", tags=["answer"])
 
 
 @router.post("/answer", response_model=Answer)
-def answer(body: AnswerRequest, services: ServicesDep) -> Any:
+def answer(body: AnswerRequest, services: ServicesDep, tenant: TenantDep) -> Any:
     """Answer from the collection's documents, citing them as [n]."""
     svc = services.answer_service()
     plan = svc.plan(
         body.question,
-        collection=body.collection or services.settings.collection,
+        collection=scoped(services, tenant, body.collection),
         k=body.k,
         mode=body.mode,
         filters=body.filters,

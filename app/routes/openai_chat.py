@@ -10,14 +10,16 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from app.auth import TenantDep, scoped
 from app.deps import ServicesDep
 from app.errors import error_body
 from app.openai_schemas import ChatCompletionRequest, extras
 from app.services import Services
 from app.sse import SSE_HEADERS, sse
-from kernel.errors import NotFoundError, SynthragError
+from kernel.errors import InvalidRequestError, NotFoundError, SynthragError
 from kernel.models import ChatMessage
 from kernel.settings import validate_collection_name
+from kernel.tenancy import logical_collection
 from synth.answer.service import AnswerPlan, finish
 
 router = APIRouter(prefix="/v1", tags=["openai"])
@@ -25,41 +27,36 @@ router = APIRouter(prefix="/v1", tags=["openai"])
 DEFAULT_MODEL = "synthrag"
 
 
-def _collection(services: Services, model: str) -> str:
-    if model in (DEFAULT_MODEL, "", "default"):
-        return services.settings.collection
+def _collection(services: Services, tenant: str, model: str) -> str:
+    """The store collection behind a model name, within the tenant's collections."""
+    if model in (DEFAULT_MODEL, ""):
+        return scoped(services, tenant, None)
     try:
-        name = validate_collection_name(model)
-    except ValueError as exc:
-        raise NotFoundError(f"model '{model}' does not exist: {exc}") from exc
-    if name not in services.store.list_collections():
-        raise NotFoundError(f"model '{model}' does not exist; GET /v1/models lists the collections")
-    return name
+        return scoped(services, tenant, validate_collection_name(model))
+    except (ValueError, NotFoundError, InvalidRequestError) as exc:
+        raise NotFoundError(f"model '{model}' does not exist; GET /v1/models lists the collections") from exc
 
 
 @router.get("/models")
-def list_models(services: ServicesDep) -> dict[str, Any]:
-    """Every collection is a model; 'synthrag' is the default collection."""
-    names = [DEFAULT_MODEL, *sorted(set(services.store.list_collections()) | {services.settings.collection})]
+def list_models(services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
+    """Every collection of the tenant is a model; 'synthrag' is the default collection."""
+    own = {logical_collection(tenant, name) for name in services.store.list_collections()} - {None}
+    names = [DEFAULT_MODEL, *sorted({n for n in own if n} | {services.settings.collection})]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "synthrag"} for n in names]
     return {"object": "list", "data": data}
 
 
 @router.post("/chat/completions")
-def chat_completions(body: ChatCompletionRequest, services: ServicesDep) -> Any:
+def chat_completions(body: ChatCompletionRequest, services: ServicesDep, tenant: TenantDep) -> Any:
     """Answer the last user message from the collection named by ``model``, with sources attached."""
     svc = services.answer_service()
-    collection = _collection(services, body.model)
+    collection = _collection(services, tenant, body.model)
     question = body.messages[-1].text()
     history = [
-        ChatMessage(role=m.role, content=m.text())
-        for m in body.messages[:-1]
-        if m.role in ("user", "assistant")
+        ChatMessage(role=m.role, content=m.text()) for m in body.messages[:-1] if m.role in ("user", "assistant")
     ]
     plan = svc.plan(question, collection=collection, history=history)
-    params = svc.params(
-        max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature
-    )
+    params = svc.params(max_tokens=body.max_completion_tokens or body.max_tokens, temperature=body.temperature)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not body.stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from app.auth import TenantDep, scoped
 from app.deps import ServicesDep
 from app.schemas import SearchRequest, SearchResponse
 
@@ -11,12 +12,12 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-def search(body: SearchRequest, services: ServicesDep) -> SearchResponse:
+def search(body: SearchRequest, services: ServicesDep, tenant: TenantDep) -> SearchResponse:
     """Search a collection. A plain ``def``: FastAPI runs it in a worker thread, off the event loop."""
     collection = body.collection or services.settings.collection
     result = services.searcher.search(
         body.query,
-        collection=collection,
+        collection=scoped(services, tenant, body.collection),
         k=body.k,
         mode=body.mode,
         filters=body.filters,

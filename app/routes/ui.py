@@ -15,6 +15,4 @@ router = APIRouter(tags=["ui"])
 @router.get("/", include_in_schema=False)
 def index() -> FileResponse:
     """The single-page UI; its script and style are served under ``/static``."""
-    return FileResponse(
-        STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"}
-    )
+    return FileResponse(STATIC_DIR / "index.html", media_type="text/html", headers={"Cache-Control": "no-cache"})

@@ -56,9 +56,7 @@ def _junk_ratio(text: str) -> float:
     if not text:
         return 0.0
     junk = sum(
-        1
-        for ch in text
-        if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\t\n\r\f")
+        1 for ch in text if ch == "\ufffd" or (unicodedata.category(ch) in ("Cc", "Co", "Cs") and ch not in "\t\n\r\f")
     )
     return junk / len(text)
 
@@ -149,6 +147,4 @@ def build_document(
     if not full:
         raise EmptyDocumentError(f"{name} {empty_reason}")
     clean_title = " ".join((title or "").split()) or file_stem(filename)
-    return Document(
-        source=name, format=fmt, title=clean_title, text=full, sections=sections, metadata=metadata or {}
-    )
+    return Document(source=name, format=fmt, title=clean_title, text=full, sections=sections, metadata=metadata or {})

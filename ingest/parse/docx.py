@@ -62,8 +62,7 @@ def check_zip_safety(
     ratio = max(worst, total / max(packed, 1) if total >= _RATIO_MIN_BYTES else 0.0)
     if ratio > max_ratio:
         raise CorruptDocumentError(
-            f"{name} has a compression ratio of {ratio:.0f}:1 (limit {max_ratio:.0f}:1); "
-            "refusing a possible zip bomb"
+            f"{name} has a compression ratio of {ratio:.0f}:1 (limit {max_ratio:.0f}:1); refusing a possible zip bomb"
         )
 
 

@@ -56,9 +56,7 @@ def _open(data: bytes, name: str) -> PdfReader:
     except (DependencyError, NotImplementedError) as e:
         raise CorruptDocumentError(f"{name} is an encrypted PDF we cannot decrypt ({e})") from e
     except FileNotDecryptedError as e:
-        raise CorruptDocumentError(
-            f"{name} is an encrypted PDF that needs a password; decrypt it first"
-        ) from e
+        raise CorruptDocumentError(f"{name} is an encrypted PDF that needs a password; decrypt it first") from e
     except Exception as e:
         # pypdf raises many exception types (PdfReadError, ValueError, KeyError, ...) on damaged files.
         raise CorruptDocumentError(f"{name} is not a readable PDF: {e}") from e

@@ -118,8 +118,7 @@ def _load_qrels(path: Path) -> dict[str, dict[str, int]]:
             continue
         if len(fields) != 3:
             raise DatasetFormatError(
-                f"{path}:{lineno}: expected 3 tab-separated fields (query-id, corpus-id, score), "
-                f"found {len(fields)}"
+                f"{path}:{lineno}: expected 3 tab-separated fields (query-id, corpus-id, score), found {len(fields)}"
             )
         query_id, doc_id, score = fields
         try:

@@ -64,9 +64,7 @@ def ensure_indexed(
     return True
 
 
-def run_queries(
-    dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode
-) -> dict[str, list[str]]:
+def run_queries(dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode) -> dict[str, list[str]]:
     """Rank corpus ids for every judged query (chunk hits collapsed to their document)."""
     run: dict[str, list[str]] = {}
     for query_id, text in dataset.queries.items():

@@ -76,9 +76,14 @@ class ClientStore:
     reserved point or sidecar file can drift from the collection.
     """
 
-    def __init__(self, client: QdrantClient) -> None:
-        """Args: client: connected client; :meth:`close` closes it."""
+    def __init__(
+        self, client: QdrantClient, *, shards: int = 1, replication: int = 1, write_consistency: int = 1
+    ) -> None:
+        """Args: client: connected client (:meth:`close` closes it); shards, replication and
+        write_consistency: layout of collections this store creates on a cluster (local mode ignores it).
+        """
         self._client = client
+        self._shards, self._replication, self._write_consistency = shards, replication, write_consistency
         # The server orders concurrent writes itself; the lock keeps count-then-delete atomic.
         self._lock = threading.RLock()
         # qdrant-client's local mode is plain Python and breaks when a search runs during an
@@ -109,19 +114,16 @@ class ClientStore:
                 if not self._client.collection_exists(name):
                     self._client.create_collection(
                         name,
-                        vectors_config={
-                            DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                        },
-                        sparse_vectors_config={
-                            SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                        },
+                        vectors_config={DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                        sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                        shard_number=self._shards,
+                        replication_factor=self._replication,
+                        write_consistency_factor=self._write_consistency,
                     )
                 info = self._client.get_collection(name)
                 for field in KEYWORD_FIELDS:
                     if field not in info.payload_schema:
-                        self._client.create_payload_index(
-                            name, field, models.PayloadSchemaType.KEYWORD, wait=True
-                        )
+                        self._client.create_payload_index(name, field, models.PayloadSchemaType.KEYWORD, wait=True)
             except Exception as e:
                 raise StoreError(f"cannot create collection '{name}': {e}") from e
         vectors = info.config.params.vectors
@@ -195,9 +197,7 @@ class ClientStore:
             removed = self._count(collection, flt)
             if removed:
                 try:
-                    self._client.delete(
-                        collection, points_selector=models.FilterSelector(filter=flt), wait=True
-                    )
+                    self._client.delete(collection, points_selector=models.FilterSelector(filter=flt), wait=True)
                 except Exception as e:
                     raise self._failure(e, "delete", collection) from e
             return removed

@@ -147,9 +147,7 @@ class EdgeStore:
                 existing = shard.info().payload_schema
                 for field in KEYWORD_FIELDS:
                     if field not in existing:
-                        shard.update(
-                            qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword)
-                        )
+                        shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
                 shard.flush()
             except Exception as e:
                 raise StoreError(f"cannot create collection '{name}': {e}") from e
@@ -187,8 +185,7 @@ class EdgeStore:
         if not points:
             return
         edge_points = [
-            qe.Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)}, p.payload)
-            for p in points
+            qe.Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)}, p.payload) for p in points
         ]
         self._write(collection, qe.UpdateOperation.upsert_points(edge_points))
 
@@ -222,9 +219,7 @@ class EdgeStore:
         ids: set[str] = set()
         offset: Any = None
         while shard is not None:
-            request = qe.ScrollRequest(
-                offset=offset, limit=_SCROLL_PAGE, filter=_filter(None, document_id=document_id)
-            )
+            request = qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, filter=_filter(None, document_id=document_id))
             try:
                 records, offset = shard.scroll(request)
             except Exception as e:

@@ -13,7 +13,8 @@ def create_store(settings: Settings) -> VectorStore:
     """Build the store: EdgeStore when ``qdrant_url`` is empty, else a ClientStore on that server.
 
     Args:
-        settings: Service settings (``data_dir``, ``qdrant_url``, ``qdrant_api_key``).
+        settings: Service settings (``data_dir``, ``qdrant_url``, ``qdrant_api_key``, and the
+            ``qdrant_shards``/``qdrant_replication``/``qdrant_write_consistency`` of new collections).
 
     Returns:
         A VectorStore; the caller closes it.
@@ -29,4 +30,9 @@ def create_store(settings: Settings) -> VectorStore:
     from retrieval.stores.client import ClientStore
 
     api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key is not None else None
-    return ClientStore(QdrantClient(url=settings.qdrant_url, api_key=api_key))
+    return ClientStore(
+        QdrantClient(url=settings.qdrant_url, api_key=api_key),
+        shards=settings.qdrant_shards,
+        replication=settings.qdrant_replication,
+        write_consistency=settings.qdrant_write_consistency,
+    )

@@ -57,8 +57,7 @@ class GenerationGate:
         with self._lock:
             if self._pending >= self._capacity:
                 raise OverloadedError(
-                    f"the model is busy ({self._pending} requests running or queued); "
-                    f"retry in {self._retry_after} s",
+                    f"the model is busy ({self._pending} requests running or queued); retry in {self._retry_after} s",
                     retry_after=self._retry_after,
                 )
             self._pending += 1

@@ -33,9 +33,7 @@ class AnswerPlan:
 class AnswerService:
     """Grounded answers from retrieved sources through one chat model."""
 
-    def __init__(
-        self, *, searcher: Searcher, chat: ChatModel, gate: GenerationGate, settings: Settings
-    ) -> None:
+    def __init__(self, *, searcher: Searcher, chat: ChatModel, gate: GenerationGate, settings: Settings) -> None:
         self._searcher = searcher
         self._chat = chat
         self._gate = gate
@@ -59,20 +57,14 @@ class AnswerService:
         """Retrieve and build the prompt; refuse early when nothing relevant was found."""
         query = question
         if any(m.role == "user" for m in history):
-            query = condense_question(
-                self._chat, self._gate, history, question, method=self._settings.condense
-            )
+            query = condense_question(self._chat, self._gate, history, question, method=self._settings.condense)
         k = k or self._settings.answer_k
         hits = self._searcher.search(query, collection=collection, k=k, mode=mode, filters=filters).hits
         # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead.
-        best = self._searcher.search(
-            query, collection=collection, k=1, mode=SearchMode.DENSE, filters=filters
-        )
+        best = self._searcher.search(query, collection=collection, k=1, mode=SearchMode.DENSE, filters=filters)
         top = best.hits[0].score if best.hits else -1.0
         supported = bool(hits) and top >= self._settings.answer_min_score
-        log.info(
-            "answer plan: query=%r hits=%d best_dense=%.3f supported=%s", query, len(hits), top, supported
-        )
+        log.info("answer plan: query=%r hits=%d best_dense=%.3f supported=%s", query, len(hits), top, supported)
         plan = AnswerPlan(question=question, query=query, hits=hits, supported=supported)
         if supported:
             plan.messages = build_messages(

@@ -82,9 +82,7 @@ class LlamaCppChatModel:
             # No template to render: content plus a generous allowance for role markup.
             return sum(self.count_tokens(m.content) + 8 for m in messages)
         result = self._formatter(messages=_as_dicts(messages))
-        tokens = self._llm.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-        )
+        tokens = self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
         return len(tokens)
 
     def complete(

@@ -39,9 +39,7 @@ def test_answer_json_has_answer_citations_and_hits(client: TestClient) -> None:
 
 
 def test_answer_stream_sends_tokens_then_final(client: TestClient) -> None:
-    with client.stream(
-        "POST", "/v1/answer", json={"question": "How are lighthouses lit?", "stream": True}
-    ) as r:
+    with client.stream("POST", "/v1/answer", json={"question": "How are lighthouses lit?", "stream": True}) as r:
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/event-stream")
         events = _events(r.read().decode())

@@ -100,9 +100,7 @@ def live(settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Pa
 
     app = create_app(settings, services_factory=lambda _settings: services)
     with live_server(app) as url:
-        yield Live(
-            url=url, services=services, texts={item.document.source: item.document.text for item in items}
-        )
+        yield Live(url=url, services=services, texts={item.document.source: item.document.text for item in items})
 
 
 @pytest.fixture
@@ -135,9 +133,7 @@ def test_streamed_answer_with_clickable_citations(live: Live, browser: WebDriver
 
     browser.find_element(By.ID, "question").send_keys("What is a sourdough starter?")
     browser.find_element(By.ID, "ask-btn").click()
-    WebDriverWait(browser, ANSWER_TIMEOUT_S, poll_frequency=0.2).until(
-        lambda d: _status(d) in ("done", "failed")
-    )
+    WebDriverWait(browser, ANSWER_TIMEOUT_S, poll_frequency=0.2).until(lambda d: _status(d) in ("done", "failed"))
     error = browser.find_element(By.ID, "error")
     assert _status(browser) == "done", error.text
     assert not error.is_displayed()
@@ -175,9 +171,7 @@ def test_streamed_answer_with_clickable_citations(live: Live, browser: WebDriver
         if "sample.docx" in (c.get_attribute("aria-label") or "")
     )
     docx.click()
-    WebDriverWait(browser, 5).until(
-        lambda _d: "sample.docx" in quote_panel.find_element(By.TAG_NAME, "h3").text
-    )
+    WebDriverWait(browser, 5).until(lambda _d: "sample.docx" in quote_panel.find_element(By.TAG_NAME, "h3").text)
     quote = _norm(quote_panel.find_element(By.TAG_NAME, "blockquote").text)
     assert any(quote in paragraph or paragraph in quote for paragraph in SOURDOUGH), quote
 

@@ -84,9 +84,7 @@ def test_multi_turn_follow_up_uses_the_history(client: openai.OpenAI) -> None:
 
 def test_errors_use_the_openai_shape(client: openai.OpenAI, base_url: str) -> None:
     with pytest.raises(openai.NotFoundError) as missing:
-        client.chat.completions.create(
-            model="no-such-collection", messages=[{"role": "user", "content": "hi"}]
-        )
+        client.chat.completions.create(model="no-such-collection", messages=[{"role": "user", "content": "hi"}])
     assert "no-such-collection" in str(missing.value)
     bad = httpx.post(f"{base_url}/v1/chat/completions", json={"model": "default", "messages": []}, timeout=30)
     assert bad.status_code == 422
@@ -136,9 +134,7 @@ def test_full_queue_answers_429_and_server_stays_responsive(services: Services) 
     with live_server(app) as url:
         results: list[int] = []
         first = threading.Thread(
-            target=lambda: results.append(
-                httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code
-            )
+            target=lambda: results.append(httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60).status_code)
         )
         first.start()
         assert slow.started.wait(timeout=30)

@@ -69,9 +69,7 @@ def test_filters_restrict_results(client: TestClient) -> None:
     everything = client.post("/v1/search", json={"query": "volcano", "k": 10}).json()["hits"]
     volcano_doc = everything[0]["document_id"]
     other = next(h["document_id"] for h in everything if h["document_id"] != volcano_doc)
-    body = client.post(
-        "/v1/search", json={"query": "volcano", "k": 10, "filters": {"document_ids": [other]}}
-    ).json()
+    body = client.post("/v1/search", json={"query": "volcano", "k": 10, "filters": {"document_ids": [other]}}).json()
     assert body["hits"] and {h["document_id"] for h in body["hits"]} == {other}
     tagged = client.post("/v1/search", json={"query": "volcano", "filters": {"tags": ["nope"]}}).json()
     assert tagged["hits"] == []
@@ -89,9 +87,7 @@ def test_filters_restrict_results(client: TestClient) -> None:
         ({"query": "   "}, "empty"),
     ],
 )
-def test_bad_requests_get_422_with_a_reason(
-    client: TestClient, body: dict[str, object], fragment: str
-) -> None:
+def test_bad_requests_get_422_with_a_reason(client: TestClient, body: dict[str, object], fragment: str) -> None:
     response = client.post("/v1/search", json=body)
     assert response.status_code == 422
     assert fragment in response.text

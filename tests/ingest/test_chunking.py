@@ -39,9 +39,7 @@ def text_doc(text: str, sections: list[Section] | None = None) -> Document:
 
 
 def chunk(doc: Document, count: CountTokens, max_tokens: int, overlap: int) -> list[Chunk]:
-    return chunk_document(
-        doc, document_id="doc-1", count_tokens=count, max_tokens=max_tokens, overlap_tokens=overlap
-    )
+    return chunk_document(doc, document_id="doc-1", count_tokens=count, max_tokens=max_tokens, overlap_tokens=overlap)
 
 
 def assert_valid(doc: Document, chunks: list[Chunk], count: CountTokens, max_tokens: int) -> None:
@@ -269,9 +267,7 @@ def test_tokenizer_is_called_in_a_few_batches(count_tokens: CountTokens) -> None
 
 # --- properties and speed -----------------------------------------------------------------------
 
-WORDS = st.sampled_from(
-    ["a", "bee", "hive", "honey.", "Queen!", "wax,", "drone?", "x" * 30, "\u00e9t\u00e9", "1822"]
-)
+WORDS = st.sampled_from(["a", "bee", "hive", "honey.", "Queen!", "wax,", "drone?", "x" * 30, "\u00e9t\u00e9", "1822"])
 TEXTS = st.lists(
     st.tuples(st.lists(WORDS, min_size=1, max_size=40), st.sampled_from([" ", "\n", "\n\n", "\n\n\n  "])),
     min_size=1,

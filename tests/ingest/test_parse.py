@@ -157,10 +157,7 @@ def test_source_drops_directories_of_both_slash_styles() -> None:
 
 
 def test_txt_paragraphs_become_sections_and_whitespace_is_normalised() -> None:
-    data = (
-        b"First\t\tline   here.\r\nSame   paragraph.\r\n\r\n\r\n\r\n"
-        b"Second\x00 paragraph.\n \n\nThird.\f Fourth."
-    )
+    data = b"First\t\tline   here.\r\nSame   paragraph.\r\n\r\n\r\n\r\nSecond\x00 paragraph.\n \n\nThird.\f Fourth."
     doc = parse_document(data, "notes.txt")
     assert_well_formed(doc)
     assert doc.text == "First line here.\nSame paragraph.\n\nSecond paragraph.\n\nThird.\n\nFourth."
@@ -398,10 +395,7 @@ def test_docx_paragraphs_headings_and_tables() -> None:
 
 
 def test_docx_title_prefers_core_properties() -> None:
-    assert (
-        parse_document(make_docx("Heading", ["x"], title="Official title"), "t.docx").title
-        == "Official title"
-    )
+    assert parse_document(make_docx("Heading", ["x"], title="Official title"), "t.docx").title == "Official title"
 
 
 @pytest.mark.parametrize(

@@ -25,9 +25,7 @@ from tests.retrieval.conftest import COLLECTION, CORPUS, DIM, Doc, encode, pid, 
 
 # qdrant-client's local mode (our stand-in for the server API) ignores payload indexes and says so
 # once per process; the server honours them, so the warning carries no information for these tests.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Payload indexes have no effect in the local Qdrant:UserWarning"
-)
+pytestmark = pytest.mark.filterwarnings("ignore:Payload indexes have no effect in the local Qdrant:UserWarning")
 
 NAMES = {pid(d.key): d.key for d in CORPUS}
 
@@ -123,10 +121,7 @@ def test_hybrid_mmr_skips_near_duplicates(store: VectorStore, encoder: Bm25Encod
     # for the distinct point.
     c40, s40 = _cos_sin(40)
     c50, s50 = _cos_sin(50)
-    docs = [
-        Doc(f"dup{i}", "kiwi fruit salad", unit((0, c40), (1, s40), (7, 0.001 * i)), "doc-k")
-        for i in range(3)
-    ]
+    docs = [Doc(f"dup{i}", "kiwi fruit salad", unit((0, c40), (1, s40), (7, 0.001 * i)), "doc-k") for i in range(3)]
     docs += [
         Doc("other", "kiwi smoothie", unit((0, c50), (2, s50)), "doc-k"),
         Doc("far", "lemon tart", unit((4, 1.0)), "doc-k"),
@@ -258,9 +253,7 @@ def test_optimize_keeps_results(loaded: VectorStore) -> None:
 
 def test_concurrent_writes_and_reads(store: VectorStore, encoder: Bm25Encoder) -> None:
     store.ensure_collection(COLLECTION, dim=DIM)
-    batches = [
-        encode(encoder, [Doc(f"t{i}", f"thread text {i}", unit((i % DIM, 1.0)), "t")]) for i in range(40)
-    ]
+    batches = [encode(encoder, [Doc(f"t{i}", f"thread text {i}", unit((i % DIM, 1.0)), "t")]) for i in range(40)]
 
     def work(i: int) -> None:
         store.upsert(COLLECTION, batches[i])

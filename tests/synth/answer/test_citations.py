@@ -12,9 +12,7 @@ CHUNK = DOC[CHUNK_START:]
 
 def _hits() -> list[Hit]:
     return [
-        Hit(
-            id="1", score=1, text=CHUNK, document_id="d1", source="bees.txt", start=CHUNK_START, end=len(DOC)
-        ),
+        Hit(id="1", score=1, text=CHUNK, document_id="d1", source="bees.txt", start=CHUNK_START, end=len(DOC)),
         Hit(
             id="2",
             score=1,

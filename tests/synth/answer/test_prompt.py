@@ -36,9 +36,7 @@ def test_injected_template_tokens_and_fences_are_defanged() -> None:
 
 
 def test_defang_leaves_normal_text_alone() -> None:
-    assert (
-        defang("Plain text with <b>tags</b> and [brackets].") == "Plain text with <b>tags</b> and [brackets]."
-    )
+    assert defang("Plain text with <b>tags</b> and [brackets].") == "Plain text with <b>tags</b> and [brackets]."
 
 
 def test_history_is_kept_but_client_system_messages_are_not() -> None:

@@ -38,9 +38,7 @@ class OpenAIStubServer:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         config = uvicorn.Config(self._app(), log_level="warning", lifespan="off", access_log=False)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -100,9 +98,7 @@ class OpenAIStubServer:
 
         return app
 
-    def _sse(
-        self, body: dict[str, Any], messages: list[ChatMessage], params: GenerationParams
-    ) -> Iterator[str]:
+    def _sse(self, body: dict[str, Any], messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]:
         def event(delta: dict[str, str], finish_reason: str | None = None) -> str:
             choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
             return f"data: {json.dumps(_envelope(body, 'chat.completion.chunk', choices=[choice]))}\n\n"

@@ -75,9 +75,7 @@ def test_stream_over_sse(server: OpenAIStubServer) -> None:
 
 
 def test_schema_request_carries_json_schema(server: OpenAIStubServer) -> None:
-    result = _client(server.base_url).complete(
-        QUESTION, params=GenerationParams(max_tokens=48), schema=SCHEMA
-    )
+    result = _client(server.base_url).complete(QUESTION, params=GenerationParams(max_tokens=48), schema=SCHEMA)
     assert server.requests[0]["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "output", "schema": SCHEMA},

@@ -1,0 +1,39 @@
+"""``synthrag worker``: run ingest workers as a separate process (SIGTERM/SIGINT stop it cleanly)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from app.services import build_services
+from kernel.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Process queued ingest jobs until stopped (or, with --exit-when-idle, until the queue is empty)."""
+    services = build_services(settings)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing the current job, then stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        if args.exit_when_idle:
+            worker = services.new_worker()
+            while not stop.is_set() and worker.run_once():
+                pass
+        else:
+            if args.threads > 1:
+                services.start_workers(args.threads - 1)
+            services.new_worker().run(stop)
+    finally:
+        services.close()
+    return 0

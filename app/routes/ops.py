@@ -1,0 +1,90 @@
+"""Operations routes: ``GET /readyz`` (can this process serve?) and ``GET /metrics`` (Prometheus)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Literal, cast
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
+
+from app.observability import Metrics
+from app.services import Services
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["operations"])
+
+
+class Check(BaseModel):
+    """The outcome of one readiness check."""
+
+    status: Literal["ok", "fail", "skipped"]
+    message: str = ""
+
+
+class Readiness(BaseModel):
+    """``ready`` when every check passed; otherwise the failing checks say why."""
+
+    status: Literal["ready", "not ready"]
+    checks: dict[str, Check] = Field(default_factory=dict)
+
+
+def _check_store(services: Services) -> Check:
+    try:
+        names = services.store.list_collections()
+    except Exception as exc:
+        return Check(status="fail", message=f"store does not answer: {exc}")
+    return Check(status="ok", message=f"{len(names)} collections")
+
+
+def _check_embedder(services: Services) -> Check:
+    try:
+        vectors = services.embedder.embed(["readiness probe"])
+    except Exception as exc:
+        return Check(status="fail", message=f"embedder failed: {exc}")
+    if len(vectors) != 1 or len(vectors[0]) != services.embedder.dim:
+        return Check(status="fail", message="embedder returned an unexpected vector shape")
+    return Check(status="ok", message=services.embedder.model_id)
+
+
+def _check_chat(services: Services) -> Check:
+    if services.chat is None:
+        return Check(status="skipped", message="this process serves no chat model")
+    return Check(status="ok", message=services.chat.model_id)
+
+
+def readiness(services: Services | None) -> Readiness:
+    """Run every check against the services (None: the lifespan has not built them yet)."""
+    if services is None:
+        return Readiness(status="not ready", checks={"services": Check(status="fail", message="still starting")})
+    checks = {
+        "store": _check_store(services),
+        "embedder": _check_embedder(services),
+        "chat": _check_chat(services),
+    }
+    ready = all(c.status != "fail" for c in checks.values())
+    return Readiness(status="ready" if ready else "not ready", checks=checks)
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
+def readyz(request: Request) -> JSONResponse:
+    """Ready to serve: the store answers, the embedder embeds, the chat model (if any) is loaded.
+
+    A plain ``def``: embedding is CPU work, so it runs in the thread pool, off the event loop.
+    """
+    services = cast(Services | None, getattr(request.app.state, "services", None))
+    result = readiness(services)
+    if result.status != "ready":
+        failing = {k: c.message for k, c in result.checks.items() if c.status == "fail"}
+        log.warning("not ready: %s", failing)
+    return JSONResponse(result.model_dump(), status_code=200 if result.status == "ready" else 503)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition; a plain ``def`` because gauge callbacks may query the job queue."""
+    registry = cast(Metrics, request.app.state.metrics)
+    return Response(registry.exposition(), media_type=CONTENT_TYPE_LATEST)

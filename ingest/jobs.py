@@ -1,0 +1,206 @@
+"""Durable job queue on SQLite: leases with heartbeats, so a dead worker's job is picked up again."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from ingest.db import Database
+from kernel.errors import InvalidRequestError, NotFoundError
+
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed", "cancelled")
+DELETED_STAGE = "document deleted"
+
+
+class JobRecord(BaseModel):
+    """A job as stored; ``state`` is what a reader should believe (a lost lease reads as queued)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    document_id: str
+    tenant: str
+    collection: str
+    blob_sha256: str
+    source: str
+    tags: list[str]
+    metadata: dict[str, Any]
+    state: JobState
+    stage: str
+    chunks_total: int
+    chunks_done: int
+    attempts: int
+    max_attempts: int
+    error: str | None
+    lease_owner: str | None
+    lease_expires: float | None
+    not_before: float
+    created_at: float
+    updated_at: float
+
+
+def _record(row: sqlite3.Row, now: float) -> JobRecord:
+    data = dict(row)
+    data["tags"] = json.loads(data["tags"])
+    data["metadata"] = json.loads(data["metadata"])
+    if data["state"] == "running" and (data["lease_expires"] or 0) < now:
+        # No live worker holds it: say so instead of claiming it is still running.
+        data["state"], data["stage"] = "queued", "waiting for a worker (previous one stopped)"
+    return JobRecord.model_validate(data)
+
+
+class JobQueue:
+    """Enqueue, claim, heartbeat, finish; all state changes are single SQLite transactions."""
+
+    def __init__(self, db: Database, *, lease_s: float, max_attempts: int) -> None:
+        self._db = db
+        self._lease_s = lease_s
+        self._max_attempts = max_attempts
+
+    def enqueue(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        document_id: str,
+        tenant: str,
+        collection: str,
+        blob_sha256: str,
+        source: str,
+        tags: list[str],
+        metadata: dict[str, Any],
+    ) -> str:
+        """Add a job (inside the caller's transaction); older queued jobs of the document are superseded."""
+        now = time.time()
+        conn.execute(
+            "UPDATE jobs SET state='cancelled', stage='superseded by a newer upload', updated_at=? "
+            "WHERE document_id=? AND state='queued'",
+            (now, document_id),
+        )
+        job_id = str(uuid.uuid4())
+        conn.execute(
+            """INSERT INTO jobs (id, document_id, tenant, collection, blob_sha256, source, tags, metadata, state,
+                   stage, max_attempts, created_at, updated_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', ?, ?, ?)""",
+            (job_id, document_id, tenant, collection, blob_sha256, source, json.dumps(tags),
+             json.dumps(metadata), self._max_attempts, now, now),
+        )  # fmt: skip
+        return job_id
+
+    def claim(self, worker_id: str) -> JobRecord | None:
+        """Take the oldest runnable job (queued, or running with an expired lease), or None."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                """SELECT * FROM jobs j
+                   WHERE ((state='queued' AND not_before <= ?) OR (state='running' AND lease_expires < ?))
+                     AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.document_id=j.document_id AND o.id<>j.id
+                                     AND o.state='running' AND o.lease_expires >= ?)
+                   ORDER BY created_at LIMIT 1""",
+                (now, now, now),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE jobs SET state='running', stage='starting', attempts=attempts+1, lease_owner=?, "
+                "lease_expires=?, updated_at=? WHERE id=?",
+                (worker_id, now + self._lease_s, now, row["id"]),
+            )
+            claimed = conn.execute("SELECT * FROM jobs WHERE id=?", (row["id"],)).fetchone()
+        return _record(claimed, now)
+
+    def heartbeat(self, job_id: str, worker_id: str, *, stage: str, done: int = 0, total: int = 0) -> bool:
+        """Extend the lease and record progress; False when this worker no longer owns the job."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET stage=?, chunks_done=?, chunks_total=MAX(chunks_total, ?), lease_expires=?, "
+                "updated_at=? WHERE id=? AND lease_owner=? AND state='running'",
+                (stage, done, total, now + self._lease_s, now, job_id, worker_id),
+            )
+            return cursor.rowcount == 1
+
+    def finish(self, conn: sqlite3.Connection, job_id: str, worker_id: str, *, chunks: int) -> bool:
+        """Mark done (inside the caller's transaction); False when the lease was lost or it was cancelled."""
+        cursor = conn.execute(
+            "UPDATE jobs SET state='done', stage='done', chunks_done=?, chunks_total=?, error=NULL, "
+            "lease_owner=NULL, lease_expires=NULL, updated_at=? WHERE id=? AND lease_owner=? AND state='running'",
+            (chunks, chunks, time.time(), job_id, worker_id),
+        )
+        return cursor.rowcount == 1
+
+    def fail(
+        self, conn: sqlite3.Connection, job: JobRecord, worker_id: str, error: str, *, retryable: bool
+    ) -> JobState | None:
+        """Record a failure: back to the queue with backoff while attempts remain, else failed.
+
+        Returns the new state, or None when this worker no longer owns the job (nothing changed).
+        """
+        now = time.time()
+        retry = retryable and job.attempts < job.max_attempts
+        state: JobState = "queued" if retry else "failed"
+        cursor = conn.execute(
+            "UPDATE jobs SET state=?, stage=?, error=?, lease_owner=NULL, lease_expires=NULL, not_before=?, "
+            "updated_at=? WHERE id=? AND lease_owner=? AND state='running'",
+            (state, "retrying" if retry else "failed", error, now + (2**job.attempts if retry else 0), now,
+             job.id, worker_id),
+        )  # fmt: skip
+        return state if cursor.rowcount == 1 else None
+
+    def retry(self, tenant: str, job_id: str) -> JobRecord:
+        """Put a failed (or cancelled) job back in the queue with fresh attempts."""
+        job = self.get(tenant, job_id)
+        if job.state not in ("failed", "cancelled"):
+            raise InvalidRequestError(f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried")
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE jobs SET state='queued', stage='queued', attempts=0, error=NULL, not_before=0, "
+                "updated_at=? WHERE id=?",
+                (time.time(), job_id),
+            )
+        return self.get(tenant, job_id)
+
+    def cancel_document(self, conn: sqlite3.Connection, document_id: str) -> None:
+        """Cancel queued and running jobs of a deleted document (inside the caller's transaction)."""
+        conn.execute(
+            "UPDATE jobs SET state='cancelled', stage=?, lease_owner=NULL, updated_at=? "
+            "WHERE document_id=? AND state IN ('queued', 'running')",
+            (DELETED_STAGE, time.time(), document_id),
+        )
+
+    def get(self, tenant: str, job_id: str) -> JobRecord:
+        """One of the tenant's jobs; NotFoundError otherwise."""
+        row = self._db.read().execute("SELECT * FROM jobs WHERE id=? AND tenant=?", (job_id, tenant)).fetchone()
+        if row is None:
+            raise NotFoundError(f"job {job_id} not found")
+        return _record(row, time.time())
+
+    def latest_for_document(self, document_id: str) -> JobRecord | None:
+        """The newest job of a document."""
+        row = (
+            self._db.read()
+            .execute("SELECT * FROM jobs WHERE document_id=? ORDER BY created_at DESC LIMIT 1", (document_id,))
+            .fetchone()
+        )
+        return None if row is None else _record(row, time.time())
+
+    def counts(self) -> dict[str, int]:
+        """Jobs per state as readers see them (for /metrics)."""
+        now = time.time()
+        rows = (
+            self._db.read()
+            .execute(
+                "SELECT CASE WHEN state='running' AND lease_expires < ? THEN 'queued' ELSE state END AS s, COUNT(*) "
+                "FROM jobs GROUP BY s",
+                (now,),
+            )
+            .fetchall()
+        )
+        counts: dict[str, int] = dict.fromkeys(STATES, 0)
+        counts.update({row[0]: int(row[1]) for row in rows})
+        return counts

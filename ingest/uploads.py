@@ -1,0 +1,203 @@
+"""Document lifecycle for the API: validate and accept uploads, re-ingest, delete (tenant-scoped)."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from pathlib import PurePath
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from ingest.blobs import BlobStore
+from ingest.catalog import Catalog
+from ingest.db import Database
+from ingest.ids import document_id
+from ingest.jobs import JobQueue, JobRecord
+from ingest.parse import parse_document
+from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
+from kernel.models import Document
+from kernel.ports import VectorStore
+from kernel.settings import Settings
+from kernel.tenancy import physical_collection
+
+log = logging.getLogger(__name__)
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+class UploadResult(BaseModel):
+    """What happened to one uploaded file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    document_id: str
+    job_id: str | None
+    duplicate: bool
+    status: str
+
+
+def clean_filename(name: str | None) -> str:
+    """The base name of an uploaded file, without path parts or control characters."""
+    base = PurePath((name or "").replace("\\", "/")).name
+    base = _UNSAFE.sub("_", base).strip()[:200]
+    if not base or base in {".", ".."}:
+        raise InvalidRequestError("every uploaded file needs a file name (e.g. report.pdf)")
+    return base
+
+
+def check_limits(doc: Document, *, max_page_chars: int, max_document_chars: int) -> None:
+    """Refuse documents whose text is too long overall or on one page/section."""
+    if len(doc.text) > max_document_chars:
+        raise InvalidRequestError(
+            f"{doc.source}: {len(doc.text):,} characters of text; the limit is {max_document_chars:,}. "
+            "Split the document into smaller files."
+        )
+    for section in doc.sections:
+        size = section.end - section.start
+        if size > max_page_chars:
+            where = f"page {section.page}" if section.page else "one section"
+            raise InvalidRequestError(
+                f"{doc.source}: {where} has {size:,} characters; the limit is {max_page_chars:,} per page. "
+                "Check that the file is a real document (not a data dump) or split it."
+            )
+
+
+class DocumentService:
+    """Accepts uploads into the queue; every call is scoped to one tenant."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        catalog: Catalog,
+        queue: JobQueue,
+        blobs: BlobStore,
+        store: VectorStore,
+        settings: Settings,
+        wake: threading.Event | None = None,
+    ) -> None:
+        self._db = db
+        self._catalog = catalog
+        self._queue = queue
+        self._blobs = blobs
+        self._store = store
+        self._settings = settings
+        self._wake = wake
+
+    def upload(
+        self,
+        *,
+        tenant: str,
+        collection: str,
+        data: bytes,
+        filename: str | None,
+        tags: list[str],
+        metadata: dict[str, Any],
+    ) -> UploadResult:
+        """Validate one file and queue it; identical content already in the collection is not stored twice."""
+        source = clean_filename(filename)
+        if not data:
+            raise EmptyDocumentError(f"{source} is empty (0 bytes)")
+        doc = parse_document(data, source)  # 415 for unknown types, 422 for corrupt/encrypted/empty
+        check_limits(
+            doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
+        )
+        sha = hashlib.sha256(data).hexdigest()
+        physical = physical_collection(tenant, collection)
+        existing = self._catalog.find_by_content(tenant, collection, sha)
+        if existing is not None:
+            job = self._queue.latest_for_document(existing.id)
+            return UploadResult(
+                source=source,
+                document_id=existing.id,
+                job_id=job.id if job else None,
+                duplicate=True,
+                status=existing.status,
+            )
+        self._blobs.put(data)
+        doc_id = document_id(physical, source)
+        with self._db.transaction() as conn:
+            self._catalog.upsert(
+                conn,
+                document_id=doc_id,
+                tenant=tenant,
+                collection=collection,
+                source=source,
+                content_sha256=sha,
+                size=len(data),
+                fmt=doc.format,
+                tags=tags,
+                metadata=metadata,
+            )
+            job_id = self._queue.enqueue(
+                conn,
+                document_id=doc_id,
+                tenant=tenant,
+                collection=physical,
+                blob_sha256=sha,
+                source=source,
+                tags=tags,
+                metadata=metadata,
+            )
+        self._notify()
+        return UploadResult(source=source, document_id=doc_id, job_id=job_id, duplicate=False, status="queued")
+
+    def reingest(self, tenant: str, doc_id: str) -> str:
+        """Queue a document again from its stored bytes; returns the job id."""
+        record = self._catalog.get(tenant, doc_id)
+        with self._db.transaction() as conn:
+            self._catalog.set_status(conn, doc_id, "queued")
+            job_id = self._queue.enqueue(
+                conn,
+                document_id=doc_id,
+                tenant=tenant,
+                collection=physical_collection(tenant, record.collection),
+                blob_sha256=record.content_sha256,
+                source=record.source,
+                tags=record.tags,
+                metadata=record.metadata,
+            )
+        self._notify()
+        return job_id
+
+    def retry(self, tenant: str, job_id: str) -> JobRecord:
+        """Queue a failed or cancelled job again, if its document still holds the content the job indexes.
+
+        Without this check a job of a deleted document would write points no catalog entry owns, and
+        a job superseded by a newer upload would put the old version back over the new one.
+        """
+        job = self._queue.get(tenant, job_id)
+        try:
+            record = self._catalog.get(tenant, job.document_id)
+        except NotFoundError:
+            raise InvalidRequestError(
+                f"job {job_id}: document {job.document_id} was deleted; upload the file again"
+            ) from None
+        if record.content_sha256 != job.blob_sha256:
+            raise InvalidRequestError(
+                f"job {job_id} indexes an older version of {record.source}; a newer upload replaced it"
+            )
+        retried = self._queue.retry(tenant, job_id)
+        with self._db.transaction() as conn:
+            self._catalog.set_status(conn, job.document_id, "queued")
+        self._notify()
+        return retried
+
+    def delete(self, tenant: str, doc_id: str) -> int:
+        """Cancel the document's jobs, remove its points, then its catalog entry; returns points removed."""
+        record = self._catalog.get(tenant, doc_id)
+        with self._db.transaction() as conn:
+            self._queue.cancel_document(conn, doc_id)
+        # Points first: if the store fails the catalog entry stays and the delete can be repeated.
+        removed = self._store.delete_document(physical_collection(tenant, record.collection), doc_id)
+        with self._db.transaction() as conn:
+            self._catalog.delete(conn, doc_id)
+        return removed
+
+    def _notify(self) -> None:
+        if self._wake is not None:
+            self._wake.set()

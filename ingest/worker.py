@@ -1,0 +1,142 @@
+"""Ingest worker: claims jobs from the queue, parses, chunks, embeds and stores, with leases."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+
+from ingest.blobs import BlobStore
+from ingest.catalog import Catalog
+from ingest.db import Database
+from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
+from ingest.parse import parse_document
+from ingest.pipeline import IngestItem, Ingestor
+from kernel.errors import InputError, SynthragError
+from kernel.ports import VectorStore
+
+log = logging.getLogger(__name__)
+
+#: Called once per finished job with (status, chunks): status is indexed, failed or retrying.
+DoneFn = Callable[[str, int], None]
+
+
+class LeaseLostError(Exception):
+    """The job was cancelled or taken over while this worker ran it."""
+
+
+class Worker:
+    """One worker loop; several may run in threads of one process or in separate processes."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        queue: JobQueue,
+        catalog: Catalog,
+        blobs: BlobStore,
+        ingestor: Ingestor,
+        store: VectorStore,
+        on_done: DoneFn | None = None,
+        poll_s: float = 0.5,
+    ) -> None:
+        self._db = db
+        self._queue = queue
+        self._catalog = catalog
+        self._blobs = blobs
+        self._ingestor = ingestor
+        self._store = store
+        self._on_done = on_done or (lambda _status, _chunks: None)
+        self._poll_s = poll_s
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Process jobs until ``stop`` is set; sleeps (or waits for ``wake``) when the queue is empty."""
+        log.info("worker %s started", self.worker_id)
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # a broken job must not kill the loop; it is retried after its lease
+                log.exception("worker %s: unexpected error", self.worker_id)
+                worked = False
+            if not worked:
+                if wake is not None:
+                    wake.wait(self._poll_s)
+                    wake.clear()
+                else:
+                    stop.wait(self._poll_s)
+        log.info("worker %s stopped", self.worker_id)
+
+    def run_once(self) -> bool:
+        """Claim and process one job; False when there was none."""
+        job = self._queue.claim(self.worker_id)
+        if job is None:
+            return False
+        log.info("job %s: %s (attempt %d)", job.id, job.source, job.attempts)
+        try:
+            chunks = self._process(job)
+        except LeaseLostError:
+            log.warning("job %s: cancelled or taken over; stopping it here", job.id)
+            self._cleanup_if_deleted(job)
+        except SynthragError as exc:
+            # Bad input never gets better on retry; backend trouble (store, model) may.
+            self._fail(job, exc.message, retryable=not isinstance(exc, InputError))
+        except Exception as exc:
+            # An unexpected error (a bug, an unwrapped library error) still counts as an attempt:
+            # left running, the job would be re-claimed after every lease, forever.
+            log.exception("job %s: unexpected error", job.id)
+            self._fail(job, f"internal error: {type(exc).__name__}: {exc}", retryable=True)
+        else:
+            self._on_done("indexed", chunks)
+        return True
+
+    def _fail(self, job: JobRecord, error: str, *, retryable: bool) -> None:
+        with self._db.transaction() as conn:
+            state = self._queue.fail(conn, job, self.worker_id, error, retryable=retryable)
+            if state == "failed":
+                self._catalog.set_status(conn, job.document_id, "failed", error=error)
+        if state is None:
+            log.warning("job %s: %s (cancelled or taken over meanwhile)", job.id, error)
+            return
+        log.warning("job %s: %s (%s)", job.id, error, state)
+        self._on_done("failed" if state == "failed" else "retrying", 0)
+
+    def _process(self, job: JobRecord) -> int:
+        self._beat(job, "parsing")
+        document = parse_document(self._blobs.get(job.blob_sha256), job.source)
+        with self._db.transaction() as conn:
+            self._catalog.set_status(conn, job.document_id, "indexing")
+        item = IngestItem(
+            document=document,
+            source_key=job.source,
+            document_id=job.document_id,
+            tags=job.tags,
+            metadata=job.metadata,
+        )
+        [outcome] = self._ingestor.ingest(
+            [item],
+            collection=job.collection,
+            on_stage=lambda stage, done, total: self._beat(job, stage, done, total),
+            raise_errors=True,
+        )
+        with self._db.transaction() as conn:
+            owned = self._queue.finish(conn, job.id, self.worker_id, chunks=outcome.chunks)
+            if owned:
+                self._catalog.set_status(conn, job.document_id, "indexed", chunks=outcome.chunks)
+        if not owned:
+            raise LeaseLostError(job.id)
+        log.info("job %s: %s %s, %d chunks", job.id, job.source, outcome.status, outcome.chunks)
+        return outcome.chunks
+
+    def _beat(self, job: JobRecord, stage: str, done: int = 0, total: int = 0) -> None:
+        if not self._queue.heartbeat(job.id, self.worker_id, stage=stage, done=done, total=total):
+            raise LeaseLostError(job.id)
+
+    def _cleanup_if_deleted(self, job: JobRecord) -> None:
+        """A document deleted while we indexed it must not keep the points we just wrote."""
+        deleted = self._queue.get(job.tenant, job.id).stage == DELETED_STAGE
+        if deleted or not self._catalog.exists(job.document_id):
+            self._store.delete_document(job.collection, job.document_id)
