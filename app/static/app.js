@@ -135,6 +135,12 @@
     $("sources-box").hidden = citations.size === 0;
   }
 
+  // Every API call carries the key typed into the page, if any.
+  function authHeaders(extra) {
+    const key = $("api-key").value.trim();
+    return key ? { ...extra, Authorization: `Bearer ${key}` } : { ...extra };
+  }
+
   async function ask(question) {
     const answer = $("answer");
     const button = $("ask-btn");
@@ -151,7 +157,7 @@
     try {
       const response = await fetch("/v1/answer", {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+        headers: authHeaders({ "Content-Type": "application/json", Accept: "text/event-stream" }),
         body: JSON.stringify({ question, stream: true }),
       });
       if (!response.ok) {
@@ -193,7 +199,7 @@
     try {
       const response = await fetch("/v1/search", {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        headers: authHeaders({ "Content-Type": "application/json" }),
         body: JSON.stringify({ query, k: 10 }),
       });
       if (!response.ok) {
@@ -224,6 +230,77 @@
     }
   }
 
+  function uploadLine(name) {
+    const item = document.createElement("li");
+    item.className = "upload";
+    item.textContent = `${name}: uploading…`;
+    $("uploads").append(item);
+    return item;
+  }
+
+  async function followJob(item, name, jobId) {
+    for (;;) {
+      const response = await fetch(`/v1/jobs/${jobId}`, { headers: authHeaders({}) });
+      if (!response.ok) {
+        item.textContent = `${name}: ${await errorMessage(response)}`;
+        return;
+      }
+      const job = await response.json();
+      const progress = job.progress.chunks_total ? ` (${job.progress.chunks_done}/${job.progress.chunks_total} chunks)` : "";
+      item.textContent = `${name}: ${job.state}, ${job.stage}${progress}`;
+      item.dataset.state = job.state;
+      if (job.state === "done" || job.state === "failed" || job.state === "cancelled") {
+        if (job.error) item.textContent += ` — ${job.error}`;
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 700));
+    }
+  }
+
+  async function upload(files) {
+    const button = $("upload-btn");
+    showError("");
+    button.disabled = true;
+    const form = new FormData();
+    for (const file of files) form.append("files", file, file.name);
+    const lines = Array.from(files, (file) => uploadLine(file.name));
+    try {
+      const response = await fetch("/v1/documents", { method: "POST", headers: authHeaders({}), body: form });
+      if (!response.ok) {
+        const message = await errorMessage(response);
+        for (const line of lines) line.textContent = `${line.textContent.split(":")[0]}: rejected`;
+        showError(message);
+        return;
+      }
+      const body = await response.json();
+      await Promise.all(
+        body.results.map((result, i) => {
+          const line = lines[i];
+          if (result.duplicate) {
+            line.textContent = `${result.source}: already uploaded (${result.status})`;
+            line.dataset.state = "done";
+            return Promise.resolve();
+          }
+          return followJob(line, result.source, result.job_id);
+        }),
+      );
+    } catch (err) {
+      showError(`Upload failed: ${err.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  const savedKey = window.localStorage.getItem("synthrag-api-key");
+  if (savedKey) $("api-key").value = savedKey;
+  $("api-key").addEventListener("change", () => {
+    window.localStorage.setItem("synthrag-api-key", $("api-key").value.trim());
+  });
+  $("upload-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const files = $("upload-files").files;
+    if (files.length) upload(files);
+  });
   $("ask-form").addEventListener("submit", (event) => {
     event.preventDefault();
     const question = $("question").value.trim();

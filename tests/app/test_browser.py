@@ -128,7 +128,6 @@ def _status(driver: WebDriver) -> str:
 def test_streamed_answer_with_clickable_citations(live: Live, browser: WebDriver) -> None:
     browser.get(live.url + "/")
     assert browser.title == "synthrag"
-    assert "upload API" in browser.find_element(By.ID, "upload-note").text
     browser.execute_script(TRACE_SCRIPT)
 
     browser.find_element(By.ID, "question").send_keys("What is a sourdough starter?")
@@ -215,3 +214,20 @@ def test_errors_are_shown(live: Live, browser: WebDriver) -> None:
     WebDriverWait(browser, 30).until(lambda _d: "422" in error.text)
     assert "query" in error.text
     assert browser.find_element(By.ID, "results").find_elements(By.TAG_NAME, "li") == []
+
+
+def test_upload_then_search_finds_it(live: Live, browser: WebDriver, tmp_path: Path) -> None:
+    page = tmp_path / "kites.md"
+    page.write_text("# Kite flying\n\nBox kites fly steadily in strong coastal wind.\n")
+    browser.get(live.url + "/")
+    browser.find_element(By.ID, "upload-files").send_keys(str(page))
+    browser.find_element(By.ID, "upload-btn").click()
+    line = (By.CSS_SELECTOR, "#uploads li")
+    WebDriverWait(browser, 60, poll_frequency=0.2).until(
+        lambda d: d.find_element(*line).get_attribute("data-state") in ("done", "failed")
+    )
+    assert browser.find_element(*line).get_attribute("data-state") == "done", browser.find_element(*line).text
+    assert "kites.md" in browser.find_element(*line).text
+    browser.find_element(By.ID, "search-query").send_keys("box kites in coastal wind")
+    browser.find_element(By.ID, "search-btn").click()
+    WebDriverWait(browser, 30).until(lambda d: "kites.md" in d.find_element(By.ID, "results").text)
