@@ -5,31 +5,25 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
-from typing import Any, TypeVar
+from typing import Any
 
 from qdrant_client import QdrantClient, models
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
 from kernel.models import ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
-from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR, TAGS
+from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, SPARSE_VECTOR
+from retrieval.stores.common import match_any_conditions, need
 
 _META_KEY = "synthrag"
 _SCROLL_PAGE = 1000
-_T = TypeVar("_T")
 
 
 def _filter(filters: SearchFilters | None, *, document_id: str | None = None) -> models.Filter | None:
     must: list[models.Condition] = []
     if document_id is not None:
         must.append(models.FieldCondition(key=DOCUMENT_ID, match=models.MatchValue(value=document_id)))
-    if filters is not None:
-        for key, values in (
-            (DOCUMENT_ID, filters.document_ids),
-            (TAGS, filters.tags),
-            (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
-        ):
-            if values is not None:
-                must.append(models.FieldCondition(key=key, match=models.MatchAny(any=list(values))))
+    for key, values in match_any_conditions(filters):
+        must.append(models.FieldCondition(key=key, match=models.MatchAny(any=values)))
     return models.Filter(must=must) if must else None
 
 
@@ -37,21 +31,15 @@ def _sparse(vector: SparseVec) -> models.SparseVector:
     return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
-def _need(value: _T | None, what: str, query: StoreQuery) -> _T:
-    if value is None:
-        raise InvalidRequestError(f"search mode {query.mode} needs a {what} query vector")
-    return value
-
-
 def _request(query: StoreQuery) -> dict[str, Any]:
     """Keyword arguments of ``query_points`` for one StoreQuery."""
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
     if query.mode is SearchMode.DENSE:
-        return {"query": _need(query.dense, "dense", query), "using": DENSE_VECTOR, **common}
+        return {"query": need(query.dense, "dense", query), "using": DENSE_VECTOR, **common}
     if query.mode is SearchMode.BM25:
-        return {"query": _sparse(_need(query.sparse, "sparse", query)), "using": SPARSE_VECTOR, **common}
-    dense, sparse = _need(query.dense, "dense", query), _sparse(_need(query.sparse, "sparse", query))
+        return {"query": _sparse(need(query.sparse, "sparse", query)), "using": SPARSE_VECTOR, **common}
+    dense, sparse = need(query.dense, "dense", query), _sparse(need(query.sparse, "sparse", query))
     arms = [
         models.Prefetch(query=dense, using=DENSE_VECTOR, limit=query.prefetch_limit, filter=flt),
         models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=query.prefetch_limit, filter=flt),

@@ -8,19 +8,19 @@ import shutil
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import qdrant_edge as qe
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
-from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR, TAGS
+from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, SPARSE_VECTOR
 from kernel.settings import validate_collection_name
+from retrieval.stores.common import match_any_conditions, need
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
 _META_FILE = "synthrag_meta.json"
 _SCROLL_PAGE = 1000
-_T = TypeVar("_T")
 
 
 def _layout(dim: int) -> qe.EdgeConfig:
@@ -43,25 +43,13 @@ def _filter(filters: SearchFilters | None, *, document_id: str | None = None) ->
     must: list[qe.ConditionType] = []
     if document_id is not None:
         must.append(qe.FieldCondition(DOCUMENT_ID, match=qe.MatchValue(document_id)))
-    if filters is not None:
-        for key, values in (
-            (DOCUMENT_ID, filters.document_ids),
-            (TAGS, filters.tags),
-            (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
-        ):
-            if values is not None:
-                must.append(qe.FieldCondition(key, match=qe.MatchAny(list(values))))
+    for key, values in match_any_conditions(filters):
+        must.append(qe.FieldCondition(key, match=qe.MatchAny(values)))
     return qe.Filter(must=must) if must else None
 
 
 def _sparse(vector: SparseVec) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
-
-
-def _need(value: _T | None, what: str, query: StoreQuery) -> _T:
-    if value is None:
-        raise InvalidRequestError(f"search mode {query.mode} needs a {what} query vector")
-    return value
 
 
 def _request(query: StoreQuery) -> qe.QueryRequest:
@@ -70,10 +58,10 @@ def _request(query: StoreQuery) -> qe.QueryRequest:
     dense = sparse = None
     vector: list[float] = []
     if query.mode is not SearchMode.BM25:
-        vector = _need(query.dense, "dense", query)
+        vector = need(query.dense, "dense", query)
         dense = qe.Query.Nearest(vector, using=DENSE_VECTOR)
     if query.mode is not SearchMode.DENSE:
-        sparse = qe.Query.Nearest(_sparse(_need(query.sparse, "sparse", query)), using=SPARSE_VECTOR)
+        sparse = qe.Query.Nearest(_sparse(need(query.sparse, "sparse", query)), using=SPARSE_VECTOR)
     if dense is None or sparse is None:  # dense or bm25: a single nearest search
         return qe.QueryRequest(query=dense or sparse, **common)
     arms = [qe.Prefetch(query.prefetch_limit, arm, filter=flt) for arm in (dense, sparse)]

@@ -1,0 +1,30 @@
+"""Adapter-independent pieces of query building shared by the store adapters."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from kernel.errors import InvalidRequestError
+from kernel.models import SearchFilters, StoreQuery
+from kernel.payload import DOCUMENT_ID, KIND, TAGS
+
+_T = TypeVar("_T")
+
+
+def match_any_conditions(filters: SearchFilters | None) -> list[tuple[str, list[str]]]:
+    """(payload field, accepted values) for each filter that is set; all must hold."""
+    if filters is None:
+        return []
+    pairs: list[tuple[str, list[str] | None]] = [
+        (DOCUMENT_ID, filters.document_ids),
+        (TAGS, filters.tags),
+        (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
+    ]
+    return [(key, list(values)) for key, values in pairs if values is not None]
+
+
+def need(value: _T | None, what: str, query: StoreQuery) -> _T:
+    """The query vector a mode requires, or a clear error when the caller did not compute it."""
+    if value is None:
+        raise InvalidRequestError(f"search mode {query.mode} needs a {what} query vector")
+    return value
