@@ -12,8 +12,7 @@ from app.services import build_services
 from bench.stats import machine, percentile
 from kernel.models import SearchMode
 from kernel.settings import get_settings
-from retrieval.eval.beir import corpus_fingerprint, load_beir
-from retrieval.eval.runner import ensure_indexed, eval_collection_name
+from retrieval.eval.runner import prepare_dataset
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 
@@ -23,18 +22,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
     settings = get_settings()
     services = build_services(settings)
     try:
-        dataset = load_beir(dataset_dir, split)
-        fingerprint = corpus_fingerprint(dataset_dir)
-        collection = eval_collection_name(dataset_dir, fingerprint)
-        extra = f"{services.embedder.model_id}:{settings.chunk_max_tokens}/{settings.chunk_overlap_tokens}"
-        ensure_indexed(
-            dataset,
-            collection=collection,
-            fingerprint=fingerprint,
-            store=services.store,
-            ingestor=services.ingestor,
-            index_key_extra=extra,
-        )
+        dataset, collection, _ = prepare_dataset(dataset_dir, split, store=services.store, ingestor=services.ingestor)
         queries = list(dataset.queries.values())[:n_queries]
         for text in queries[:10]:  # warm-up: first calls pay lazy initialisation
             services.searcher.search(text, collection=collection, k=k, mode=SearchMode.HYBRID_MMR)

@@ -16,6 +16,7 @@ from kernel.errors import InvalidRequestError, NotFoundError
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 STATES: tuple[JobState, ...] = ("queued", "running", "done", "failed", "cancelled")
 DELETED_STAGE = "document deleted"
+_WORKER_DIED = "the worker stopped during every attempt; check the worker logs, then retry the job"
 
 
 class JobRecord(BaseModel):
@@ -96,6 +97,17 @@ class JobQueue:
         """Take the oldest runnable job (queued, or running with an expired lease), or None."""
         now = time.time()
         with self._db.transaction() as conn:
+            # A job whose workers keep dying (a crash inside a native library, say) must not loop forever.
+            lost = "state='running' AND lease_expires < ? AND attempts >= max_attempts"
+            conn.execute(
+                f"UPDATE documents SET status='failed', error=?, updated_at=? "
+                f"WHERE id IN (SELECT document_id FROM jobs WHERE {lost})",
+                (_WORKER_DIED, now, now),
+            )
+            conn.execute(
+                f"UPDATE jobs SET state='failed', stage='failed', error=?, lease_owner=NULL, updated_at=? WHERE {lost}",
+                (_WORKER_DIED, now, now),
+            )
             row = conn.execute(
                 """SELECT * FROM jobs j
                    WHERE ((state='queued' AND not_before <= ?) OR (state='running' AND lease_expires < ?))

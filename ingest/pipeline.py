@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.chunking import chunk_document
-from ingest.ids import chunk_point_id, document_id, sha256_text
+from ingest.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
 from kernel.models import Chunk, Document, PointKind, StoredPoint
@@ -85,6 +85,11 @@ class Ingestor:
         self._overlap = chunk_overlap_tokens
         self._batch_chunks = batch_chunks
         self._chunk_config = f"{self._max_tokens}/{self._overlap}"
+
+    @property
+    def config_key(self) -> str:
+        """Everything about this ingestor that shapes the stored points (model and chunking)."""
+        return f"{self._embedder.model_id}:{self._chunk_config}:{PIPELINE_VERSION}"
 
     def prepare(self, collection: str) -> None:
         """Create the collection if needed and refuse one built with another embedding model."""

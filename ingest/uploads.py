@@ -88,6 +88,33 @@ class DocumentService:
         self._settings = settings
         self._wake = wake
 
+    def validate(self, data: bytes, filename: str | None) -> Document:
+        """Parse one file and check it against the limits; raises the InputError a user should see."""
+        source = clean_filename(filename)
+        if not data:
+            raise EmptyDocumentError(f"{source} is empty (0 bytes)")
+        doc = parse_document(data, source)  # 415 for unknown types, 422 for corrupt/encrypted/empty
+        check_limits(
+            doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
+        )
+        return doc
+
+    def upload_many(
+        self,
+        *,
+        tenant: str,
+        collection: str,
+        files: list[tuple[str | None, bytes]],
+        tags: list[str],
+        metadata: dict[str, Any],
+    ) -> list[UploadResult]:
+        """Validate every file first (a bad one rejects the batch, storing nothing), then queue each."""
+        checked = [(self.validate(data, filename), data) for filename, data in files]
+        return [
+            self._accept(tenant=tenant, collection=collection, doc=doc, data=data, tags=tags, metadata=metadata)
+            for doc, data in checked
+        ]
+
     def upload(
         self,
         *,
@@ -99,13 +126,15 @@ class DocumentService:
         metadata: dict[str, Any],
     ) -> UploadResult:
         """Validate one file and queue it; identical content already in the collection is not stored twice."""
-        source = clean_filename(filename)
-        if not data:
-            raise EmptyDocumentError(f"{source} is empty (0 bytes)")
-        doc = parse_document(data, source)  # 415 for unknown types, 422 for corrupt/encrypted/empty
-        check_limits(
-            doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
+        [result] = self.upload_many(
+            tenant=tenant, collection=collection, files=[(filename, data)], tags=tags, metadata=metadata
         )
+        return result
+
+    def _accept(
+        self, *, tenant: str, collection: str, doc: Document, data: bytes, tags: list[str], metadata: dict[str, Any]
+    ) -> UploadResult:
+        source = doc.source
         sha = hashlib.sha256(data).hexdigest()
         physical = physical_collection(tenant, collection)
         existing = self._catalog.find_by_content(tenant, collection, sha)

@@ -12,32 +12,21 @@ from app.services import build_services
 from ingest.pipeline import IngestOutcome
 from kernel.models import SearchMode
 from kernel.settings import Settings
-from retrieval.eval.beir import corpus_fingerprint, load_beir
-from retrieval.eval.runner import ensure_indexed, eval_collection_name, run_queries, score
+from retrieval.eval.runner import prepare_dataset, run_queries, score
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Index (once), query, print metrics."""
-    dataset = load_beir(args.dataset, args.split)
-    fingerprint = corpus_fingerprint(args.dataset)
-    collection = eval_collection_name(args.dataset, fingerprint)
     mode = SearchMode(args.mode) if args.mode else settings.search_mode
     services = build_services(settings)
     try:
-        bar = tqdm(total=len(dataset.corpus), unit="doc", file=sys.stderr, desc="indexing", leave=False)
+        bar = tqdm(unit="doc", file=sys.stderr, desc="indexing", leave=False)
 
         def on_progress(_: IngestOutcome) -> None:
             bar.update(1)
 
-        extra = f"{services.embedder.model_id}:{settings.chunk_max_tokens}/{settings.chunk_overlap_tokens}"
-        indexed = ensure_indexed(
-            dataset,
-            collection=collection,
-            fingerprint=fingerprint,
-            store=services.store,
-            ingestor=services.ingestor,
-            index_key_extra=extra,
-            on_progress=on_progress,
+        dataset, collection, indexed = prepare_dataset(
+            args.dataset, args.split, store=services.store, ingestor=services.ingestor, on_progress=on_progress
         )
         bar.close()
         if not indexed:

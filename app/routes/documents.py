@@ -13,7 +13,7 @@ from app.auth import TenantDep
 from app.deps import ServicesDep
 from app.schemas import DocumentList, DocumentView, JobView, UploadResponse
 from ingest.uploads import UploadResult
-from kernel.errors import EmptyDocumentError, InvalidRequestError, TooLargeError
+from kernel.errors import InvalidRequestError, TooLargeError
 from kernel.settings import validate_collection_name
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -76,7 +76,7 @@ def _check_numbers(value: Any) -> None:
         elif isinstance(item, list):
             stack.extend(item)
         elif isinstance(item, float) and not math.isfinite(item):
-            raise InvalidRequestError("metadata: numbers must be finite (1e400 is not)")
+            raise InvalidRequestError("metadata: numbers must be finite (a value like 1e400 overflows)")
         elif isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
             raise InvalidRequestError("metadata: integers must fit in 64 bits")
 
@@ -112,25 +112,9 @@ async def upload_documents(
         payloads.append((upload.filename, data))
 
     def accept() -> list[UploadResult]:
-        # Parse-check everything before queueing anything: a rejected request stores nothing.
-        from ingest.parse import parse_document
-        from ingest.uploads import check_limits, clean_filename
-
-        for filename, data in payloads:
-            source = clean_filename(filename)
-            if not data:
-                raise EmptyDocumentError(f"{source} is empty (0 bytes)")
-            check_limits(
-                parse_document(data, source),
-                max_page_chars=services.settings.max_page_chars,
-                max_document_chars=services.settings.max_document_chars,
-            )
-        return [
-            services.documents.upload(
-                tenant=tenant, collection=name, data=data, filename=filename, tags=tag_list, metadata=meta
-            )
-            for filename, data in payloads
-        ]
+        return services.documents.upload_many(
+            tenant=tenant, collection=name, files=payloads, tags=tag_list, metadata=meta
+        )
 
     return UploadResponse(results=await run_in_threadpool(accept))
 

@@ -6,11 +6,10 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ingest.ids import PIPELINE_VERSION
 from ingest.pipeline import IngestItem, Ingestor, IngestOutcome
 from kernel.models import Document, SearchMode, Section
 from kernel.ports import VectorStore
-from retrieval.eval.beir import BeirDataset
+from retrieval.eval.beir import BeirDataset, corpus_fingerprint, load_beir
 from retrieval.eval.metrics import EvalReport, evaluate
 from retrieval.search import Searcher
 
@@ -24,6 +23,24 @@ def eval_collection_name(dataset_dir: Path, fingerprint: str) -> str:
     """One collection per dataset content: a changed corpus gets a fresh index."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset_dir.resolve().name).strip("-") or "dataset"
     return f"eval-{slug[:40]}-{fingerprint[:12]}"
+
+
+def prepare_dataset(
+    dataset_dir: Path,
+    split: str,
+    *,
+    store: VectorStore,
+    ingestor: Ingestor,
+    on_progress: Callable[[IngestOutcome], None] | None = None,
+) -> tuple[BeirDataset, str, bool]:
+    """Load a BEIR folder and make sure its corpus is indexed: (dataset, collection, indexed now)."""
+    dataset = load_beir(dataset_dir, split)
+    fingerprint = corpus_fingerprint(dataset_dir)
+    collection = eval_collection_name(dataset_dir, fingerprint)
+    indexed = ensure_indexed(
+        dataset, collection=collection, fingerprint=fingerprint, store=store, ingestor=ingestor, on_progress=on_progress
+    )
+    return dataset, collection, indexed
 
 
 def beir_items(dataset: BeirDataset) -> Iterator[IngestItem]:
@@ -49,12 +66,11 @@ def ensure_indexed(
     fingerprint: str,
     store: VectorStore,
     ingestor: Ingestor,
-    index_key_extra: str,
     on_progress: Callable[[IngestOutcome], None] | None = None,
 ) -> bool:
     """Index the corpus unless this exact corpus + pipeline is already there; True if work was done."""
     ingestor.prepare(collection)
-    key = f"{fingerprint}:{PIPELINE_VERSION}:{index_key_extra}"
+    key = f"{fingerprint}:{ingestor.config_key}"
     if store.get_metadata(collection).get("eval_index") == key:
         return False
     ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress)

@@ -158,16 +158,15 @@ def test_delete_removes_points_and_entry_and_reingest_completes(client: httpx.Cl
 def test_failed_job_is_retried_and_completes(
     settings: Settings, embedder: SentenceTransformerEmbedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import app.services
+    from retrieval.stores.factory import create_store
 
-    real_create_store = app.services.create_store
     stores: list[FlakyStore] = []
 
     def flaky(config: Settings) -> FlakyStore:
-        stores.append(FlakyStore(real_create_store(config)))
+        stores.append(FlakyStore(create_store(config)))
         return stores[-1]
 
-    monkeypatch.setattr(app.services, "create_store", flaky)
+    monkeypatch.setattr("app.services.create_store", flaky)
     services = make_services(settings.model_copy(update={"job_max_attempts": 1}), embedder)
     [store] = stores
     try:

@@ -56,9 +56,10 @@ def base_url(tenant_services: Services) -> Iterator[str]:
 def test_tenant_b_cannot_reach_tenant_a_documents(base_url: str, tenant_services: Services) -> None:
     chat = tenant_services.chat
     assert isinstance(chat, RecordingChat)
-    with httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a, httpx.Client(
-        base_url=base_url, timeout=60, headers=bearer(KEY_B)
-    ) as b:
+    with (
+        httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
+        httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_B)) as b,
+    ):
         [doc] = upload_and_wait(a, [("zephyr.txt", make_txt(SECRET))])
         [elsewhere] = upload_and_wait(a, [("zephyr.txt", make_txt(SECRET))], collection="launches")
         doc_id, job_id = doc["document_id"], doc["job_id"]
@@ -112,9 +113,10 @@ def test_tenant_b_cannot_reach_tenant_a_documents(base_url: str, tenant_services
 
 def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_services: Services) -> None:
     data = make_txt(SECRET)
-    with httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a, httpx.Client(
-        base_url=base_url, timeout=60, headers=bearer(KEY_B)
-    ) as b:
+    with (
+        httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
+        httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_B)) as b,
+    ):
         [of_a] = upload_and_wait(a, [("zephyr.txt", data)])
         [of_b] = upload_and_wait(b, [("zephyr.txt", data)])
         assert of_b["duplicate"] is False and of_b["document_id"] != of_a["document_id"]
@@ -156,9 +158,7 @@ def test_missing_or_unknown_key_is_401(base_url: str, headers: dict[str, str], m
     assert httpx.get(f"{base_url}/healthz", headers=headers, timeout=30).status_code == 200
 
 
-def test_no_keys_means_an_open_service_with_a_warning(
-    services: Services, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_no_keys_means_an_open_service_with_a_warning(services: Services, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(services.settings, services_factory=lambda _settings: services)
     with caplog.at_level(logging.WARNING, logger="app.main"), TestClient(app) as client:
         assert client.get("/v1/documents").status_code == 200

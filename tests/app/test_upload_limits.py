@@ -86,7 +86,10 @@ class Bad:
 
 PDF = SAMPLES["sample.pdf"]
 BAD_FILES = {
-    "over max_upload_bytes": Bad([("big.txt", (WORDS * 8000).encode())], 413, ("bytes",)),
+    # Refused on Content-Length, before the body is read into a file...
+    "far over max_upload_bytes": Bad([("big.txt", (WORDS * 12000).encode())], 413, ("request of", "262,144")),
+    # ...or on the file's own size.
+    "just over max_upload_bytes": Bad([("big.txt", b"x" * (MAX_UPLOAD + 1))], 413, ("big.txt", "262,144")),
     "one of two files too large": Bad(
         [("ok.txt", GOOD), ("big.txt", b"x" * (MAX_UPLOAD + 1))], 413, ("big.txt", "262,144-byte limit")
     ),

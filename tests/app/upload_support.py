@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.services import Services
@@ -45,6 +46,8 @@ QUERIES: dict[str, str] = {
     "sample.docx": "sourdough starter and baking bread",
 }
 JOB_TIMEOUT_S = 60.0
+#: A real-HTTP client or FastAPI's TestClient (built on httpx2, so not an httpx.Client).
+Client = httpx.Client | TestClient
 
 
 def file_parts(files: Sequence[tuple[str, bytes]]) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -52,12 +55,12 @@ def file_parts(files: Sequence[tuple[str, bytes]]) -> list[tuple[str, tuple[str,
     return [("files", (name, data, "application/octet-stream")) for name, data in files]
 
 
-def upload(client: httpx.Client, files: Sequence[tuple[str, bytes]], **form: str) -> httpx.Response:
-    """POST /v1/documents with the files and form fields."""
+def upload(client: Client, files: Sequence[tuple[str, bytes]], **form: str) -> Any:
+    """POST /v1/documents with the files and form fields; an httpx or httpx2 Response."""
     return client.post("/v1/documents", files=file_parts(files), data=form)
 
 
-def wait_for_job(client: httpx.Client, job_id: str, *, timeout: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+def wait_for_job(client: Client, job_id: str, *, timeout: float = JOB_TIMEOUT_S) -> dict[str, Any]:
     """Poll GET /v1/jobs/{id} until the job is done, failed or cancelled; fail the test on timeout."""
     deadline = time.monotonic() + timeout
     while True:
@@ -70,7 +73,7 @@ def wait_for_job(client: httpx.Client, job_id: str, *, timeout: float = JOB_TIME
         time.sleep(0.05)
 
 
-def upload_and_wait(client: httpx.Client, files: Sequence[tuple[str, bytes]], **form: str) -> list[dict[str, Any]]:
+def upload_and_wait(client: Client, files: Sequence[tuple[str, bytes]], **form: str) -> list[dict[str, Any]]:
     """Upload, expect 202, wait for every job to be done; returns the upload results."""
     response = upload(client, files, **form)
     assert response.status_code == 202, response.text
@@ -81,7 +84,7 @@ def upload_and_wait(client: httpx.Client, files: Sequence[tuple[str, bytes]], **
     return results
 
 
-def top_source(client: httpx.Client, query: str, **body: Any) -> str | None:
+def top_source(client: Client, query: str, **body: Any) -> str | None:
     """The source of the best hit for ``query`` (None when there is no hit)."""
     response = client.post("/v1/search", json={"query": query, "k": 3, **body})
     assert response.status_code == 200, response.text

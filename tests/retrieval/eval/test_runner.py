@@ -54,7 +54,6 @@ def test_index_once_then_every_mode_scores(slice_dir: Path, services: Services) 
         "fingerprint": fingerprint,
         "store": services.store,
         "ingestor": services.ingestor,
-        "index_key_extra": services.embedder.model_id,
     }
     assert ensure_indexed(dataset, **kwargs) is True  # type: ignore[arg-type]
     points = services.store.count(collection)
