@@ -125,3 +125,21 @@ def test_serve_answers_real_http(ingested: tuple[Path, Path]) -> None:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+def test_ask_json_answers_with_citations(ingested: tuple[Path, Path]) -> None:
+    _, data = ingested
+    result = _run(["ask", "What is a sourdough starter?", "--json"], data)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["answer"] and not answer["refused"]
+    assert answer["hits"][0]["source"] == "sample.docx"
+    for citation in answer["citations"]:
+        assert citation["quote"] in answer["hits"][citation["number"] - 1]["text"]
+
+
+def test_ask_refuses_without_support(ingested: tuple[Path, Path]) -> None:
+    _, data = ingested
+    result = _run(["ask", "Who painted the Mona Lisa?"], data)
+    assert result.returncode == 0, result.stderr
+    assert "could not find" in result.stdout
