@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 #: Called once per finished job with (status, chunks): status is indexed, failed or retrying.
 DoneFn = Callable[[str, int], None]
+#: Chunks written to a collection before an idle worker rebuilds its indexes (qdrant-edge searches
+#: unindexed segments by brute force: 13 ms instead of 1.4 ms at 100k chunks, see bench/RESULTS.md).
+OPTIMIZE_AFTER_CHUNKS = 2000
 
 
 class LeaseLostError(Exception):
@@ -52,6 +55,7 @@ class Worker:
         self._on_done = on_done or (lambda _status, _chunks: None)
         self._poll_s = poll_s
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._unoptimized: dict[str, int] = {}
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Process jobs until ``stop`` is set; sleeps (or waits for ``wake``) when the queue is empty."""
@@ -63,12 +67,26 @@ class Worker:
                 log.exception("worker %s: unexpected error", self.worker_id)
                 worked = False
             if not worked:
+                self.optimize_idle()
                 if wake is not None:
                     wake.wait(self._poll_s)
                     wake.clear()
                 else:
                     stop.wait(self._poll_s)
         log.info("worker %s stopped", self.worker_id)
+
+    def optimize_idle(self, *, threshold: int = OPTIMIZE_AFTER_CHUNKS) -> None:
+        """Build indexes of collections that received many chunks, now that the queue is empty."""
+        for collection, chunks in list(self._unoptimized.items()):
+            if chunks < threshold:
+                continue
+            try:
+                self._store.optimize(collection)
+            except SynthragError as exc:
+                log.warning("optimizing %s failed: %s", collection, exc.message)
+                continue
+            log.info("optimized %s after %d new chunks", collection, chunks)
+            del self._unoptimized[collection]
 
     def run_once(self) -> bool:
         """Claim and process one job; False when there was none."""
@@ -90,6 +108,7 @@ class Worker:
             log.exception("job %s: unexpected error", job.id)
             self._fail(job, f"internal error: {type(exc).__name__}: {exc}", retryable=True)
         else:
+            self._unoptimized[job.collection] = self._unoptimized.get(job.collection, 0) + chunks
             self._on_done("indexed", chunks)
         return True
 

@@ -42,6 +42,9 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         services.ingestor.ingest(items(), collection=collection, on_progress=on_progress)
+        if any(o.status == "indexed" for o in outcomes):
+            # Build the vector indexes once after the bulk load, so searches do not scan.
+            services.store.optimize(collection)
     finally:
         progress.close()
         services.close()

@@ -30,6 +30,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
             worker = services.new_worker()
             while not stop.is_set() and worker.run_once():
                 pass
+            worker.optimize_idle(threshold=1)
         else:
             if args.threads > 1:
                 services.start_workers(args.threads - 1)

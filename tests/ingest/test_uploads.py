@@ -348,3 +348,26 @@ def test_an_unexpected_error_counts_as_an_attempt_and_the_worker_goes_on(service
     fine = upload(services, V2, filename="glaciers.txt")
     drain(services)
     assert fine.job_id is not None and services.jobs.get("", fine.job_id).state == "done"
+
+
+def test_idle_worker_optimizes_collections_that_grew(services: Services) -> None:
+    calls: list[str] = []
+    original = services.store.optimize
+
+    def recording(collection: str) -> None:
+        calls.append(collection)
+        original(collection)
+
+    services.store.optimize = recording  # type: ignore[method-assign]
+    services.documents.upload(
+        tenant="", collection="default", data=b"Tides follow the moon.", filename="t.txt", tags=[], metadata={}
+    )
+    worker = services.new_worker()
+    assert worker.run_once()
+    worker.optimize_idle(threshold=10**6)
+    assert calls == []  # below the threshold: no index rebuild
+    worker.optimize_idle(threshold=1)
+    assert calls == ["default"]
+    worker.optimize_idle(threshold=1)
+    assert calls == ["default"]  # nothing new since
+    assert services.searcher.search("moon tides", collection="default").hits[0].source == "t.txt"
