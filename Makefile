@@ -43,7 +43,7 @@ pytest: $(STAMP) browser-deps
 test: lint typecheck pytest
 
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench all
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -1,14 +1,14 @@
-"""Entry point: ``python -m bench [search|answer]``."""
+"""Entry point: ``python -m bench all [--smoke]`` (everything), or one of ``search`` / ``answer``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import answer_latency, search_latency
+from bench import answer_latency, run_all, search_latency
 
-BENCHMARKS = {"search": search_latency.main, "answer": answer_latency.main}
+BENCHMARKS = {"all": run_all.main, "search": search_latency.main, "answer": answer_latency.main}
 
 if __name__ == "__main__":
-    name = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else "search"
+    name = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else "all"
     rest = sys.argv[2:] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else sys.argv[1:]
     sys.exit(BENCHMARKS[name](rest))
