@@ -7,21 +7,8 @@ import pytest
 from app.services import Services
 from kernel.models import ChatMessage
 from synth.answer.prompt import REFUSAL, SYSTEM_PROMPT
-from tests.fixtures_docs import write_sample_folder  # noqa: F401 (documents the data the fixture uses)
 
 pytestmark = pytest.mark.slow
-
-
-def _doc_texts(services: Services) -> dict[str, str]:
-    """Full text of each stored document, rebuilt from its chunks by offsets."""
-    texts: dict[str, str] = {}
-    for hit in services.searcher.search("a", collection="default", k=200).hits:
-        assert hit.start is not None and hit.end is not None
-        text = texts.get(hit.document_id, "")
-        if len(text) < hit.end:
-            text = text.ljust(hit.end)
-        texts[hit.document_id] = text[: hit.start] + hit.text + text[hit.end :]
-    return texts
 
 
 def test_answer_cites_real_spans_of_retrieved_text(answering: Services) -> None:
