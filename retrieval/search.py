@@ -44,6 +44,10 @@ class Searcher:
         self._sparse = sparse
         self._settings = settings
 
+    def embed_query(self, query: str) -> list[float]:
+        """The dense vector of a query, for callers that search several times with it."""
+        return self._embedder.embed([query.strip()])[0]
+
     def search(
         self,
         query: str,
@@ -53,6 +57,7 @@ class Searcher:
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
         mmr_diversity: float | None = None,
+        query_vector: list[float] | None = None,
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query."""
         text = query.strip()
@@ -68,7 +73,8 @@ class Searcher:
         dense: list[float] | None = None
         sparse: SparseVec | None = None
         if mode is not SearchMode.BM25:
-            dense = self._embedder.embed([text])[0]
+            # A caller running several searches for one query embeds it once (see embed_query).
+            dense = query_vector or self.embed_query(text)
         if mode is not SearchMode.DENSE:
             sparse = self._sparse.encode_query(text)
         timings.embed_ms = (time.perf_counter() - started) * 1000

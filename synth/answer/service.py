@@ -59,9 +59,14 @@ class AnswerService:
         if any(m.role == "user" for m in history):
             query = condense_question(self._chat, self._gate, history, question, method=self._settings.condense)
         k = k or self._settings.answer_k
-        hits = self._searcher.search(query, collection=collection, k=k, mode=mode, filters=filters).hits
+        vector = self._searcher.embed_query(query)
+        hits = self._searcher.search(
+            query, collection=collection, k=k, mode=mode, filters=filters, query_vector=vector
+        ).hits
         # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead.
-        best = self._searcher.search(query, collection=collection, k=1, mode=SearchMode.DENSE, filters=filters)
+        best = self._searcher.search(
+            query, collection=collection, k=1, mode=SearchMode.DENSE, filters=filters, query_vector=vector
+        )
         top = best.hits[0].score if best.hits else -1.0
         supported = bool(hits) and top >= self._settings.answer_min_score
         log.info("answer plan: query=%r hits=%d best_dense=%.3f supported=%s", query, len(hits), top, supported)

@@ -81,3 +81,21 @@ def test_stream_yields_pieces_that_finish_into_an_answer(answering: Services) ->
     assert len(pieces) > 1
     answer = finish(plan, "".join(pieces))
     assert answer.answer
+
+
+def test_plan_embeds_the_query_once(answering: Services) -> None:
+    calls: list[int] = []
+    embedder = answering.embedder
+    original = embedder.embed
+
+    def counting(texts: object) -> list[list[float]]:
+        calls.append(1)
+        return original(texts)  # type: ignore[arg-type]
+
+    embedder.embed = counting  # type: ignore[method-assign]
+    try:
+        plan = answering.answer_service().plan("What is a sourdough starter?", collection="default")
+    finally:
+        embedder.embed = original  # type: ignore[method-assign]
+    assert plan.hits and plan.supported
+    assert calls == [1]
