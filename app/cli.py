@@ -1,4 +1,4 @@
-"""The ``synthrag`` command line: ingest, search, ask, eval, worker, serve."""
+"""The ``synthrag`` command line: ingest, inspect, search, ask, eval, worker, serve."""
 
 from __future__ import annotations
 
@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--collection", help="target collection (default: SYNTHRAG_COLLECTION)")
     ingest.add_argument("--tag", action="append", default=[], dest="tags", help="tag the documents (repeat)")
     ingest.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ingest.add_argument("--no-synth", action="store_true", help="skip synthetic knowledge (no teacher calls)")
+
+    inspect = sub.add_parser("inspect", help="show a document's synthetic items, kept and dropped (with reasons)")
+    inspect.add_argument("document_id", metavar="DOCUMENT_ID")
+    inspect.add_argument("--collection")
+    inspect.add_argument("--json", action="store_true", help="print the report as JSON")
 
     search = sub.add_parser("search", help="search a collection")
     search.add_argument("query", metavar="QUERY")
@@ -43,6 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", required=True, metavar="S")
     ev.add_argument("--mode", choices=MODES, default=None)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument(
+        "--synthetic", action="store_true", help="also index with synthesis and report raw vs +synthetic side by side"
+    )
+    ev.add_argument("--sample-docs", type=int, default=None, metavar="N", help="evaluate on a sample of N documents")
+    ev.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the document sample")
 
     worker = sub.add_parser("worker", help="run ingest workers in this process (jobs from uploads)")
     worker.add_argument("--threads", type=int, default=1, help="worker threads in this process")
@@ -77,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.worker import run_worker
 
             return run_worker(args, settings)
+        if args.command == "inspect":
+            from app.commands.inspect import run_inspect
+
+            return run_inspect(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

@@ -28,6 +28,9 @@ class SearchRequest(BaseModel):
     mmr_diversity: float | None = Field(
         default=None, ge=0.0, le=1.0, description="hybrid-mmr only: 0 = pure relevance, 1 = max diversity."
     )
+    synthetic: bool | None = Field(
+        default=None, description="Also match synthetic items (fused onto their chunks); default from settings."
+    )
 
     @field_validator("collection")
     @classmethod

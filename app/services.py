@@ -11,6 +11,7 @@ from ingest.catalog import Catalog
 from ingest.db import Database
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
+from ingest.synthesis import FilterConfig, SynthesisStage
 from ingest.uploads import DocumentService
 from ingest.worker import DoneFn, Worker
 from kernel.errors import ConfigError
@@ -22,6 +23,9 @@ from retrieval.sparse import Bm25Encoder
 from retrieval.stores.factory import create_store
 from synth.answer.gate import GenerationGate
 from synth.answer.service import AnswerService
+from synth.knowledge.cache import GenerationCache, open_synth_db
+from synth.knowledge.generate import TeacherGenerator
+from synth.knowledge.reports import ReportStore
 from synth.llm.factory import create_chat_model
 
 log = logging.getLogger(__name__)
@@ -45,6 +49,7 @@ class Services:
     blobs: BlobStore
     documents: DocumentService
     wake: threading.Event
+    reports: ReportStore
     chat: ChatModel | None = None
     answers: AnswerService | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -88,12 +93,33 @@ class Services:
         self.store.close()
 
 
-def build_services(settings: Settings, *, with_chat: bool = False, embedder: Embedder | None = None) -> Services:
-    """Load models and open the store as configured; the chat model only when asked for."""
+def build_services(
+    settings: Settings,
+    *,
+    with_chat: bool = False,
+    embedder: Embedder | None = None,
+    synthesize: bool | None = None,
+    teacher: ChatModel | None = None,
+) -> Services:
+    """Load models and open the store as configured; the chat model only when asked for.
+
+    The synthesis stage (and its teacher) is built when ``synthesize`` (default: the
+    ``synth_enabled`` setting) is true; ``teacher`` replaces the configured one.
+    """
     configure_offline()
     embedder = embedder or create_embedder(settings)
     sparse = Bm25Encoder()
     store = create_store(settings)
+    chat = create_chat_model(settings.llm) if with_chat else None
+    reports = ReportStore(open_synth_db(settings.data_dir))
+    synthesis = None
+    if settings.synth_enabled if synthesize is None else synthesize:
+        if teacher is None:
+            # The same local model for answers and synthesis is loaded once (its lock serializes them).
+            teacher = (
+                chat if chat is not None and settings.teacher == settings.llm else create_chat_model(settings.teacher)
+            )
+        synthesis = build_synthesis(settings, store=store, embedder=embedder, sparse=sparse, teacher=teacher)
     db = Database(settings.data_dir / DB_FILE)
     catalog = Catalog(db)
     jobs = JobQueue(db, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
@@ -117,19 +143,42 @@ def build_services(settings: Settings, *, with_chat: bool = False, embedder: Emb
             sparse=sparse,
             chunk_max_tokens=settings.chunk_max_tokens,
             chunk_overlap_tokens=settings.chunk_overlap_tokens,
+            synthesis=synthesis,
         ),
         db=db,
         catalog=catalog,
         jobs=jobs,
         blobs=blobs,
         documents=DocumentService(
-            db=db, catalog=catalog, queue=jobs, blobs=blobs, store=store, settings=settings, wake=wake
+            db=db, catalog=catalog, queue=jobs, blobs=blobs, store=store, settings=settings, wake=wake, reports=reports
         ),
         wake=wake,
+        reports=reports,
     )
-    if with_chat:
-        attach_chat(services, create_chat_model(settings.llm))
+    if chat is not None:
+        attach_chat(services, chat)
     return services
+
+
+def build_synthesis(
+    settings: Settings, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, teacher: ChatModel
+) -> SynthesisStage:
+    """The synthesis stage: teacher generator with its cache, filter, reports."""
+    db = open_synth_db(settings.data_dir)
+    generator = TeacherGenerator(
+        teacher, GenerationCache(db), questions=settings.synth_questions, max_attempts=settings.synth_max_attempts
+    )
+    # A remote teacher takes several requests at once; the local model runs one at a time.
+    concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1
+    return SynthesisStage(
+        store=store,
+        embedder=embedder,
+        sparse=sparse,
+        generator=generator,
+        reports=ReportStore(db),
+        config=FilterConfig.from_settings(settings),
+        concurrency=concurrency,
+    )
 
 
 def attach_chat(services: Services, chat: ChatModel) -> None:

@@ -205,7 +205,7 @@ def run(reps: int, max_tokens: int) -> dict[str, Any]:
     """Ingest the sample folder with real services, then measure both paths on the same prompts."""
     with tempfile.TemporaryDirectory(prefix="synthrag-bench-") as tmp:
         settings = get_settings(data_dir=Path(tmp) / "data")
-        services = build_services(settings, with_chat=True)
+        services = build_services(settings, with_chat=True, synthesize=False)
         try:
             found, problems = collect_files(write_sample_folder(Path(tmp) / "docs"))
             if problems:

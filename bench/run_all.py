@@ -75,7 +75,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     texts, vectors, encode_s = corpus.corpus_embeddings(
         corpus.corpus_parts(n), embedder._model, embedder.model_id, log=log
     )
-    services = build_services(settings, embedder=embedder)
+    services = build_services(settings, embedder=embedder, synthesize=False)
     bulk = Ingestor(
         store=services.store,
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
@@ -146,7 +146,9 @@ def http_vs_raw_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], que
     copy = work / f"data-{n}-raw"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(data, copy)
-    services = build_services(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder)
+    services = build_services(
+        get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder, synthesize=False
+    )
     try:
         with memory.ServeProcess(data, COLLECTION, work / f"serve-{n}.log", cfg["env"]) as server:
             return latency.http_vs_raw(server.base_url, services, COLLECTION, queries)

@@ -20,7 +20,7 @@ DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "sci
 def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, object]:
     """Index the corpus (reused if present), then time every mode over the same queries."""
     settings = get_settings()
-    services = build_services(settings)
+    services = build_services(settings, synthesize=False)
     try:
         dataset, collection, _ = prepare_dataset(dataset_dir, split, store=services.store, ingestor=services.ingestor)
         queries = list(dataset.queries.values())[:n_queries]

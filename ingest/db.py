@@ -57,12 +57,12 @@ CREATE INDEX IF NOT EXISTS jobs_document ON jobs (document_id, state);
 class Database:
     """One connection per thread to ``path``; WAL so readers never block the writer."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, schema: str = SCHEMA) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         self._local = threading.local()
         # executescript commits on its own; CREATE ... IF NOT EXISTS makes it safe to race.
-        self._conn().executescript(SCHEMA)
+        self._conn().executescript(schema)
 
     @property
     def path(self) -> Path:

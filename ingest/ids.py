@@ -38,3 +38,8 @@ def chunk_point_id(
         )
     )
     return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def synthetic_point_id(*, parent_id: str, kind: str, text: str) -> str:
+    """Point id of a synthetic item: its parent chunk's point id (which carries the document version) plus content."""
+    return str(uuid.uuid5(_NAMESPACE, "\x00".join(("synthetic", parent_id, kind, sha256_text(text)))))

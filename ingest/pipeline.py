@@ -13,10 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.chunking import chunk_document
 from ingest.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
+from ingest.synthesis import SYNTHETIC_KINDS, SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
 from kernel.models import Chunk, Document, PointKind, StoredPoint
 from kernel.ports import Embedder, SparseEncoder, VectorStore
+from synth.knowledge.reports import SynthCounts
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class IngestOutcome(BaseModel):
     status: Status
     chunks: int = 0
     error: str | None = None
+    synthetic: SynthCounts | None = Field(default=None, description="Synthesis counts, when it ran.")
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Ingestor:
         chunk_max_tokens: int,
         chunk_overlap_tokens: int,
         batch_chunks: int = 256,
+        synthesis: SynthesisStage | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -85,6 +89,12 @@ class Ingestor:
         self._overlap = chunk_overlap_tokens
         self._batch_chunks = batch_chunks
         self._chunk_config = f"{self._max_tokens}/{self._overlap}"
+        self._synthesis = synthesis
+
+    @property
+    def synthesis(self) -> SynthesisStage | None:
+        """The synthesis stage, when a teacher is configured."""
+        return self._synthesis
 
     @property
     def config_key(self) -> str:
@@ -112,15 +122,19 @@ class Ingestor:
         on_progress: ProgressFn | None = None,
         on_stage: StageFn | None = None,
         raise_errors: bool = False,
+        synthesize: bool = True,
     ) -> list[IngestOutcome]:
         """Ingest documents, batching embedding across documents; returns one outcome each.
 
+        Chunks of every document are stored first (searchable at once); then, with a synthesis
+        stage and ``synthesize``, each document without current synthetic knowledge is synthesized.
         With ``raise_errors`` a failure raises its SynthragError (job workers decide on retries)
         instead of becoming a ``failed`` outcome.
         """
         self.prepare(collection)
         outcomes: list[IngestOutcome] = []
         pending: list[_Planned] = []
+        planned: dict[str, _Planned] = {}
 
         def report(outcome: IngestOutcome) -> None:
             outcomes.append(outcome)
@@ -135,6 +149,7 @@ class Ingestor:
                     raise
                 report(IngestOutcome(source=item.document.source, status="failed", error=exc.message))
                 continue
+            planned[plan.document_id] = plan
             if not plan.missing and not plan.stale_ids:
                 report(_outcome(plan, "unchanged"))
                 continue
@@ -145,7 +160,68 @@ class Ingestor:
                 pending = []
         for outcome in self._flush(pending, collection, on_stage, raise_errors):
             report(outcome)
+        if self._synthesis is not None and synthesize:
+            outcomes = self._synthesize(
+                self._synthesis,
+                outcomes,
+                planned=planned,
+                collection=collection,
+                on_stage=on_stage,
+                raise_errors=raise_errors,
+            )
         return outcomes
+
+    def _synthesize(
+        self,
+        stage: SynthesisStage,
+        outcomes: list[IngestOutcome],
+        *,
+        planned: dict[str, _Planned],
+        collection: str,
+        on_stage: StageFn | None,
+        raise_errors: bool,
+    ) -> list[IngestOutcome]:
+        """Run the synthesis stage over stored documents that lack current synthetic knowledge."""
+        todo = [
+            planned[o.document_id]
+            for o in outcomes
+            if o.status != "failed"
+            and o.document_id in planned
+            and not stage.is_current(collection, o.document_id, planned[o.document_id].version)
+        ]
+        total = sum(len(plan.chunks) for plan in todo)
+        done = 0
+        stage_fn = on_stage or (lambda _stage, _done, _total: None)
+        results: dict[str, SynthCounts] = {}
+        for plan in todo:
+            stage_fn("synthesis", done, total)
+            now = time.time()
+            target = SynthTarget(
+                document_id=plan.document_id,
+                version=plan.version,
+                title=plan.item.document.title,
+                text=plan.item.document.text,
+                chunks=plan.chunks,
+                point_ids=plan.point_ids,
+                payloads=[_payload(plan, i, now) for i in range(len(plan.chunks))],
+            )
+            offset = done
+            try:
+                report = stage.run(collection, target, on_chunk=_progress(stage_fn, offset, total))
+            except SynthragError as exc:
+                if raise_errors:
+                    raise
+                log.error("synthesis of %s failed: %s", plan.document_id, exc.message)
+                results[plan.document_id] = SynthCounts(chunks=len(plan.chunks), chunks_failed=len(plan.chunks))
+            else:
+                results[plan.document_id] = report.counts
+            done += len(plan.chunks)
+        if todo:
+            stage_fn("synthesis", total, total)
+        return [
+            o.model_copy(update={"synthetic": results[o.document_id]}) if o.document_id in results else o
+            for o in outcomes
+        ]
 
     def delete_document(self, collection: str, doc_id: str) -> int:
         """Remove every point of a document."""
@@ -175,9 +251,13 @@ class Ingestor:
             )
             for c in chunks
         ]
-        existing = self._store.document_point_ids(collection, doc_id)
+        existing = self._store.document_point_ids(collection, doc_id, kinds=[PointKind.CHUNK])
         missing = [i for i, pid in enumerate(ids) if pid not in existing]
-        return _Planned(item, doc_id, version, chunks, ids, existing - set(ids), missing)
+        stale = existing - set(ids)
+        if missing or stale:
+            # A new version: synthetic items of the old one go with its chunks.
+            stale |= self._store.document_point_ids(collection, doc_id, kinds=SYNTHETIC_KINDS)
+        return _Planned(item, doc_id, version, chunks, ids, stale, missing)
 
     def _flush(
         self, plans: list[_Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
@@ -220,6 +300,13 @@ class Ingestor:
         count = int(meta.get("bm25_docs", 0)) + len(lengths)
         self._store.set_metadata(collection, {**meta, "bm25_total_len": total, "bm25_docs": count})
         return max(total / count, 1.0) if count else 256.0
+
+
+def _progress(stage_fn: StageFn, offset: int, total: int) -> Callable[[int], None]:
+    def on_chunk(done: int) -> None:
+        stage_fn("synthesis", offset + done, total)
+
+    return on_chunk
 
 
 def _outcome(plan: _Planned, status: Status, error: str | None = None) -> IngestOutcome:

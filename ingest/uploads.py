@@ -22,6 +22,7 @@ from kernel.models import Document
 from kernel.ports import VectorStore
 from kernel.settings import Settings
 from kernel.tenancy import physical_collection
+from synth.knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,9 @@ class DocumentService:
         store: VectorStore,
         settings: Settings,
         wake: threading.Event | None = None,
+        reports: ReportStore | None = None,
     ) -> None:
+        self._reports = reports
         self._db = db
         self._catalog = catalog
         self._queue = queue
@@ -223,9 +226,18 @@ class DocumentService:
             self._queue.cancel_document(conn, doc_id)
         # Points first: if the store fails the catalog entry stays and the delete can be repeated.
         removed = self._store.delete_document(physical_collection(tenant, record.collection), doc_id)
+        if self._reports is not None:
+            self._reports.delete(physical_collection(tenant, record.collection), doc_id)
         with self._db.transaction() as conn:
             self._catalog.delete(conn, doc_id)
         return removed
+
+    def synthetic(self, tenant: str, doc_id: str) -> SyntheticReport | None:
+        """The synthesis report of a document of this tenant (404 if the document is unknown)."""
+        record = self._catalog.get(tenant, doc_id)
+        if self._reports is None:
+            return None
+        return self._reports.get(physical_collection(tenant, record.collection), doc_id)
 
     def _notify(self) -> None:
         if self._wake is not None:

@@ -89,6 +89,10 @@ class SearchFilters(_Model):
     document_ids: list[str] | None = Field(default=None, description="Only these documents.")
     tags: list[str] | None = Field(default=None, description="Documents carrying any of these tags.")
     kinds: list[PointKind] | None = Field(default=None, description="Only these point kinds.")
+    metadata: dict[str, str | list[str]] | None = Field(
+        default=None,
+        description="Document metadata that must match, e.g. {'doc_type': 'report'}; a list accepts any of its values.",
+    )
 
 
 class StoreQuery(_Model):
@@ -130,6 +134,10 @@ class Hit(_Model):
     end: int | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    matched_kind: str | None = Field(
+        default=None, description="Synthetic item kind (question, summary, keywords) that best matched this chunk."
+    )
+    matched_text: str | None = Field(default=None, description="Text of that synthetic item.")
 
 
 class ChatMessage(_Model):

@@ -19,6 +19,11 @@ METADATA = "metadata"
 #: Content version of the whole document; a reader that sees two versions keeps the newest.
 DOC_VERSION = "doc_version"
 INGESTED_AT = "ingested_at"
+#: On synthetic points (question, summary, keywords): the parent chunk's text, the answer of a
+#: question, and "document" for a document-level summary (linked to the first chunk).
+PARENT_TEXT = "parent_text"
+ANSWER = "answer"
+SCOPE = "scope"
 
 #: Payload fields that get a keyword index in every adapter.
 KEYWORD_FIELDS: tuple[str, ...] = (DOCUMENT_ID, CHUNK_ID, KIND, TAGS, SOURCE)

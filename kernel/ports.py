@@ -9,6 +9,7 @@ from kernel.models import (
     ChatMessage,
     Completion,
     GenerationParams,
+    PointKind,
     ScoredPoint,
     SparseVec,
     StoredPoint,
@@ -91,8 +92,16 @@ class VectorStore(Protocol):
         """Delete every point of a document; returns how many were removed."""
         ...
 
-    def document_point_ids(self, collection: str, document_id: str) -> set[str]:
-        """Ids of all points of a document."""
+    def document_point_ids(
+        self, collection: str, document_id: str, *, kinds: Sequence[PointKind] | None = None
+    ) -> set[str]:
+        """Ids of a document's points: of the given kinds, or all."""
+        ...
+
+    def set_payload(
+        self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
+    ) -> None:
+        """Merge ``values`` into the payload of points (into the nested object ``key`` when given)."""
         ...
 
     def get_metadata(self, collection: str) -> dict[str, Any]:

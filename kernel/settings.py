@@ -98,6 +98,41 @@ class Settings(BaseSettings):
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(default=100, ge=1, le=10000, description="Candidates MMR picks from.")
 
+    synth_enabled: bool = Field(
+        default=True,
+        description="Generate synthetic knowledge (Q&A, summaries, keywords, metadata) with the teacher at "
+        "ingest; `synthrag ingest --no-synth` turns it off for one run.",
+    )
+    synth_questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
+    synth_max_attempts: int = Field(
+        default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed."
+    )
+    synth_repetition_max: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Filter: drop items whose share of repeated words is above this."
+    )
+    synth_grounding: bool = Field(default=True, description="Filter: drop items whose words are not in the chunk.")
+    synth_grounding_min: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Share of an item's content words that must occur in its source."
+    )
+    synth_dedup: bool = Field(default=True, description="Filter: drop near-duplicate questions.")
+    synth_dedup_max_similarity: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="Cosine similarity at which two questions are duplicates."
+    )
+    synth_roundtrip: bool = Field(
+        default=True, description="Filter: keep a question only if it retrieves its own chunk (Doc2Query--)."
+    )
+    synth_roundtrip_k: int = Field(
+        default=5, ge=1, le=100, description="Rank within which a question must retrieve its own chunk."
+    )
+    synth_search: bool = Field(default=True, description="Search synthetic items too and fuse them with chunks.")
+    synth_weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the synthetic-item ranking in fusion (chunks weigh 1), so a weak teacher "
+        "cannot push good chunk hits out.",
+    )
+
     answer_k: int = Field(default=4, ge=1, le=20, description="Sources put into an answer prompt.")
     answer_min_score: float = Field(
         default=0.3,

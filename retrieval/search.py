@@ -9,9 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel import payload as P
 from kernel.errors import InvalidRequestError
-from kernel.models import Hit, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoreQuery
+from kernel.models import Hit, PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoreQuery
 from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
+from retrieval.fusion import rrf_fuse
+
+_SYNTHETIC_KINDS = [PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS]
+#: Synthetic items fetched per chunk hit wanted: several items may point at one chunk.
+_SYNTHETIC_FANOUT = 3
 
 MAX_QUERY_CHARS = 4000
 
@@ -58,8 +63,16 @@ class Searcher:
         filters: SearchFilters | None = None,
         mmr_diversity: float | None = None,
         query_vector: list[float] | None = None,
+        synthetic: bool | None = None,
     ) -> SearchResult:
-        """Search a collection; raises InvalidRequestError on an empty or oversized query."""
+        """Search a collection; raises InvalidRequestError on an empty or oversized query.
+
+        With ``synthetic`` (default: the ``synth_search`` setting) chunks and synthetic items are
+        searched separately; synthetic hits collapse onto their parent chunk (its best item wins)
+        and the two rankings are fused with the synthetic one weighted ``synth_weight`` < 1, so a
+        weak teacher can lift a chunk but not push strong chunk hits out. Filtering on ``kinds``
+        searches exactly those kinds instead.
+        """
         text = query.strip()
         if not text:
             raise InvalidRequestError("query is empty: send some words to search for")
@@ -90,10 +103,58 @@ class Searcher:
             mmr_diversity=self._settings.mmr_diversity if mmr_diversity is None else mmr_diversity,
             mmr_candidates=max(self._settings.mmr_candidates, limit),
         )
+        use_synthetic = self._settings.synth_search if synthetic is None else synthetic
         started = time.perf_counter()
-        points = newest_versions(self._store.query(collection, store_query))
+        if filters is not None and filters.kinds is not None:
+            hits = [to_hit(p) for p in newest_versions(self._store.query(collection, store_query))]
+        elif not use_synthetic or self._settings.synth_weight <= 0:
+            only_chunks = _with_kinds(filters, [PointKind.CHUNK])
+            points = self._store.query(collection, store_query.model_copy(update={"filters": only_chunks}))
+            hits = [to_hit(p) for p in newest_versions(points)]
+        else:
+            hits = self._fused(collection, store_query, filters, limit)
         timings.store_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(hits=[to_hit(p) for p in points], mode=mode, timings=timings)
+        return SearchResult(hits=hits, mode=mode, timings=timings)
+
+    def _fused(self, collection: str, query: StoreQuery, filters: SearchFilters | None, limit: int) -> list[Hit]:
+        chunk_points = newest_versions(
+            self._store.query(collection, query.model_copy(update={"filters": _with_kinds(filters, [PointKind.CHUNK])}))
+        )
+        # MMR diversifies the chunk ranking; synthetic items are ranked by plain hybrid/dense/BM25.
+        synth_mode = SearchMode.HYBRID if query.mode is SearchMode.HYBRID_MMR else query.mode
+        synth_limit = min(limit * _SYNTHETIC_FANOUT, 1000)
+        synth_query = query.model_copy(
+            update={
+                "mode": synth_mode,
+                "limit": synth_limit,
+                "prefetch_limit": max(query.prefetch_limit, synth_limit),
+                "filters": _with_kinds(filters, _SYNTHETIC_KINDS),
+            }
+        )
+        synth_points = newest_versions(self._store.query(collection, synth_query))
+        by_id: dict[str, Hit] = {p.id: to_hit(p) for p in chunk_points}
+        matched: dict[str, ScoredPoint] = {}
+        synth_ranking: list[str] = []
+        for point in synth_points:
+            parent = str(point.payload.get(P.CHUNK_ID, ""))
+            if not parent or parent in matched:
+                continue  # the best item of a chunk is its evidence; later ones add nothing
+            matched[parent] = point
+            synth_ranking.append(parent)
+        fused = rrf_fuse(
+            [[p.id for p in chunk_points], synth_ranking],
+            k=self._settings.rrf_k,
+            weights=[1.0, self._settings.synth_weight],
+        )
+        hits: list[Hit] = []
+        for chunk_id, score in fused[:limit]:
+            base = by_id.get(chunk_id) or _parent_hit(chunk_id, matched[chunk_id])
+            item = matched.get(chunk_id)
+            update: dict[str, Any] = {"score": score}
+            if item is not None:
+                update |= {"matched_kind": item.payload.get(P.KIND), "matched_text": item.payload.get(P.TEXT)}
+            hits.append(base.model_copy(update=update))
+        return hits
 
 
 def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
@@ -111,6 +172,16 @@ def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
     return [
         p for p in points if str(p.payload.get(P.DOC_VERSION, "")) == newest[str(p.payload.get(P.DOCUMENT_ID, ""))][1]
     ]
+
+
+def _with_kinds(filters: SearchFilters | None, kinds: list[PointKind]) -> SearchFilters:
+    return (filters or SearchFilters()).model_copy(update={"kinds": kinds})
+
+
+def _parent_hit(chunk_id: str, item: ScoredPoint) -> Hit:
+    """The parent chunk of a synthetic item, rebuilt from the copy of its payload the item carries."""
+    payload = {**item.payload, P.KIND: PointKind.CHUNK.value, P.TEXT: item.payload.get(P.PARENT_TEXT, "")}
+    return to_hit(ScoredPoint(id=chunk_id, score=item.score, payload=payload))
 
 
 def to_hit(point: ScoredPoint) -> Hit:

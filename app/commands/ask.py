@@ -12,7 +12,7 @@ from kernel.settings import Settings, validate_collection_name
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Print the answer and its sources (or JSON)."""
     collection = validate_collection_name(args.collection or settings.collection)
-    services = build_services(settings, with_chat=True)
+    services = build_services(settings, with_chat=True, synthesize=False)
     try:
         svc = services.answer_service()
         answer = svc.generate(svc.plan(args.question, collection=collection), svc.params())

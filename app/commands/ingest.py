@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -14,6 +15,7 @@ from ingest.files import collect_files, load_item
 from ingest.pipeline import IngestItem, IngestOutcome
 from kernel.errors import InputError
 from kernel.settings import Settings, validate_collection_name
+from synth.knowledge.reports import SynthCounts
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -21,8 +23,10 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     collection = validate_collection_name(args.collection or settings.collection)
     found, problems = collect_files(args.paths)
     failures: list[tuple[str, str]] = [(str(path), reason) for path, reason in problems]
-    services = build_services(settings)
+    services = build_services(settings, synthesize=settings.synth_enabled and not args.no_synth)
+    synthesis = services.ingestor.synthesis
     progress = tqdm(total=len(found), unit="doc", file=sys.stderr, disable=args.no_progress or None)
+    synth_bar = _SynthesisBar(progress, disabled=args.no_progress)
 
     def items() -> Iterator[IngestItem]:
         for file in found:
@@ -41,12 +45,15 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         progress.update(1)
 
     try:
-        services.ingestor.ingest(items(), collection=collection, on_progress=on_progress)
-        if any(o.status == "indexed" for o in outcomes):
+        results = services.ingestor.ingest(
+            items(), collection=collection, on_progress=on_progress, on_stage=synth_bar.update
+        )
+        if any(o.status == "indexed" or o.synthetic is not None for o in results):
             # Build the vector indexes once after the bulk load, so searches do not scan.
             services.store.optimize(collection)
     finally:
         progress.close()
+        synth_bar.close()
         services.close()
     counts = Counter(o.status for o in outcomes)
     chunks = sum(o.chunks for o in outcomes if o.status == "indexed")
@@ -54,6 +61,51 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         f"collection {collection}: {counts['indexed']} documents indexed, {chunks} chunks, "
         f"{counts['unchanged']} skipped-unchanged, {len(failures)} failed"
     )
+    _print_synthesis(results, None if synthesis is None else synthesis.teacher)
     for source, reason in failures:
         print(f"  failed: {source}: {reason}")
     return 1 if failures else 0
+
+
+class _SynthesisBar:
+    """Synthesis is the slow stage (a teacher call per chunk): it gets its own bar, in chunks."""
+
+    def __init__(self, documents_bar: tqdm[Any], *, disabled: bool) -> None:
+        self._documents_bar = documents_bar
+        self._disabled = disabled
+        self._bar: tqdm[Any] | None = None
+
+    def update(self, stage: str, done: int, total: int) -> None:
+        if stage != "synthesis" or self._disabled:
+            return
+        if self._bar is None:
+            self._documents_bar.close()
+            self._bar = tqdm(total=total, unit="chunk", file=sys.stderr, desc="synthesis")
+        self._bar.n = done
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _print_synthesis(results: list[IngestOutcome], teacher: str | None) -> None:
+    """Per-document and total synthesis counts: generated, kept, dropped by which filter stage."""
+    synthesized = [o for o in results if o.synthetic is not None]
+    if teacher is None:
+        print("synthesis: off (--no-synth or SYNTHRAG_SYNTH_ENABLED=false)")
+    elif synthesized:
+        total = SynthCounts()
+        for outcome in synthesized:
+            assert outcome.synthetic is not None
+            total.add(outcome.synthetic)
+            print(f"  {outcome.source} ({outcome.document_id}): {_counts(outcome.synthetic)}")
+        print(f"synthesis by {teacher}: {len(synthesized)} documents, {_counts(total)}")
+    else:
+        print(f"synthesis by {teacher}: every document already up to date")
+
+
+def _counts(counts: SynthCounts) -> str:
+    dropped = ", ".join(f"{reason} {n}" for reason, n in counts.dropped.items())
+    failed = f", {counts.chunks_failed} of {counts.chunks} chunks failed" if counts.chunks_failed else ""
+    return f"generated {counts.generated}, kept {counts.kept}, dropped: {dropped}{failed}"

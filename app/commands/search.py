@@ -13,7 +13,7 @@ from kernel.settings import Settings, validate_collection_name
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print hits as text or JSON."""
     collection = validate_collection_name(args.collection or settings.collection)
-    services = build_services(settings)
+    services = build_services(settings, synthesize=False)
     try:
         result = services.searcher.search(
             args.query,
@@ -35,6 +35,9 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
                 "start": h.start,
                 "end": h.end,
                 "kind": h.kind,
+                "chunk_index": h.chunk_index,
+                "matched_kind": h.matched_kind,
+                "matched_text": h.matched_text,
             }
             for h in result.hits
         ]

@@ -13,8 +13,9 @@ from app.auth import TenantDep
 from app.deps import ServicesDep
 from app.schemas import DocumentList, DocumentView, JobView, UploadResponse
 from ingest.uploads import UploadResult
-from kernel.errors import InvalidRequestError, TooLargeError
+from kernel.errors import InvalidRequestError, NotFoundError, TooLargeError
 from kernel.settings import validate_collection_name
+from synth.knowledge.reports import SyntheticReport
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 
@@ -170,3 +171,17 @@ def get_job(job_id: str, services: ServicesDep, tenant: TenantDep) -> JobView:
 def retry_job(job_id: str, services: ServicesDep, tenant: TenantDep) -> JobView:
     """Queue a failed or cancelled job again (not one of a deleted or since replaced document)."""
     return JobView.from_record(services.documents.retry(tenant, job_id), tenant)
+
+
+@router.get("/documents/{document_id}/synthetic", response_model=SyntheticReport)
+def get_synthetic(document_id: str, services: ServicesDep, tenant: TenantDep) -> SyntheticReport:
+    """The document's synthetic items, kept and dropped (with the reason for each drop), and the counts."""
+    report = services.documents.synthetic(tenant, document_id)
+    if report is None:
+        job = services.jobs.latest_for_document(document_id)
+        state = f" (its latest job is {job.state}: {job.stage})" if job is not None else ""
+        raise NotFoundError(
+            f"document {document_id} has no synthetic knowledge{state}: synthesis is off "
+            "(SYNTHRAG_SYNTH_ENABLED=false) or has not finished yet"
+        )
+    return report

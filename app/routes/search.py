@@ -22,5 +22,6 @@ def search(body: SearchRequest, services: ServicesDep, tenant: TenantDep) -> Sea
         mode=body.mode,
         filters=body.filters,
         mmr_diversity=body.mmr_diversity,
+        synthetic=body.synthetic,
     )
     return SearchResponse(collection=collection, mode=result.mode, hits=result.hits, timings=result.timings)

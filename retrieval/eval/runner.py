@@ -6,11 +6,12 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ingest.pipeline import IngestItem, Ingestor, IngestOutcome
+from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
 from kernel.models import Document, SearchMode, Section
 from kernel.ports import VectorStore
 from retrieval.eval.beir import BeirDataset, corpus_fingerprint, load_beir
 from retrieval.eval.metrics import EvalReport, evaluate
+from retrieval.eval.sample import sample_dataset
 from retrieval.search import Searcher
 
 #: Documents ranked per query; recall@100 needs 100 distinct documents.
@@ -19,10 +20,10 @@ RANK_DEPTH = 100
 CHUNK_DEPTH = 200
 
 
-def eval_collection_name(dataset_dir: Path, fingerprint: str) -> str:
-    """One collection per dataset content: a changed corpus gets a fresh index."""
+def eval_collection_name(dataset_dir: Path, fingerprint: str, *, sample: str = "") -> str:
+    """One collection per dataset content (and sample): a changed corpus gets a fresh index."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset_dir.resolve().name).strip("-") or "dataset"
-    return f"eval-{slug[:40]}-{fingerprint[:12]}"
+    return f"eval-{slug[:40]}-{fingerprint[:12]}{sample}"
 
 
 def prepare_dataset(
@@ -32,14 +33,43 @@ def prepare_dataset(
     store: VectorStore,
     ingestor: Ingestor,
     on_progress: Callable[[IngestOutcome], None] | None = None,
+    sample_docs: int | None = None,
+    seed: int = 0,
+    synthesize: bool = False,
+    on_stage: StageFn | None = None,
 ) -> tuple[BeirDataset, str, bool]:
-    """Load a BEIR folder and make sure its corpus is indexed: (dataset, collection, indexed now)."""
+    """Load a BEIR folder (or a seeded sample of it) and make sure it is indexed: (dataset, collection, indexed now).
+
+    With ``synthesize`` the ingestor's synthesis stage then runs over every document of the
+    collection (after all raw chunks are stored, so round-trip filtering sees the whole corpus).
+    """
     dataset = load_beir(dataset_dir, split)
     fingerprint = corpus_fingerprint(dataset_dir)
-    collection = eval_collection_name(dataset_dir, fingerprint)
+    sample = ""
+    if sample_docs is not None:
+        dataset = sample_dataset(dataset, sample_docs, seed=seed)
+        sample = f"-s{sample_docs}-{seed}"
+    collection = eval_collection_name(dataset_dir, fingerprint, sample=sample)
     indexed = ensure_indexed(
-        dataset, collection=collection, fingerprint=fingerprint, store=store, ingestor=ingestor, on_progress=on_progress
+        dataset,
+        collection=collection,
+        fingerprint=fingerprint + sample,
+        store=store,
+        ingestor=ingestor,
+        on_progress=on_progress,
     )
+    if synthesize:
+        indexed = (
+            ensure_synthesized(
+                dataset,
+                collection=collection,
+                fingerprint=fingerprint + sample,
+                store=store,
+                ingestor=ingestor,
+                on_stage=on_stage,
+            )
+            or indexed
+        )
     return dataset, collection, indexed
 
 
@@ -73,18 +103,45 @@ def ensure_indexed(
     key = f"{fingerprint}:{ingestor.config_key}"
     if store.get_metadata(collection).get("eval_index") == key:
         return False
-    ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress)
+    ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress, synthesize=False)
     # Build the HNSW / sparse indexes once after the bulk load, off the query path.
     store.optimize(collection)
     store.set_metadata(collection, {**store.get_metadata(collection), "eval_index": key})
     return True
 
 
-def run_queries(dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode) -> dict[str, list[str]]:
-    """Rank corpus ids for every judged query (chunk hits collapsed to their document)."""
+def ensure_synthesized(
+    dataset: BeirDataset,
+    *,
+    collection: str,
+    fingerprint: str,
+    store: VectorStore,
+    ingestor: Ingestor,
+    on_stage: StageFn | None = None,
+) -> bool:
+    """Synthesize every document of an indexed eval collection unless done with this teacher and filter."""
+    stage = ingestor.synthesis
+    if stage is None:
+        raise ValueError("ensure_synthesized needs an ingestor with a synthesis stage")
+    key = f"{fingerprint}:{ingestor.config_key}:{stage.key}"
+    if store.get_metadata(collection).get("eval_synthetic") == key:
+        return False
+    ingestor.ingest(beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True)
+    store.optimize(collection)
+    store.set_metadata(collection, {**store.get_metadata(collection), "eval_synthetic": key})
+    return True
+
+
+def run_queries(
+    dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode, synthetic: bool = False
+) -> dict[str, list[str]]:
+    """Rank corpus ids for every judged query (chunk hits collapsed to their document).
+
+    ``synthetic`` searches synthetic items too (fused with chunks); otherwise chunks only.
+    """
     run: dict[str, list[str]] = {}
     for query_id, text in dataset.queries.items():
-        hits = searcher.search(text, collection=collection, k=CHUNK_DEPTH, mode=mode).hits
+        hits = searcher.search(text, collection=collection, k=CHUNK_DEPTH, mode=mode, synthetic=synthetic).hits
         ranked: list[str] = []
         seen: set[str] = set()
         for hit in hits:

@@ -10,18 +10,22 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
-from kernel.models import ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
-from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, SPARSE_VECTOR
+from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
+from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from retrieval.stores.common import match_any_conditions, need
 
 _META_KEY = "synthrag"
 _SCROLL_PAGE = 1000
 
 
-def _filter(filters: SearchFilters | None, *, document_id: str | None = None) -> models.Filter | None:
+def _filter(
+    filters: SearchFilters | None, *, document_id: str | None = None, kinds: Sequence[PointKind] | None = None
+) -> models.Filter | None:
     must: list[models.Condition] = []
     if document_id is not None:
         must.append(models.FieldCondition(key=DOCUMENT_ID, match=models.MatchValue(value=document_id)))
+    if kinds is not None:
+        must.append(models.FieldCondition(key=KIND, match=models.MatchAny(any=[str(kind) for kind in kinds])))
     for key, values in match_any_conditions(filters):
         must.append(models.FieldCondition(key=key, match=models.MatchAny(any=values)))
     return models.Filter(must=must) if must else None
@@ -164,6 +168,18 @@ class ClientStore:
             raise self._failure(e, "search", collection) from e
         return [ScoredPoint(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
 
+    def set_payload(
+        self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
+    ) -> None:
+        """Merge ``values`` into the payload of points (into the nested object ``key`` if given)."""
+        if not point_ids:
+            return
+        with self._lock:
+            try:
+                self._client.set_payload(collection, payload=values, points=list(point_ids), key=key, wait=True)
+            except Exception as e:
+                raise self._failure(e, "set_payload", collection) from e
+
     def delete(self, collection: str, point_ids: Sequence[str]) -> None:
         """Delete points by id (missing ids and collections are ignored)."""
         if not point_ids:
@@ -190,9 +206,11 @@ class ClientStore:
                     raise self._failure(e, "delete", collection) from e
             return removed
 
-    def document_point_ids(self, collection: str, document_id: str) -> set[str]:
-        """Ids of all points of a document (empty when the collection is missing)."""
-        flt = _filter(None, document_id=document_id)
+    def document_point_ids(
+        self, collection: str, document_id: str, *, kinds: Sequence[PointKind] | None = None
+    ) -> set[str]:
+        """Ids of a document's points, of the given kinds or all (empty when the collection is missing)."""
+        flt = _filter(None, document_id=document_id, kinds=kinds)
         ids: set[str] = set()
         offset: models.ExtendedPointId | None = None
         while True:

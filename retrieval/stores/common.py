@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from kernel.errors import InvalidRequestError
 from kernel.models import SearchFilters, StoreQuery
-from kernel.payload import DOCUMENT_ID, KIND, TAGS
+from kernel.payload import DOCUMENT_ID, KIND, METADATA, TAGS
 
 _T = TypeVar("_T")
 
@@ -19,6 +19,10 @@ def match_any_conditions(filters: SearchFilters | None) -> list[tuple[str, list[
         (DOCUMENT_ID, filters.document_ids),
         (TAGS, filters.tags),
         (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
+    ]
+    pairs += [
+        (f"{METADATA}.{key}", [value] if isinstance(value, str) else value)
+        for key, value in (filters.metadata or {}).items()
     ]
     return [(key, list(values)) for key, values in pairs if values is not None]
 

@@ -13,8 +13,8 @@ from typing import Any
 import qdrant_edge as qe
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError
-from kernel.models import ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
-from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, SPARSE_VECTOR
+from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
+from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from kernel.settings import validate_collection_name
 from retrieval.stores.common import match_any_conditions, need
 
@@ -39,10 +39,14 @@ def _stored_dim(shard_dir: Path) -> int | None:
         return None
 
 
-def _filter(filters: SearchFilters | None, *, document_id: str | None = None) -> qe.Filter | None:
+def _filter(
+    filters: SearchFilters | None, *, document_id: str | None = None, kinds: Sequence[PointKind] | None = None
+) -> qe.Filter | None:
     must: list[qe.ConditionType] = []
     if document_id is not None:
         must.append(qe.FieldCondition(DOCUMENT_ID, match=qe.MatchValue(document_id)))
+    if kinds is not None:
+        must.append(qe.FieldCondition(KIND, match=qe.MatchAny([str(kind) for kind in kinds])))
     for key, values in match_any_conditions(filters):
         must.append(qe.FieldCondition(key, match=qe.MatchAny(values)))
     return qe.Filter(must=must) if must else None
@@ -187,6 +191,13 @@ class EdgeStore:
             raise StoreError(f"search in collection '{collection}' failed: {e}") from e
         return [ScoredPoint(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
 
+    def set_payload(
+        self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
+    ) -> None:
+        """Merge ``values`` into the payload of points (into the nested object ``key`` if given)."""
+        if point_ids:
+            self._write(collection, qe.UpdateOperation.set_payload(list(point_ids), values, key))
+
     def delete(self, collection: str, point_ids: Sequence[str]) -> None:
         """Delete points by id (missing ids and collections are ignored)."""
         if point_ids and self._open(collection) is not None:
@@ -201,13 +212,17 @@ class EdgeStore:
                 self._write(collection, qe.UpdateOperation.delete_points_by_filter(flt))
             return removed
 
-    def document_point_ids(self, collection: str, document_id: str) -> set[str]:
-        """Ids of all points of a document (empty when the collection is missing)."""
+    def document_point_ids(
+        self, collection: str, document_id: str, *, kinds: Sequence[PointKind] | None = None
+    ) -> set[str]:
+        """Ids of a document's points, of the given kinds or all (empty when the collection is missing)."""
         shard = self._open(collection)
         ids: set[str] = set()
         offset: Any = None
         while shard is not None:
-            request = qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, filter=_filter(None, document_id=document_id))
+            request = qe.ScrollRequest(
+                offset=offset, limit=_SCROLL_PAGE, filter=_filter(None, document_id=document_id, kinds=kinds)
+            )
             try:
                 records, offset = shard.scroll(request)
             except Exception as e:

@@ -65,7 +65,13 @@ class AnswerService:
         ).hits
         # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead.
         best = self._searcher.search(
-            query, collection=collection, k=1, mode=SearchMode.DENSE, filters=filters, query_vector=vector
+            query,
+            collection=collection,
+            k=1,
+            mode=SearchMode.DENSE,
+            filters=filters,
+            query_vector=vector,
+            synthetic=False,
         )
         top = best.hits[0].score if best.hits else -1.0
         supported = bool(hits) and top >= self._settings.answer_min_score

@@ -309,3 +309,32 @@ def test_edge_store_refuses_names_that_leave_its_root(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="collection name"):
         edge.ensure_collection("../escape", dim=DIM)
     assert not (tmp_path / "escape").exists()
+
+
+def test_document_point_ids_by_kind(loaded: VectorStore) -> None:
+    assert loaded.document_point_ids(COLLECTION, "doc-b", kinds=[PointKind.CHUNK]) == {pid("gamma")}
+    assert loaded.document_point_ids(COLLECTION, "doc-b", kinds=[PointKind.QUESTION, PointKind.SUMMARY]) == {
+        pid("delta")
+    }
+    assert loaded.document_point_ids(COLLECTION, "doc-a", kinds=[PointKind.QUESTION]) == set()
+
+
+def test_set_payload_merges_into_metadata_and_is_filterable(loaded: VectorStore) -> None:
+    loaded.set_payload(COLLECTION, [pid("alpha"), pid("beta")], {"metadata": {"team": "fruit"}})
+    loaded.set_payload(
+        COLLECTION, [pid("alpha")], {"doc_type": "report", "entities": ["Apple Inc", "Orchard"]}, key="metadata"
+    )
+    loaded.set_payload(COLLECTION, [], {"doc_type": "ignored"}, key="metadata")
+
+    def found(metadata: dict[str, str | list[str]]) -> set[str]:
+        return set(
+            keys(loaded.query(COLLECTION, dense_query(unit((0, 1.0)), filters=SearchFilters(metadata=metadata))))
+        )
+
+    assert found({"doc_type": "report"}) == {"alpha"}
+    assert found({"team": "fruit"}) == {"alpha", "beta"}  # the nested merge kept the older key
+    assert found({"entities": ["Orchard", "Pear"]}) == {"alpha"}
+    assert found({"doc_type": "email"}) == set()
+    [alpha] = [p for p in loaded.query(COLLECTION, dense_query(unit((0, 1.0)))) if p.id == pid("alpha")]
+    assert alpha.payload["metadata"] == {"team": "fruit", "doc_type": "report", "entities": ["Apple Inc", "Orchard"]}
+    assert alpha.payload[fields.TEXT] == "Apples and oranges grow in orchards"  # other fields untouched

@@ -86,3 +86,28 @@ def test_cli_eval_json(
 def test_cli_eval_unknown_split_is_a_clear_error(slice_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--dataset", str(slice_dir), "--split", "test"]) == 2
     assert "train" in capsys.readouterr().err
+
+
+def test_cli_eval_synthetic_reports_raw_and_synthetic_side_by_side(
+    slice_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 6-document sample synthesized by the bundled teacher; the second run reuses index and cache."""
+    monkeypatch.setenv("SYNTHRAG_DATA_DIR", str(tmp_path / "data"))
+    args = ["eval", "--dataset", str(slice_dir), "--split", "train", "--synthetic", "--sample-docs", "6", "--seed", "3"]
+    assert main([*args, "--mode", "hybrid", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["teacher"].startswith("llama-cpp:SmolLM2")
+    assert report["sample"].startswith("6 documents")
+    [row] = report["results"]
+    assert row["mode"] == "hybrid" and set(row["raw"]) == set(row["synthetic"])
+    assert 0 < row["raw"]["n_queries"] == row["synthetic"]["n_queries"] < 20
+    counts = report["synthesis"]
+    assert counts["chunks"] > 0 and counts["generated"] == counts["kept"] + sum(counts["dropped"].values())
+
+    assert main(args) == 0  # text table over every mode, nothing generated again
+    captured = capsys.readouterr()
+    assert "reusing index" in captured.err
+    lines = captured.out.splitlines()
+    assert "teacher llama-cpp:SmolLM2" in lines[0]
+    assert [line.split()[0] for line in lines[2:6]] == ["bm25", "dense", "hybrid", "hybrid-mmr"]
+    assert lines[6].startswith("synthesis:") and "kept" in lines[6]
