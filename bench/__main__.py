@@ -1,12 +1,17 @@
-"""Entry point: ``python -m bench all [--smoke]`` (everything), or one of ``search`` / ``answer``."""
+"""Entry point: ``python -m bench all [--smoke]`` (everything), or one of ``search`` / ``answer`` / ``synth``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import answer_latency, run_all, search_latency
+from bench import answer_latency, run_all, search_latency, synth_throughput
 
-BENCHMARKS = {"all": run_all.main, "search": search_latency.main, "answer": answer_latency.main}
+BENCHMARKS = {
+    "all": run_all.main,
+    "search": search_latency.main,
+    "answer": answer_latency.main,
+    "synth": synth_throughput.main,
+}
 
 if __name__ == "__main__":
     name = sys.argv[1] if len(sys.argv) > 1 and sys.argv[1] in BENCHMARKS else "all"

@@ -146,9 +146,7 @@ def http_vs_raw_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], que
     copy = work / f"data-{n}-raw"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(data, copy)
-    services = build_services(
-        get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder, synthesize=False
-    )
+    services = build_services(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder, synthesize=False)
     try:
         with memory.ServeProcess(data, COLLECTION, work / f"serve-{n}.log", cfg["env"]) as server:
             return latency.http_vs_raw(server.base_url, services, COLLECTION, queries)
