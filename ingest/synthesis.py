@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ingest.ids import synthetic_point_id
 from kernel import payload as P
@@ -240,35 +240,26 @@ class SynthesisStage:
         if doc_notes is None:
             return {}, []
         cfg = self._config
-        items: list[SyntheticItem] = []
-        entities: list[str] = []
+        lowered = target.text.lower()
+        checks: list[tuple[Literal["entity", "date"], str, bool, str]] = []
         for entity in doc_notes.entities:
             score = grounding(entity, target.text)
-            ok = not cfg.grounding or score >= cfg.grounding_min
-            entities += [entity] if ok else []
-            items.append(
-                SyntheticItem(
-                    kind="entity",
-                    text=entity,
-                    kept=ok,
-                    reason=None if ok else "grounding",
-                    detail=f"grounding {score:.2f}",
-                )
-            )
-        dates: list[str] = []
-        lowered = target.text.lower()
+            checks.append(("entity", entity, score >= cfg.grounding_min, f"grounding {score:.2f}"))
         for date in doc_notes.dates:
-            ok = not cfg.grounding or date.lower() in lowered
-            dates += [date] if ok else []
-            items.append(
-                SyntheticItem(
-                    kind="date",
-                    text=date,
-                    kept=ok,
-                    reason=None if ok else "grounding",
-                    detail="found in the document" if ok else "not found verbatim in the document",
-                )
+            found = date.lower() in lowered
+            checks.append(("date", date, found, "found in the document" if found else "not found verbatim"))
+        items = [
+            SyntheticItem(
+                kind=kind,
+                text=text,
+                kept=ok or not cfg.grounding,
+                reason=None if ok or not cfg.grounding else "grounding",
+                detail=detail,
             )
+            for kind, text, ok, detail in checks
+        ]
+        entities = [i.text for i in items if i.kind == "entity" and i.kept]
+        dates = [i.text for i in items if i.kind == "date" and i.kept]
         metadata: dict[str, Any] = {"doc_type": doc_notes.type, "entities": entities, "dates": dates}
         if repetition(doc_notes.title) <= cfg.repetition_max:
             metadata["synthetic_title"] = doc_notes.title

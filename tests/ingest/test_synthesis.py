@@ -28,32 +28,24 @@ from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from synth.llm.llama_cpp import LlamaCppChatModel
 from tests.fixtures_docs import BEEKEEPING, CHESS, LIGHTHOUSES
+from tests.synth.knowledge.wrapped import CountingModel
 
 pytestmark = pytest.mark.slow
 
 
-class CountingTeacher:
+class CountingTeacher(CountingModel):
     """The real model, counting generations (or failing every call when ``broken``)."""
 
     def __init__(self, inner: LlamaCppChatModel, *, broken: bool = False) -> None:
-        self._inner = inner
-        self.calls = 0
+        super().__init__(inner)
         self.broken = broken
 
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    def complete(
-        self, messages: Sequence[ChatMessage], *, params: GenerationParams, schema: dict[str, Any] | None = None
+    def call(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
     ) -> Completion:
-        self.calls += 1
         if self.broken:
             raise ModelError("teacher unreachable (test)")
-        return self._inner.complete(messages, params=params, schema=schema)
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        return self._inner.stream(messages, params=params)
+        return super().call(messages, params, schema)
 
 
 def _item(name: str, paragraphs: list[str]) -> IngestItem:

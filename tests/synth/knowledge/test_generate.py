@@ -12,6 +12,7 @@ from kernel.models import ChatMessage, Completion, GenerationParams
 from synth.knowledge.cache import GenerationCache
 from synth.knowledge.generate import TeacherGenerator
 from synth.llm.llama_cpp import LlamaCppChatModel
+from tests.synth.knowledge.wrapped import CountingModel
 
 CHUNK = (
     "Honey bees keep their hive at about 35 degrees Celsius. Worker bees fan their wings to cool the brood "
@@ -168,27 +169,6 @@ def test_real_model_output_cut_at_max_tokens_is_repaired_or_failed(
     assert generator.model_id == llama_model.model_id
 
 
-class CountingModel:
-    """Wraps a real model and counts its generations."""
-
-    def __init__(self, inner: LlamaCppChatModel) -> None:
-        self._inner = inner
-        self.calls = 0
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    def complete(
-        self, messages: Sequence[ChatMessage], *, params: GenerationParams, schema: dict[str, Any] | None = None
-    ) -> Completion:
-        self.calls += 1
-        return self._inner.complete(messages, params=params, schema=schema)
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        return self._inner.stream(messages, params=params)
-
-
 class TightModel(CountingModel):
     """The real model with a token limit too small for the notes: every reply is cut."""
 
@@ -201,10 +181,10 @@ class TightModel(CountingModel):
     def model_id(self) -> str:
         return f"{self._inner.model_id}:tight"
 
-    def complete(
-        self, messages: Sequence[ChatMessage], *, params: GenerationParams, schema: dict[str, Any] | None = None
+    def call(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
     ) -> Completion:
         cut = params.model_copy(update={"max_tokens": self._max_tokens})
-        completion = super().complete(messages, params=cut, schema=schema)
+        completion = super().call(messages, cut, schema)
         self.finish_reasons.append(completion.finish_reason)
         return completion

@@ -19,38 +19,32 @@ from synth.knowledge.generate import TeacherGenerator
 from synth.llm.factory import create_chat_model
 from synth.llm.llama_cpp import LlamaCppChatModel
 from tests.fixtures_docs import LIGHTHOUSES
+from tests.synth.knowledge.wrapped import CountingModel
 from tests.synth.llm.openai_stub_server import STUB_MODEL_NAME, OpenAIStubServer
 
 pytestmark = pytest.mark.slow
 
 
-class ConcurrencyProbe:
+class ConcurrencyProbe(CountingModel):
     """The real model behind the server, recording how many requests were inside it at once."""
 
     def __init__(self, inner: LlamaCppChatModel) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._lock = threading.Lock()
         self.inside = 0
         self.peak = 0
 
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    def complete(
-        self, messages: Sequence[ChatMessage], *, params: GenerationParams, schema: dict[str, Any] | None = None
+    def call(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
     ) -> Completion:
         with self._lock:
             self.inside += 1
             self.peak = max(self.peak, self.inside)
         try:
-            return self._inner.complete(messages, params=params, schema=schema)
+            return super().call(messages, params, schema)
         finally:
             with self._lock:
                 self.inside -= 1
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        return self._inner.stream(messages, params=params)
 
 
 @pytest.fixture
