@@ -7,6 +7,7 @@ whose generation fails keeps its raw text indexed; the failure is counted in the
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -172,13 +173,15 @@ class SynthesisStage:
 
     def _generate_chunks(self, target: SynthTarget, on_chunk: ChunkDoneFn | None) -> list[Generated[ChunkNotes]]:
         done = 0
+        lock = threading.Lock()
 
         def one(chunk: Chunk) -> Generated[ChunkNotes]:
             nonlocal done
             result = self._generator.chunk_notes(chunk.text)
-            done += 1
-            if on_chunk is not None:
-                on_chunk(done)
+            with lock:  # pool threads finish in any order; progress counts each once
+                done += 1
+                if on_chunk is not None:
+                    on_chunk(done)
             return result
 
         if self._concurrency == 1 or len(target.chunks) == 1:

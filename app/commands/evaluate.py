@@ -34,7 +34,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
         def on_stage(stage: str, done: int, total: int) -> None:
             if stage == "synthesis":
-                bar.set_description("synthesis (chunks)")
+                bar.set_description("synthesis")
+                bar.unit = "chunk"
                 bar.total = total
                 bar.n = done
                 bar.refresh()
