@@ -172,7 +172,7 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
 def test_search_collapses_synthetic_hits_onto_chunks(synth_services: Services) -> None:
     collection = "syn"
     synth_services.ingestor.ingest([_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS)], collection=collection)
-    hits = synth_services.searcher.search("When is honey harvested?", collection=collection, k=10).hits
+    hits = synth_services.searcher.search("When is honey harvested?", collection=collection, k=10, synthetic=True).hits
     assert hits and all(h.kind == "chunk" for h in hits)
     assert len({h.id for h in hits}) == len(hits)
     assert hits[0].source == "bees.txt"

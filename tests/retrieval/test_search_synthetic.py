@@ -58,7 +58,7 @@ def _plant(services: Services, parent_id: str, text: str, kind: PointKind = Poin
 
 
 def test_without_synthetic_items_fused_search_equals_chunk_search(indexed: Services) -> None:
-    fused = indexed.searcher.search(QUERY, collection="c", k=5)
+    fused = indexed.searcher.search(QUERY, collection="c", k=5, synthetic=True)
     raw = indexed.searcher.search(QUERY, collection="c", k=5, synthetic=False)
     assert [h.id for h in fused.hits] == [h.id for h in raw.hits]
 
@@ -69,7 +69,7 @@ def test_a_bad_teacher_moves_a_wrong_chunk_up_by_a_bounded_amount(indexed: Servi
     wrong = raw[-1]  # the least related chunk gets items that repeat the query word for word
     _plant(indexed, wrong, QUERY)
     _plant(indexed, wrong, QUERY + "?", kind=PointKind.SUMMARY)
-    hits = indexed.searcher.search(QUERY, collection="c", k=k).hits
+    hits = indexed.searcher.search(QUERY, collection="c", k=k, synthetic=True).hits
     fused = [h.id for h in hits]
     assert len(set(fused)) == len(fused)  # two items of one chunk collapse onto it
     assert raw[0] in fused[:2]
