@@ -101,13 +101,13 @@ def ensure_indexed(
     """Index the corpus unless this exact corpus + pipeline is already there; True if work was done."""
     ingestor.prepare(collection)
     key = f"{fingerprint}:{ingestor.config_key}"
-    if store.get_metadata(collection).get("eval_index") == key:
-        return False
-    ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress, synthesize=False)
-    # Build the HNSW / sparse indexes once after the bulk load, off the query path.
-    store.optimize(collection)
-    store.set_metadata(collection, {**store.get_metadata(collection), "eval_index": key})
-    return True
+    return _once(
+        store,
+        collection,
+        "eval_index",
+        key,
+        lambda: ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress, synthesize=False),
+    )
 
 
 def ensure_synthesized(
@@ -124,11 +124,23 @@ def ensure_synthesized(
     if stage is None:
         raise ValueError("ensure_synthesized needs an ingestor with a synthesis stage")
     key = f"{fingerprint}:{ingestor.config_key}:{stage.key}"
-    if store.get_metadata(collection).get("eval_synthetic") == key:
+    return _once(
+        store,
+        collection,
+        "eval_synthetic",
+        key,
+        lambda: ingestor.ingest(beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True),
+    )
+
+
+def _once(store: VectorStore, collection: str, marker: str, key: str, build: Callable[[], object]) -> bool:
+    """Run ``build`` unless the collection's ``marker`` metadata already equals ``key``; True if it ran."""
+    if store.get_metadata(collection).get(marker) == key:
         return False
-    ingestor.ingest(beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True)
+    build()
+    # Build the HNSW / sparse indexes once after the bulk load, off the query path.
     store.optimize(collection)
-    store.set_metadata(collection, {**store.get_metadata(collection), "eval_synthetic": key})
+    store.set_metadata(collection, {**store.get_metadata(collection), marker: key})
     return True
 
 
