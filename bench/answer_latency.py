@@ -23,7 +23,7 @@ from bench.stats import machine, percentile
 from ingest.files import collect_files, load_item
 from kernel.models import GenerationParams
 from kernel.settings import Settings, get_settings
-from synth.llm.llama_cpp import _LOAD_LOCK, SEED, _amx_safe_params, bundled_gguf_path
+from llm.llama_cpp import _LOAD_LOCK, SEED, _amx_safe_params, bundled_gguf_path
 from tests.fixtures_docs import write_sample_folder
 
 QUESTIONS = (

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from app.services import build_services
 from bench.stats import machine, percentile
+from evaluation.runner import prepare_dataset
 from kernel.models import SearchMode
 from kernel.settings import get_settings
-from retrieval.eval.runner import prepare_dataset
 
 DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "scifact"
 

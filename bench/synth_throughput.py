@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.stats import machine
+from evaluation.beir import load_beir
+from evaluation.runner import beir_items
 from ingest.chunking import chunk_document
 from kernel.settings import Settings, configure_offline
+from knowledge.cache import GenerationCache
+from knowledge.generate import TeacherGenerator
+from knowledge.prompts import CHUNK_PROMPT, load_prompt
+from knowledge.schemas import chunk_schema
+from llm.llama_cpp import _LOAD_LOCK, SEED, LlamaCppChatModel, _amx_safe_params, bundled_gguf_path
 from retrieval.embedding import create_embedder
-from retrieval.eval.beir import load_beir
-from retrieval.eval.runner import beir_items
-from synth.knowledge.cache import GenerationCache
-from synth.knowledge.generate import TeacherGenerator
-from synth.knowledge.prompts import CHUNK_PROMPT, load_prompt
-from synth.knowledge.schemas import chunk_schema
-from synth.llm.llama_cpp import _LOAD_LOCK, SEED, LlamaCppChatModel, _amx_safe_params, bundled_gguf_path
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
 QUESTIONS = 2

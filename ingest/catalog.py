@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ingest.db import Database
 from kernel.errors import NotFoundError
+from kernel.sqlite import Database
 
 DocStatus = Literal["queued", "indexing", "indexed", "failed"]
 

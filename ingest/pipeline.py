@@ -12,13 +12,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.chunking import chunk_document
-from ingest.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from ingest.synthesis import SYNTHETIC_KINDS, SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
+from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from kernel.models import Chunk, Document, PointKind, StoredPoint
 from kernel.ports import Embedder, SparseEncoder, VectorStore
-from synth.knowledge.reports import SynthCounts
+from knowledge.reports import SynthCounts
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ingest.ids import synthetic_point_id
 from kernel import payload as P
+from kernel.ids import synthetic_point_id
 from kernel.models import Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
 from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
-from synth.knowledge.filter import grounding, near_duplicates, repetition, round_trip
-from synth.knowledge.generate import Generated, TeacherGenerator
-from synth.knowledge.reports import ChunkFailure, DropReason, ReportStore, SynthCounts, SyntheticItem, SyntheticReport
-from synth.knowledge.schemas import ChunkNotes, DocumentNotes
+from knowledge.filter import grounding, near_duplicates, repetition, round_trip
+from knowledge.generate import Generated, TeacherGenerator
+from knowledge.reports import ChunkFailure, DropReason, ReportStore, SynthCounts, SyntheticItem, SyntheticReport
+from knowledge.schemas import ChunkNotes, DocumentNotes
 
 log = logging.getLogger(__name__)
 

@@ -13,16 +13,16 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
-from ingest.db import Database
-from ingest.ids import document_id
 from ingest.jobs import JobQueue, JobRecord
 from ingest.parse import parse_document
 from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
+from kernel.ids import document_id
 from kernel.models import Document
 from kernel.ports import VectorStore
 from kernel.settings import Settings
+from kernel.sqlite import Database
 from kernel.tenancy import physical_collection
-from synth.knowledge.reports import ReportStore, SyntheticReport
+from knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
-from ingest.db import Database
 from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
 from ingest.parse import parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
 from kernel.ports import VectorStore
+from kernel.sqlite import Database
 
 log = logging.getLogger(__name__)
 

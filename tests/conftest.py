@@ -16,8 +16,8 @@ os.environ.setdefault("SYNTHRAG_SYNTH_ENABLED", "false")
 
 from app.services import Services, build_services
 from kernel.settings import Settings
+from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
-from synth.llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 
 
 @pytest.fixture(scope="session")

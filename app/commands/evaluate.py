@@ -10,14 +10,14 @@ from typing import Any
 from tqdm import tqdm
 
 from app.services import Services, build_services
-from ingest.ids import document_id
+from evaluation.beir import BeirDataset
+from evaluation.metrics import EvalReport
+from evaluation.runner import prepare_dataset, run_queries, score
 from ingest.pipeline import IngestOutcome
+from kernel.ids import document_id
 from kernel.models import SearchMode
 from kernel.settings import Settings
-from retrieval.eval.beir import BeirDataset
-from retrieval.eval.metrics import EvalReport
-from retrieval.eval.runner import prepare_dataset, run_queries, score
-from synth.knowledge.reports import SynthCounts
+from knowledge.reports import SynthCounts
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -15,7 +15,7 @@ from ingest.files import collect_files, load_item
 from ingest.pipeline import IngestItem, IngestOutcome
 from kernel.errors import InputError
 from kernel.settings import Settings, validate_collection_name
-from synth.knowledge.reports import SynthCounts
+from knowledge.reports import SynthCounts
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,8 +6,8 @@ import argparse
 
 from kernel.errors import NotFoundError
 from kernel.settings import Settings, configure_offline, validate_collection_name
-from synth.knowledge.cache import open_synth_db
-from synth.knowledge.reports import ReportStore, SyntheticReport
+from knowledge.cache import open_synth_db
+from knowledge.reports import ReportStore, SyntheticReport
 
 
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:

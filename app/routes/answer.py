@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from answer.service import AnswerPlan, finish
 from app.auth import TenantDep, scoped
 from app.deps import ServicesDep
 from app.errors import error_body, status_for
@@ -15,7 +16,6 @@ from app.schemas import AnswerRequest
 from app.sse import SSE_HEADERS, sse
 from kernel.errors import SynthragError
 from kernel.models import Answer
-from synth.answer.service import AnswerPlan, finish
 
 router = APIRouter(prefix="/v1", tags=["answer"])
 

@@ -15,7 +15,7 @@ from app.schemas import DocumentList, DocumentView, JobView, UploadResponse
 from ingest.uploads import UploadResult
 from kernel.errors import InvalidRequestError, NotFoundError, TooLargeError
 from kernel.settings import validate_collection_name
-from synth.knowledge.reports import SyntheticReport
+from knowledge.reports import SyntheticReport
 
 router = APIRouter(prefix="/v1", tags=["documents"])
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
+from answer.service import AnswerPlan, finish
 from app.auth import TenantDep, scoped
 from app.deps import ServicesDep
 from app.errors import error_body
@@ -20,7 +21,6 @@ from kernel.errors import InvalidRequestError, NotFoundError, SynthragError
 from kernel.models import ChatMessage
 from kernel.settings import validate_collection_name
 from kernel.tenancy import logical_collection
-from synth.answer.service import AnswerPlan, finish
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 

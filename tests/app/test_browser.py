@@ -23,9 +23,9 @@ from app.main import create_app
 from app.services import Services, attach_chat
 from ingest.files import collect_files, load_item
 from kernel.settings import Settings
+from llm.factory import create_chat_model
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.search import MAX_QUERY_CHARS
-from synth.llm.factory import create_chat_model
 from tests.conftest import make_services
 from tests.fixtures_docs import SOURDOUGH, write_sample_folder
 from tests.live_server import live_server

@@ -9,8 +9,8 @@ import pytest
 
 from app.services import Services, build_services
 from kernel.settings import Settings
+from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
-from synth.llm.llama_cpp import LlamaCppChatModel
 from tests.app.upload_support import serve, upload_and_wait
 from tests.fixtures_docs import BEEKEEPING, make_txt
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 import ingest.jobs
-from ingest.db import Database
 from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
 from kernel.errors import InvalidRequestError, NotFoundError
+from kernel.sqlite import Database
 
 LEASE_S = 30.0
 

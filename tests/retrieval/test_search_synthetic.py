@@ -10,8 +10,8 @@ import pytest
 
 from app.services import Services
 from ingest.files import collect_files, load_item
-from ingest.ids import synthetic_point_id
 from kernel import payload as P
+from kernel.ids import synthetic_point_id
 from kernel.models import PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder

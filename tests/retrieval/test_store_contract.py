@@ -16,12 +16,12 @@ from kernel.models import PointKind, SearchFilters, SearchMode, StoreQuery
 from kernel.ports import VectorStore
 from kernel.settings import Settings
 from retrieval.fusion import rrf_fuse
-from retrieval.mmr import mmr_select
 from retrieval.sparse import Bm25Encoder
 from retrieval.stores import create_store
 from retrieval.stores.client import ClientStore
 from retrieval.stores.edge import EdgeStore
 from tests.retrieval.conftest import COLLECTION, CORPUS, DIM, Doc, encode, pid, unit
+from tests.retrieval.mmr_oracle import mmr_select
 
 # qdrant-client's local mode (our stand-in for the server API) ignores payload indexes and says so
 # once per process; the server honours them, so the warning carries no information for these tests.

@@ -1,0 +1,169 @@
+"""Eval orchestrator: index a BEIR corpus once, run every query, score the run."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from evaluation.beir import BeirDataset, corpus_fingerprint, load_beir
+from evaluation.metrics import EvalReport, evaluate
+from evaluation.sample import sample_dataset
+from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
+from kernel.models import Document, SearchMode, Section
+from kernel.ports import VectorStore
+from retrieval.search import Searcher
+
+#: Documents ranked per query; recall@100 needs 100 distinct documents.
+RANK_DEPTH = 100
+#: Chunks fetched per query so that ``RANK_DEPTH`` distinct documents survive collapsing.
+CHUNK_DEPTH = 200
+
+
+def eval_collection_name(dataset_dir: Path, fingerprint: str, *, sample: str = "") -> str:
+    """One collection per dataset content (and sample): a changed corpus gets a fresh index."""
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset_dir.resolve().name).strip("-") or "dataset"
+    return f"eval-{slug[:40]}-{fingerprint[:12]}{sample}"
+
+
+def prepare_dataset(
+    dataset_dir: Path,
+    split: str,
+    *,
+    store: VectorStore,
+    ingestor: Ingestor,
+    on_progress: Callable[[IngestOutcome], None] | None = None,
+    sample_docs: int | None = None,
+    seed: int = 0,
+    synthesize: bool = False,
+    on_stage: StageFn | None = None,
+) -> tuple[BeirDataset, str, bool]:
+    """Load a BEIR folder (or a seeded sample of it) and make sure it is indexed: (dataset, collection, indexed now).
+
+    With ``synthesize`` the ingestor's synthesis stage then runs over every document of the
+    collection (after all raw chunks are stored, so round-trip filtering sees the whole corpus).
+    """
+    dataset = load_beir(dataset_dir, split)
+    fingerprint = corpus_fingerprint(dataset_dir)
+    sample = ""
+    if sample_docs is not None:
+        dataset = sample_dataset(dataset, sample_docs, seed=seed)
+        sample = f"-s{sample_docs}-{seed}"
+    collection = eval_collection_name(dataset_dir, fingerprint, sample=sample)
+    indexed = ensure_indexed(
+        dataset,
+        collection=collection,
+        fingerprint=fingerprint + sample,
+        store=store,
+        ingestor=ingestor,
+        on_progress=on_progress,
+    )
+    if synthesize:
+        indexed = (
+            ensure_synthesized(
+                dataset,
+                collection=collection,
+                fingerprint=fingerprint + sample,
+                store=store,
+                ingestor=ingestor,
+                on_stage=on_stage,
+            )
+            or indexed
+        )
+    return dataset, collection, indexed
+
+
+def beir_items(dataset: BeirDataset) -> Iterator[IngestItem]:
+    """Corpus documents as ingest items; the BEIR id is the document's source."""
+    for doc_id, doc in dataset.corpus.items():
+        text = f"{doc.title}\n\n{doc.text}".strip() if doc.title else doc.text.strip()
+        if not text:
+            continue
+        document = Document(
+            source=doc_id,
+            format="txt",
+            title=doc.title or doc_id,
+            text=text,
+            sections=[Section(start=0, end=len(text))],
+        )
+        yield IngestItem(document=document, source_key=doc_id)
+
+
+def ensure_indexed(
+    dataset: BeirDataset,
+    *,
+    collection: str,
+    fingerprint: str,
+    store: VectorStore,
+    ingestor: Ingestor,
+    on_progress: Callable[[IngestOutcome], None] | None = None,
+) -> bool:
+    """Index the corpus unless this exact corpus + pipeline is already there; True if work was done."""
+    ingestor.prepare(collection)
+    key = f"{fingerprint}:{ingestor.config_key}"
+    return _once(
+        store,
+        collection,
+        "eval_index",
+        key,
+        lambda: ingestor.ingest(beir_items(dataset), collection=collection, on_progress=on_progress, synthesize=False),
+    )
+
+
+def ensure_synthesized(
+    dataset: BeirDataset,
+    *,
+    collection: str,
+    fingerprint: str,
+    store: VectorStore,
+    ingestor: Ingestor,
+    on_stage: StageFn | None = None,
+) -> bool:
+    """Synthesize every document of an indexed eval collection unless done with this teacher and filter."""
+    stage = ingestor.synthesis
+    if stage is None:
+        raise ValueError("ensure_synthesized needs an ingestor with a synthesis stage")
+    key = f"{fingerprint}:{ingestor.config_key}:{stage.key}"
+    return _once(
+        store,
+        collection,
+        "eval_synthetic",
+        key,
+        lambda: ingestor.ingest(beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True),
+    )
+
+
+def _once(store: VectorStore, collection: str, marker: str, key: str, build: Callable[[], object]) -> bool:
+    """Run ``build`` unless the collection's ``marker`` metadata already equals ``key``; True if it ran."""
+    if store.get_metadata(collection).get(marker) == key:
+        return False
+    build()
+    # Build the HNSW / sparse indexes once after the bulk load, off the query path.
+    store.optimize(collection)
+    store.set_metadata(collection, {**store.get_metadata(collection), marker: key})
+    return True
+
+
+def run_queries(
+    dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode, synthetic: bool = False
+) -> dict[str, list[str]]:
+    """Rank corpus ids for every judged query (chunk hits collapsed to their document).
+
+    ``synthetic`` searches synthetic items too (fused with chunks); otherwise chunks only.
+    """
+    run: dict[str, list[str]] = {}
+    for query_id, text in dataset.queries.items():
+        hits = searcher.search(text, collection=collection, k=CHUNK_DEPTH, mode=mode, synthetic=synthetic).hits
+        ranked: list[str] = []
+        seen: set[str] = set()
+        for hit in hits:
+            if hit.source not in seen:
+                seen.add(hit.source)
+                ranked.append(hit.source)
+        run[query_id] = ranked[:RANK_DEPTH]
+    return run
+
+
+def score(dataset: BeirDataset, run: dict[str, list[str]]) -> EvalReport:
+    """nDCG@10, recall@10/100 and MRR@10 of a run."""
+    return evaluate(run, dataset.qrels)

@@ -1,0 +1,97 @@
+"""Persistent generation cache: (content hash, teacher model id, prompt version) -> validated output."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from kernel.ids import sha256_text
+from kernel.sqlite import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS generations (
+    content_sha256 TEXT NOT NULL,
+    model_id TEXT NOT NULL,
+    prompt_version TEXT NOT NULL,
+    output TEXT NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    seconds REAL NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (content_sha256, model_id, prompt_version)
+);
+CREATE TABLE IF NOT EXISTS synthetic_reports (
+    collection TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    doc_version TEXT NOT NULL,
+    synth_key TEXT NOT NULL,
+    report TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (collection, document_id)
+);
+"""
+
+DB_FILE = "synthetic.db"
+
+
+class GenerationCache:
+    """Validated teacher outputs, so that re-ingest and repeated evals generate nothing twice.
+
+    Only outputs that passed schema validation are stored: a failed generation is tried again next
+    time (it may have been a timeout), and changing the teacher or the prompt version misses.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @classmethod
+    def open(cls, data_dir: Path) -> GenerationCache:
+        """The cache in ``data_dir``."""
+        return cls(open_synth_db(data_dir))
+
+    def get(self, content: str, *, model_id: str, prompt_version: str) -> dict[str, Any] | None:
+        """The stored output for this content, teacher and prompt, or None."""
+        row = (
+            self._db.read()
+            .execute(
+                "SELECT output FROM generations WHERE content_sha256 = ? AND model_id = ? AND prompt_version = ?",
+                (sha256_text(content), model_id, prompt_version),
+            )
+            .fetchone()
+        )
+        return None if row is None else dict(json.loads(row["output"]))
+
+    def put(
+        self,
+        content: str,
+        output: dict[str, Any],
+        *,
+        model_id: str,
+        prompt_version: str,
+        completion_tokens: int,
+        seconds: float,
+    ) -> None:
+        """Store (or replace) a validated output."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    sha256_text(content),
+                    model_id,
+                    prompt_version,
+                    json.dumps(output, ensure_ascii=False),
+                    completion_tokens,
+                    seconds,
+                    time.time(),
+                ),
+            )
+
+    def count(self) -> int:
+        """Number of cached generations."""
+        return int(self._db.read().execute("SELECT COUNT(*) FROM generations").fetchone()[0])
+
+
+def open_synth_db(data_dir: Path) -> Database:
+    """The SQLite file holding the generation cache and the per-document synthesis reports."""
+    return Database(data_dir / DB_FILE, schema=SCHEMA)

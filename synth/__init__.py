@@ -1,1 +1,0 @@
-"""LLM generation (synthetic knowledge, answers)."""

@@ -1,0 +1,1 @@
+"""Tests for evaluation: IR metrics and the BEIR loader."""

@@ -1,0 +1,109 @@
+"""A remote teacher over real HTTP: a loopback OpenAI-compatible server (real model behind it), not an SDK mock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.services import build_services
+from ingest.pipeline import IngestItem
+from kernel.models import ChatMessage, Completion, Document, GenerationParams, Section
+from kernel.settings import ChatModelSettings, Settings
+from knowledge.cache import GenerationCache
+from knowledge.generate import TeacherGenerator
+from llm.factory import create_chat_model
+from llm.llama_cpp import LlamaCppChatModel
+from retrieval.embedding import SentenceTransformerEmbedder
+from tests.fixtures_docs import LIGHTHOUSES
+from tests.knowledge.wrapped import CountingModel
+from tests.llm.openai_stub_server import STUB_MODEL_NAME, OpenAIStubServer
+
+pytestmark = pytest.mark.slow
+
+
+class ConcurrencyProbe(CountingModel):
+    """The real model behind the server, recording how many requests were inside it at once."""
+
+    def __init__(self, inner: LlamaCppChatModel) -> None:
+        super().__init__(inner)
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.peak = 0
+
+    def call(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
+    ) -> Completion:
+        with self._lock:
+            self.inside += 1
+            self.peak = max(self.peak, self.inside)
+        try:
+            return super().call(messages, params, schema)
+        finally:
+            with self._lock:
+                self.inside -= 1
+
+
+@pytest.fixture
+def server(llama_model: LlamaCppChatModel) -> Iterator[OpenAIStubServer]:
+    with OpenAIStubServer(ConcurrencyProbe(llama_model)) as stub:
+        yield stub
+
+
+def _remote(server: OpenAIStubServer, **extra: Any) -> ChatModelSettings:
+    return ChatModelSettings(
+        backend="openai", base_url=server.base_url, model_name=STUB_MODEL_NAME, timeout_s=60, **extra
+    )
+
+
+def test_remote_teacher_gets_json_schema_response_format(server: OpenAIStubServer, tmp_path: Path) -> None:
+    teacher = create_chat_model(_remote(server))
+    generator = TeacherGenerator(teacher, GenerationCache.open(tmp_path), questions=2)
+    result = generator.chunk_notes(" ".join(LIGHTHOUSES))
+    assert result.notes is not None, result.error
+    body = server.requests[0]
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["schema"]["required"] == ["keywords", "summary", "questions"]
+    assert generator.model_id == f"openai:{server.base_url}:{STUB_MODEL_NAME}"
+
+
+def test_remote_teacher_runs_chunks_concurrently_within_the_bound(
+    server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", synth_enabled=True, teacher=_remote(server, max_concurrency=3))
+    services = build_services(settings, embedder=embedder)
+    paragraphs = [f"{p} Record {i} of the lighthouse survey." for i in range(6) for p in LIGHTHOUSES]
+    text = "\n\n".join(paragraphs)
+    doc = Document(
+        source="lights.txt", format="txt", title="Lighthouses", text=text, sections=[Section(start=0, end=len(text))]
+    )
+    try:
+        [outcome] = services.ingestor.ingest([IngestItem(document=doc, source_key="lights.txt")], collection="c")
+    finally:
+        services.close()
+    assert outcome.synthetic is not None and outcome.chunks >= 4
+    assert outcome.synthetic.chunks == outcome.chunks
+    probe = server.model
+    assert isinstance(probe, ConcurrencyProbe)
+    assert 2 <= probe.peak <= 3  # several requests in flight, never more than max_concurrency
+
+
+def test_unavailable_remote_teacher_is_counted_not_fatal(
+    server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    server.fail_status = 503
+    settings = Settings(data_dir=tmp_path / "data", synth_enabled=True, synth_max_attempts=1, teacher=_remote(server))
+    services = build_services(settings, embedder=embedder)
+    text = "\n\n".join(LIGHTHOUSES)
+    doc = Document(source="l.txt", format="txt", title="L", text=text, sections=[Section(start=0, end=len(text))])
+    try:
+        [outcome] = services.ingestor.ingest([IngestItem(document=doc, source_key="l.txt")], collection="c")
+        assert outcome.status == "indexed"
+        assert outcome.synthetic is not None and outcome.synthetic.chunks_failed == outcome.chunks
+        assert len(server.requests) >= 2  # the SDK retried with backoff before giving up
+        assert services.searcher.search("Pharos of Alexandria", collection="c", k=1).hits[0].source == "l.txt"
+    finally:
+        services.close()

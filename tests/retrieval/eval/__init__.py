@@ -1,1 +1,0 @@
-"""Tests for retrieval.eval: IR metrics and the BEIR loader."""
