@@ -44,6 +44,16 @@ class AnswerService:
         """The chat model's id."""
         return self._chat.model_id
 
+    @property
+    def gate(self) -> GenerationGate:
+        """The admission gate of this service's chat model."""
+        return self._gate
+
+    @property
+    def pending(self) -> int:
+        """Generations running or waiting for the model."""
+        return self._gate.pending
+
     def plan(
         self,
         question: str,

@@ -1,21 +1,22 @@
-"""API keys: ``Authorization: Bearer <key>`` maps to a tenant; no keys configured = open service."""
+"""API keys and tenant scope: ``Authorization: Bearer <key>`` maps to a tenant; no keys = open service."""
 
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.deps import ServicesDep
-from app.services import Services
+from app.deps import EmbedderDep, SettingsDep, StoreDep
 from kernel.errors import NotFoundError, UnauthorizedError
-from kernel.tenancy import OPEN_TENANT, physical_collection
+from kernel.ports import VectorStore
+from kernel.tenancy import OPEN_TENANT, logical_collection, resolve
 
 
-def tenant_of(request: Request, services: ServicesDep) -> str:
+def tenant_of(request: Request, settings: SettingsDep) -> str:
     """The caller's tenant; raises UnauthorizedError (401) when keys are configured and none matches."""
-    keys = services.settings.api_keys
+    keys = settings.api_keys
     if not keys:
         return OPEN_TENANT
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -35,16 +36,38 @@ def tenant_of(request: Request, services: ServicesDep) -> str:
 TenantDep = Annotated[str, Depends(tenant_of)]
 
 
-def scoped(services: Services, tenant: str, collection: str | None) -> str:
-    """The store collection behind a tenant's collection name (the default one when None).
+@dataclass(frozen=True, slots=True)
+class TenantScope:
+    """The caller's view of the collections: its own names, mapped to store collections."""
 
-    The default collection always exists (created empty on first use, so a new tenant gets no hits
-    rather than an error); any other unknown name is a 404 that names it as the caller wrote it.
-    """
-    logical = collection or services.settings.collection
-    physical = physical_collection(tenant, logical)
-    if physical not in services.store.list_collections():
-        if logical != services.settings.collection:
-            raise NotFoundError(f"collection '{logical}' does not exist; upload documents to create it")
-        services.store.ensure_collection(physical, dim=services.embedder.dim)
-    return physical
+    tenant: str
+    store: VectorStore
+    default: str
+    dim: int
+
+    def collection(self, name: str | None) -> str:
+        """The store collection behind one of the tenant's names (the default one when None).
+
+        The default collection always exists (created empty on first use, so a new tenant gets no
+        hits rather than an error); any other unknown name is a 404 naming it as the caller wrote it.
+        """
+        logical = name or self.default
+        physical = resolve(self.tenant, logical)
+        if not self.store.exists(physical):
+            if logical != self.default:
+                raise NotFoundError(f"collection '{logical}' does not exist; upload documents to create it")
+            self.store.ensure_collection(physical, dim=self.dim)
+        return physical
+
+    def names(self) -> list[str]:
+        """The tenant's collection names, the default one included."""
+        own = {logical_collection(self.tenant, name) for name in self.store.list_collections()}
+        return sorted({n for n in own if n} | {self.default})
+
+
+def tenant_scope(tenant: TenantDep, store: StoreDep, embedder: EmbedderDep, settings: SettingsDep) -> TenantScope:
+    """The caller's tenant scope (authenticates the request)."""
+    return TenantScope(tenant=tenant, store=store, default=settings.collection, dim=embedder.dim)
+
+
+ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]

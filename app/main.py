@@ -1,4 +1,4 @@
-"""FastAPI application factory: ``create_app(settings)`` wires services into routes."""
+"""FastAPI application factory: ``create_app(settings)`` builds the components and wires them into routes."""
 
 from __future__ import annotations
 
@@ -11,37 +11,42 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from app.components import Components, build_configured
 from app.errors import install_error_handlers
 from app.observability import Metrics, ObservabilityMiddleware, generation_pending
 from app.routes import answer, documents, health, openai_chat, ops, search, ui
-from app.services import Services, build_services
 from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
 
-
-def _with_chat(settings: Settings) -> Services:
-    return build_services(settings, with_chat=True)
+ComponentsFactory = Callable[[Settings], Components]
 
 
-def create_app(settings: Settings, *, services_factory: Callable[[Settings], Services] = _with_chat) -> FastAPI:
-    """Build the app; the lifespan loads models and opens the store once, and closes it on exit."""
+def serving_components(settings: Settings) -> Components:
+    """What ``synthrag serve`` runs with: the configured models, and synthesis at ingest when enabled."""
+    return build_configured(settings, answers=True)
+
+
+def create_app(settings: Settings, *, components: ComponentsFactory = serving_components) -> FastAPI:
+    """Build the app; the lifespan builds the components once (``components``: a factory, for tests)."""
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        services = services_factory(settings)
-        app.state.services = services
+        built = components(settings)
+        app.state.components = built
         if not settings.api_keys:
             log.warning("SYNTHRAG_API_KEYS is not set: the service is open, every caller sees every document")
-        metrics.set_generation_pending(lambda: generation_pending(services))
-        metrics.set_job_counter(services.jobs.counts)
+        metrics.set_generation_pending(lambda: generation_pending(built.answers))
+        metrics.set_job_counter(built.ingest.jobs.counts)
         # Uploads are indexed by worker threads in this process (more with `synthrag worker`).
-        services.start_workers(settings.workers, on_done=metrics.observe_ingest)
+        workers = built.worker_pool(on_done=metrics.observe_ingest)
+        workers.start(settings.workers)
         try:
             yield
         finally:
-            services.close()
+            workers.close()
+            built.close()
 
     app = FastAPI(
         title="synthrag",

@@ -20,7 +20,7 @@ from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
-    from app.services import Services
+    from answer.service import AnswerService
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("synthrag.access")
@@ -130,13 +130,9 @@ class _CallbackCollector:
                 )
 
 
-def generation_pending(services: Services) -> int:
+def generation_pending(answers: AnswerService | None) -> int:
     """Generations running or queued in this process (0 without a chat model)."""
-    answers = services.answers
-    if answers is None:
-        return 0
-    # AnswerService keeps its gate private; read its count without reaching into anything else.
-    return answers._gate.pending
+    return 0 if answers is None else answers.pending
 
 
 def route_template(scope: Scope, *, root_path: str = "") -> str:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.catalog import DocumentRecord
 from ingest.jobs import JobRecord
 from ingest.uploads import UploadResult
 from kernel.models import Hit, SearchFilters, SearchMode
-from kernel.settings import validate_collection_name
-from kernel.tenancy import logical_collection
+from kernel.tenancy import CollectionName, logical_collection
 from retrieval.search import MAX_QUERY_CHARS, SearchTimings
 
 
@@ -23,7 +22,7 @@ class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="What to search for.")
     k: int = Field(default=10, ge=1, le=100, description="Number of hits to return.")
     mode: SearchMode | None = Field(default=None, description="bm25, dense, hybrid or hybrid-mmr.")
-    collection: str | None = Field(default=None, description="Collection; default from settings.")
+    collection: CollectionName | None = Field(default=None, description="Collection; default from settings.")
     filters: SearchFilters | None = Field(default=None, description="Restrict to documents / tags / kinds.")
     mmr_diversity: float | None = Field(
         default=None, ge=0.0, le=1.0, description="hybrid-mmr only: 0 = pure relevance, 1 = max diversity."
@@ -31,11 +30,6 @@ class SearchRequest(BaseModel):
     synthetic: bool | None = Field(
         default=None, description="Also match synthetic items (fused onto their chunks); default from settings."
     )
-
-    @field_validator("collection")
-    @classmethod
-    def _collection(cls, value: str | None) -> str | None:
-        return None if value is None else validate_collection_name(value)
 
 
 class SearchResponse(BaseModel):
@@ -62,15 +56,10 @@ class AnswerRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question to answer.")
     k: int | None = Field(default=None, ge=1, le=20, description="Sources to retrieve; default from settings.")
     mode: SearchMode | None = Field(default=None, description="Retrieval mode.")
-    collection: str | None = Field(default=None, description="Collection; default from settings.")
+    collection: CollectionName | None = Field(default=None, description="Collection; default from settings.")
     filters: SearchFilters | None = Field(default=None, description="Restrict retrieval.")
     stream: bool = Field(default=False, description="Server-Sent Events: token events, then a final event.")
     max_tokens: int | None = Field(default=None, ge=1, le=4096, description="Longest answer in tokens.")
-
-    @field_validator("collection")
-    @classmethod
-    def _collection(cls, value: str | None) -> str | None:
-        return None if value is None else validate_collection_name(value)
 
 
 class JobProgress(BaseModel):

@@ -17,13 +17,14 @@ from typing import Any
 import httpx
 import uvicorn
 
+from app.components import Components, build_components
 from app.main import create_app
-from app.services import Services, build_services
 from bench.stats import machine, percentile
 from ingest.files import collect_files, load_item
 from kernel.models import GenerationParams
 from kernel.settings import Settings, get_settings
-from llm.llama_cpp import _LOAD_LOCK, SEED, _amx_safe_params, bundled_gguf_path
+from llm.factory import create_chat_model
+from llm.llama_cpp import _LOAD_LOCK, SEED, LlamaCppChatModel, _amx_safe_params, bundled_gguf_path
 from tests.fixtures_docs import write_sample_folder
 
 QUESTIONS = (
@@ -108,11 +109,11 @@ def load_raw_llama(settings: Settings) -> Any:
 class Server:
     """The real app under uvicorn on a free loopback port, in a daemon thread."""
 
-    def __init__(self, settings: Settings, services: Services) -> None:
+    def __init__(self, settings: Settings, services: Components) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        app = create_app(settings, services_factory=lambda _settings: services)
+        app = create_app(settings, components=lambda _settings: services)
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run, args=([self._socket],), daemon=True)
 
@@ -131,7 +132,7 @@ class Server:
         self._socket.close()
 
 
-def retrieval_sample(client: httpx.Client, services: Services, question: str) -> dict[str, float]:
+def retrieval_sample(client: httpx.Client, services: Components, question: str) -> dict[str, float]:
     """Retrieval timed three ways (ms): the two searches AnswerService.plan runs (top answer_k in the
     default mode, dense top-1) as /v1/search round trips and as their server-side embed+store time,
     and plan() itself in-process (both searches plus prompt building)."""
@@ -160,10 +161,11 @@ def summary(samples: list[Sample]) -> dict[str, float]:
     }
 
 
-def prompts_for(services: Services, questions: list[str]) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
+def prompts_for(
+    services: Components, chat: LlamaCppChatModel, questions: list[str]
+) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
     """The exact messages the service will send to the model for each question, and their tokens."""
-    svc, chat = services.answer_service(), services.chat
-    assert chat is not None
+    svc = services.answer_service()
     prompts, tokens = {}, {}
     for question in questions:
         plan = svc.plan(question, collection=services.settings.collection)
@@ -175,7 +177,7 @@ def prompts_for(services: Services, questions: list[str]) -> tuple[dict[str, lis
 
 
 def measure(
-    services: Services, llm: Any, prompts: dict[str, list[dict[str, str]]], reps: int, max_tokens: int
+    services: Components, llm: Any, prompts: dict[str, list[dict[str, str]]], reps: int, max_tokens: int
 ) -> tuple[dict[str, list[Sample]], dict[str, list[float]]]:
     """Serve the app, warm both paths up, then alternate service and raw generations one at a time."""
     settings = services.settings
@@ -205,13 +207,18 @@ def run(reps: int, max_tokens: int) -> dict[str, Any]:
     """Ingest the sample folder with real services, then measure both paths on the same prompts."""
     with tempfile.TemporaryDirectory(prefix="synthrag-bench-") as tmp:
         settings = get_settings(data_dir=Path(tmp) / "data")
-        services = build_services(settings, with_chat=True, synthesize=False)
+        chat = create_chat_model(settings.llm)
+        if not isinstance(chat, LlamaCppChatModel):
+            raise RuntimeError(
+                "the answer benchmark compares the service with raw llama-cpp: use the llama-cpp backend"
+            )
+        services = build_components(settings, chat=chat)
         try:
             found, problems = collect_files(write_sample_folder(Path(tmp) / "docs"))
             if problems:
                 raise RuntimeError(f"sample folder problems: {problems}")
-            services.ingestor.ingest((load_item(f) for f in found), collection=settings.collection)
-            prompts, tokens = prompts_for(services, [WARMUP_QUESTION, *QUESTIONS])
+            services.ingest.ingestor.ingest((load_item(f) for f in found), collection=settings.collection)
+            prompts, tokens = prompts_for(services, chat, [WARMUP_QUESTION, *QUESTIONS])
             llm = load_raw_llama(settings)
             samples, retrieval = measure(services, llm, prompts, reps, max_tokens)
             model_id = services.answer_service().model_id

@@ -6,16 +6,16 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from app.services import Services
+from app.components import Components
 from bench.corpus import items
 from bench.stats import percentile
 from ingest.pipeline import EMBED_STEP
 
 
-def ingest_vs_encode(services: Services, texts: Sequence[str], reps: int) -> dict[str, Any]:
+def ingest_vs_encode(services: Components, texts: Sequence[str], reps: int) -> dict[str, Any]:
     """Interleaved repetitions on the same texts, same batch size; a fresh collection per Ingestor run
     (so nothing is skipped as unchanged). Chunks per second, medians and paired ratio."""
-    model: Any = getattr(services.embedder, "_model", None)
+    model: Any = getattr(services.search.embedder, "_model", None)
     if model is None:
         raise RuntimeError("the ingest comparison needs the sentence-transformers embedder")
     batch = services.settings.embed_batch_size
@@ -43,13 +43,13 @@ def ingest_vs_encode(services: Services, texts: Sequence[str], reps: int) -> dic
                 step_rates.append(len(texts) / (time.perf_counter() - started))
                 continue
             collection = f"bench-ingest-{rep}"
-            outcomes = services.ingestor.ingest(items(texts, prefix=f"ing{rep}"), collection=collection)
+            outcomes = services.ingest.ingestor.ingest(items(texts, prefix=f"ing{rep}"), collection=collection)
             seconds = time.perf_counter() - started
             chunks = sum(o.chunks for o in outcomes if o.status == "indexed")
             if chunks != len(texts):
                 raise RuntimeError(f"ingest stored {chunks} chunks of {len(texts)}")
             ingest_rates.append(chunks / seconds)
-            services.store.drop_collection(collection)
+            services.search.store.drop_collection(collection)
     ratios = [i / r for i, r in zip(ingest_rates, raw_rates, strict=True)]
     return {
         "texts": len(texts),

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app.services import Services, build_services
+from app.components import Components, build_components
 from bench import answer_latency, corpus, ingest_bench, latency, load, memory, recall, report
 from bench.stats import machine
 from ingest.pipeline import Ingestor
@@ -66,7 +66,7 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[Settings, Services, dict[str, Any]]:
+def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[Settings, Components, dict[str, Any]]:
     """A fresh index of ``n`` synthetic chunks loaded through Ingestor (embeddings from the cache),
     with store latency measured before and after ``optimize()``."""
     data_dir = work / f"data-{n}"
@@ -75,11 +75,11 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     texts, vectors, encode_s = corpus.corpus_embeddings(
         corpus.corpus_parts(n), embedder._model, embedder.model_id, log=log
     )
-    services = build_services(settings, embedder=embedder, synthesize=False)
+    services = build_components(settings, embedder=embedder)
     bulk = Ingestor(
-        store=services.store,
+        store=services.search.store,
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
-        sparse=services.sparse,
+        sparse=services.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         batch_chunks=1024,
@@ -87,12 +87,12 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     started = time.perf_counter()
     bulk.ingest(corpus.items(texts), collection=COLLECTION)
     load_s = time.perf_counter() - started
-    points = services.store.count(COLLECTION)
+    points = services.search.store.count(COLLECTION)
     log(f"tier {n}: {points} points loaded in {load_s:.0f} s; measuring before optimize()")
     queries = corpus.query_texts(cfg["before_after_queries"], seed=corpus.SEED + 7)
     before = latency.store_only_latency(services, COLLECTION, queries)
     started = time.perf_counter()
-    services.store.optimize(COLLECTION)
+    services.search.store.optimize(COLLECTION)
     optimize_s = time.perf_counter() - started
     after = latency.store_only_latency(services, COLLECTION, queries)
     log(f"tier {n}: optimize() took {optimize_s:.0f} s")
@@ -146,7 +146,7 @@ def http_vs_raw_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], que
     copy = work / f"data-{n}-raw"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(data, copy)
-    services = build_services(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder, synthesize=False)
+    services = build_components(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder)
     try:
         with memory.ServeProcess(data, COLLECTION, work / f"serve-{n}.log", cfg["env"]) as server:
             return latency.http_vs_raw(server.base_url, services, COLLECTION, queries)

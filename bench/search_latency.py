@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.services import build_services
+from app.components import build_components
 from bench.stats import machine, percentile
 from evaluation.runner import prepare_dataset
 from kernel.models import SearchMode
@@ -20,12 +20,14 @@ DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "sci
 def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, object]:
     """Index the corpus (reused if present), then time every mode over the same queries."""
     settings = get_settings()
-    services = build_services(settings, synthesize=False)
+    services = build_components(settings)
     try:
-        dataset, collection, _ = prepare_dataset(dataset_dir, split, store=services.store, ingestor=services.ingestor)
+        dataset, collection, _ = prepare_dataset(
+            dataset_dir, split, store=services.search.store, ingestor=services.ingest.ingestor
+        )
         queries = list(dataset.queries.values())[:n_queries]
         for text in queries[:10]:  # warm-up: first calls pay lazy initialisation
-            services.searcher.search(text, collection=collection, k=k, mode=SearchMode.HYBRID_MMR)
+            services.search.searcher.search(text, collection=collection, k=k, mode=SearchMode.HYBRID_MMR)
         rows: dict[str, dict[str, float]] = {}
         # Interleave modes query by query so machine noise hits every mode alike.
         samples: dict[SearchMode, dict[str, list[float]]] = {
@@ -34,7 +36,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
         for text in queries:
             for mode in SearchMode:
                 started = time.perf_counter()
-                result = services.searcher.search(text, collection=collection, k=k, mode=mode)
+                result = services.search.searcher.search(text, collection=collection, k=k, mode=mode)
                 total = (time.perf_counter() - started) * 1000
                 samples[mode]["embed"].append(result.timings.embed_ms)
                 samples[mode]["store"].append(result.timings.store_ms)
@@ -47,7 +49,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
             }
         return {
             "benchmark": "search_latency",
-            "points": services.store.count(collection),
+            "points": services.search.store.count(collection),
             "documents": len(dataset.corpus),
             "queries": len(queries),
             "k": k,

@@ -19,12 +19,11 @@ DELETED_STAGE = "document deleted"
 _WORKER_DIED = "the worker stopped during every attempt; check the worker logs, then retry the job"
 
 
-class JobRecord(BaseModel):
-    """A job as stored; ``state`` is what a reader should believe (a lost lease reads as queued)."""
+class JobSpec(BaseModel):
+    """What a job indexes: a stored original into a (physical) collection, as a tenant's document."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str
     document_id: str
     tenant: str
     collection: str
@@ -32,6 +31,12 @@ class JobRecord(BaseModel):
     source: str
     tags: list[str]
     metadata: dict[str, Any]
+
+
+class JobRecord(JobSpec):
+    """A job as stored; ``state`` is what a reader should believe (a lost lease reads as queued)."""
+
+    id: str
     state: JobState
     stage: str
     chunks_total: int
@@ -64,32 +69,21 @@ class JobQueue:
         self._lease_s = lease_s
         self._max_attempts = max_attempts
 
-    def enqueue(
-        self,
-        conn: sqlite3.Connection,
-        *,
-        document_id: str,
-        tenant: str,
-        collection: str,
-        blob_sha256: str,
-        source: str,
-        tags: list[str],
-        metadata: dict[str, Any],
-    ) -> str:
+    def enqueue(self, conn: sqlite3.Connection, spec: JobSpec) -> str:
         """Add a job (inside the caller's transaction); older queued jobs of the document are superseded."""
         now = time.time()
         conn.execute(
             "UPDATE jobs SET state='cancelled', stage='superseded by a newer upload', updated_at=? "
             "WHERE document_id=? AND state='queued'",
-            (now, document_id),
+            (now, spec.document_id),
         )
         job_id = str(uuid.uuid4())
         conn.execute(
             """INSERT INTO jobs (id, document_id, tenant, collection, blob_sha256, source, tags, metadata, state,
                    stage, max_attempts, created_at, updated_at)
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'queued', 'queued', ?, ?, ?)""",
-            (job_id, document_id, tenant, collection, blob_sha256, source, json.dumps(tags),
-             json.dumps(metadata), self._max_attempts, now, now),
+            (job_id, spec.document_id, spec.tenant, spec.collection, spec.blob_sha256, spec.source,
+             json.dumps(spec.tags), json.dumps(spec.metadata), self._max_attempts, now, now),
         )  # fmt: skip
         return job_id
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
-from ingest.jobs import JobQueue, JobRecord
+from ingest.jobs import JobQueue, JobRecord, JobSpec
 from ingest.parse import parse_document
 from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
 from kernel.ids import document_id
@@ -21,7 +21,7 @@ from kernel.models import Document
 from kernel.ports import VectorStore
 from kernel.settings import Settings
 from kernel.sqlite import Database
-from kernel.tenancy import physical_collection
+from kernel.tenancy import resolve
 from knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class DocumentService:
     ) -> UploadResult:
         source = doc.source
         sha = hashlib.sha256(data).hexdigest()
-        physical = physical_collection(tenant, collection)
+        physical = resolve(tenant, collection)
         existing = self._catalog.find_by_content(tenant, collection, sha)
         if existing is not None:
             job = self._queue.latest_for_document(existing.id)
@@ -165,8 +165,7 @@ class DocumentService:
                 tags=tags,
                 metadata=metadata,
             )
-            job_id = self._queue.enqueue(
-                conn,
+            spec = JobSpec(
                 document_id=doc_id,
                 tenant=tenant,
                 collection=physical,
@@ -175,6 +174,7 @@ class DocumentService:
                 tags=tags,
                 metadata=metadata,
             )
+            job_id = self._queue.enqueue(conn, spec)
         self._notify()
         return UploadResult(source=source, document_id=doc_id, job_id=job_id, duplicate=False, status="queued")
 
@@ -183,16 +183,16 @@ class DocumentService:
         record = self._catalog.get(tenant, doc_id)
         with self._db.transaction() as conn:
             self._catalog.set_status(conn, doc_id, "queued")
-            job_id = self._queue.enqueue(
-                conn,
+            spec = JobSpec(
                 document_id=doc_id,
                 tenant=tenant,
-                collection=physical_collection(tenant, record.collection),
+                collection=resolve(tenant, record.collection),
                 blob_sha256=record.content_sha256,
                 source=record.source,
                 tags=record.tags,
                 metadata=record.metadata,
             )
+            job_id = self._queue.enqueue(conn, spec)
         self._notify()
         return job_id
 
@@ -225,9 +225,9 @@ class DocumentService:
         with self._db.transaction() as conn:
             self._queue.cancel_document(conn, doc_id)
         # Points first: if the store fails the catalog entry stays and the delete can be repeated.
-        removed = self._store.delete_document(physical_collection(tenant, record.collection), doc_id)
+        removed = self._store.delete_document(resolve(tenant, record.collection), doc_id)
         if self._reports is not None:
-            self._reports.delete(physical_collection(tenant, record.collection), doc_id)
+            self._reports.delete(resolve(tenant, record.collection), doc_id)
         with self._db.transaction() as conn:
             self._catalog.delete(conn, doc_id)
         return removed
@@ -237,7 +237,7 @@ class DocumentService:
         record = self._catalog.get(tenant, doc_id)
         if self._reports is None:
             return None
-        return self._reports.get(physical_collection(tenant, record.collection), doc_id)
+        return self._reports.get(resolve(tenant, record.collection), doc_id)
 
     def _notify(self) -> None:
         if self._wake is not None:

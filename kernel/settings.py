@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.errors import ConfigError
 from kernel.models import SearchMode
-from kernel.tenancy import validate_tenant
+from kernel.tenancy import CollectionName, validate_tenant
 
 ENV_PREFIX = "SYNTHRAG_"
 
@@ -67,7 +67,9 @@ class Settings(BaseSettings):
     qdrant_write_consistency: int = Field(
         default=1, ge=1, le=64, description="Replicas that must confirm a write (write_consistency_factor)."
     )
-    collection: str = Field(default="default", description="Collection used when none is named.")
+    collection: CollectionName = Field(
+        default=CollectionName("default"), description="Collection used when none is named."
+    )
 
     embed_model: str = Field(
         default="", description="Path to a sentence-transformers model folder; empty = bundled MiniLM."
@@ -178,11 +180,6 @@ class Settings(BaseSettings):
         default="text", description="Log lines on stderr: json (one object per line) or text."
     )
 
-    @field_validator("collection")
-    @classmethod
-    def _valid_collection(cls, value: str) -> str:
-        return validate_collection_name(value)
-
     @field_validator("api_keys")
     @classmethod
     def _valid_keys(cls, value: dict[str, str]) -> dict[str, str]:
@@ -224,14 +221,6 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}CHUNK_MAX_TOKENS ({self.chunk_max_tokens})"
             )
         return self
-
-
-def validate_collection_name(value: str) -> str:
-    """Collection names become directory names: keep them to a safe alphabet."""
-    ok = value and len(value) <= 64 and all(c.isalnum() or c in "-_" for c in value)
-    if not ok or not value[0].isalnum():
-        raise ValueError("collection names use letters, digits, '-' and '_' (max 64, start alphanumeric)")
-    return value
 
 
 def get_settings(**overrides: object) -> Settings:

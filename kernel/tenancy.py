@@ -1,14 +1,24 @@
-"""Tenants own collections: each tenant's collections live under their own physical names."""
+"""Names of tenants and collections: one validated :class:`CollectionName`, one :func:`resolve` to store names.
+
+Each tenant's collections live under their own physical (store-level) names, ``t-<tenant>__<name>``;
+the open service (no API keys) uses names as they are.
+"""
 
 from __future__ import annotations
 
 import re
+from typing import Any
+
+from pydantic import GetCoreSchemaHandler
+from pydantic_core import core_schema
 
 from kernel.errors import InvalidRequestError
 
 OPEN_TENANT = ""
 _SEPARATOR = "__"
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_MAX_NAME = 64
+_RULE = "use letters, digits, '-' and '_' (max 64, start alphanumeric)"
 
 
 def validate_tenant(name: str) -> str:
@@ -18,11 +28,46 @@ def validate_tenant(name: str) -> str:
     return name
 
 
-def physical_collection(tenant: str, collection: str) -> str:
-    """Store-level name of a tenant's collection; the open (no keys) service uses names as they are."""
-    if _SEPARATOR in collection:
-        raise InvalidRequestError(f"collection {collection!r}: '{_SEPARATOR}' is reserved")
-    return f"t-{tenant}{_SEPARATOR}{collection}" if tenant else collection
+class CollectionName(str):
+    """A collection name that is safe as a directory name; constructing one validates it.
+
+    Raises :class:`InvalidRequestError` (HTTP 422, a CLI error line) naming the rule; inside pydantic
+    models and settings the same check reports a validation error with the same message.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> CollectionName:
+        ok = bool(value) and len(value) <= _MAX_NAME and all(c.isalnum() or c in "-_" for c in value)
+        if not ok or not value[0].isalnum():
+            raise InvalidRequestError(f"invalid collection name {value!r}: collection names {_RULE}")
+        return super().__new__(cls, value)
+
+    @classmethod
+    def _from_model(cls, value: str) -> CollectionName:
+        try:
+            return cls(value)
+        except InvalidRequestError as exc:
+            raise ValueError(exc.message) from None
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(
+            cls._from_model,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+
+
+def resolve(tenant: str, name: str) -> str:
+    """Store-level name of a tenant's collection (validated); the open service uses the name as it is.
+
+    Raises InvalidRequestError for an invalid name or one holding the reserved tenant separator.
+    """
+    checked = CollectionName(name)
+    if _SEPARATOR in checked:
+        raise InvalidRequestError(f"collection '{checked}': '{_SEPARATOR}' is reserved")
+    return f"t-{tenant}{_SEPARATOR}{checked}" if tenant else str(checked)
 
 
 def logical_collection(tenant: str, physical: str) -> str | None:

@@ -14,7 +14,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 # Synthesis costs seconds of CPU per chunk: tests turn it on where they test it (Settings(synth_enabled=True)).
 os.environ.setdefault("SYNTHRAG_SYNTH_ENABLED", "false")
 
-from app.services import Services, build_services
+from app.components import Components, build_components
 from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
@@ -32,13 +32,13 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def make_services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Services:
+def make_services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Components:
     """Real services around a shared embedder (loading the model once per test session)."""
-    return build_services(settings, embedder=embedder)
+    return build_components(settings, embedder=embedder)
 
 
 @pytest.fixture
-def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Services]:
+def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
     """Real embedded services; closed after the test."""
     built = make_services(settings, embedder)
     yield built
@@ -59,9 +59,8 @@ INJECTION = (
 
 
 @pytest.fixture
-def answering(services: Services, llama_model: LlamaCppChatModel, tmp_path: Path) -> Services:
-    """Services over the sample documents plus a poisoned one, answering with the bundled model."""
-    from app.services import attach_chat
+def answering(services: Components, llama_model: LlamaCppChatModel, tmp_path: Path) -> Components:
+    """Components over the sample documents plus a poisoned one, answering with the bundled model."""
     from ingest.files import collect_files, load_item
     from tests.fixtures_docs import write_sample_folder
 
@@ -70,6 +69,5 @@ def answering(services: Services, llama_model: LlamaCppChatModel, tmp_path: Path
     write_sample_folder(folder)
     (folder / "notes.txt").write_text(INJECTION)
     found, _ = collect_files([folder])
-    services.ingestor.ingest((load_item(f) for f in found), collection=services.settings.collection)
-    attach_chat(services, llama_model)
-    return services
+    services.ingest.ingestor.ingest((load_item(f) for f in found), collection=services.settings.collection)
+    return services.with_chat(llama_model)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.services import build_services
-from kernel.settings import Settings, validate_collection_name
+from app.components import build_configured
+from kernel.settings import Settings
+from kernel.tenancy import CollectionName
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Print the answer and its sources (or JSON)."""
-    collection = validate_collection_name(args.collection or settings.collection)
-    services = build_services(settings, with_chat=True, synthesize=False)
+    collection = CollectionName(args.collection or settings.collection)
+    components = build_configured(settings, answers=True, synthesis=False)
     try:
-        svc = services.answer_service()
+        svc = components.answer_service()
         answer = svc.generate(svc.plan(args.question, collection=collection), svc.params())
     finally:
-        services.close()
+        components.close()
     if args.json:
         print(json.dumps(answer.model_dump(mode="json"), indent=2, ensure_ascii=False))
         return 0

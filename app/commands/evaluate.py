@@ -9,7 +9,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from app.services import Services, build_services
+from app.components import Components, build_configured
 from evaluation.beir import BeirDataset
 from evaluation.metrics import EvalReport
 from evaluation.runner import prepare_dataset, run_queries, score
@@ -25,7 +25,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     synthetic = bool(getattr(args, "synthetic", False))
     default_modes = list(SearchMode) if synthetic else [settings.search_mode]
     modes = [SearchMode(args.mode)] if args.mode else default_modes
-    services = build_services(settings, synthesize=synthetic)
+    components = build_configured(settings, answers=False, synthesis=synthetic)
+    searcher, ingestor = components.search.searcher, components.ingest.ingestor
     try:
         bar = tqdm(unit="doc", file=sys.stderr, desc="indexing", leave=False)
 
@@ -43,8 +44,8 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         dataset, collection, indexed = prepare_dataset(
             args.dataset,
             args.split,
-            store=services.store,
-            ingestor=services.ingestor,
+            store=components.search.store,
+            ingestor=ingestor,
             on_progress=on_progress,
             sample_docs=getattr(args, "sample_docs", None),
             seed=getattr(args, "seed", 0),
@@ -56,16 +57,16 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             print(f"reusing index {collection}", file=sys.stderr)
         rows: list[tuple[SearchMode, EvalReport, EvalReport | None]] = []
         for mode in modes:
-            raw = score(dataset, run_queries(dataset, services.searcher, collection=collection, mode=mode))
+            raw = score(dataset, run_queries(dataset, searcher, collection=collection, mode=mode))
             plus = None
             if synthetic:
-                run = run_queries(dataset, services.searcher, collection=collection, mode=mode, synthetic=True)
+                run = run_queries(dataset, searcher, collection=collection, mode=mode, synthetic=True)
                 plus = score(dataset, run)
             rows.append((mode, raw, plus))
-        totals = _synthesis_totals(services, dataset, collection) if synthetic else None
-        teacher = services.ingestor.synthesis.teacher if services.ingestor.synthesis is not None else None
+        totals = _synthesis_totals(components, dataset, collection) if synthetic else None
+        teacher = ingestor.synthesis.teacher if ingestor.synthesis is not None else None
     finally:
-        services.close()
+        components.close()
     sample = f"{len(dataset.corpus)} documents, {len(dataset.queries)} queries"
     if args.json:
         print(json.dumps(_as_json(rows, sample=sample, teacher=teacher, totals=totals)))
@@ -81,11 +82,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _synthesis_totals(services: Services, dataset: BeirDataset, collection: str) -> SynthCounts:
+def _synthesis_totals(components: Components, dataset: BeirDataset, collection: str) -> SynthCounts:
     """Counts summed over the reports of the evaluated documents."""
     totals = SynthCounts()
     for source in dataset.corpus:
-        report = services.reports.get(collection, document_id(collection, source))
+        report = components.ingest.reports.get(collection, document_id(collection, source))
         if report is not None:
             totals.add(report.counts)
     return totals

@@ -10,21 +10,23 @@ from typing import Any
 
 from tqdm import tqdm
 
-from app.services import build_services
+from app.components import build_configured
 from ingest.files import collect_files, load_item
 from ingest.pipeline import IngestItem, IngestOutcome
 from kernel.errors import InputError
-from kernel.settings import Settings, validate_collection_name
+from kernel.settings import Settings
+from kernel.tenancy import CollectionName
 from knowledge.reports import SynthCounts
 
 
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest; exit 0 when nothing failed, 1 otherwise."""
-    collection = validate_collection_name(args.collection or settings.collection)
+    collection = CollectionName(args.collection or settings.collection)
     found, problems = collect_files(args.paths)
     failures: list[tuple[str, str]] = [(str(path), reason) for path, reason in problems]
-    services = build_services(settings, synthesize=settings.synth_enabled and not args.no_synth)
-    synthesis = services.ingestor.synthesis
+    components = build_configured(settings, answers=False, synthesis=settings.synth_enabled and not args.no_synth)
+    ingestor = components.ingest.ingestor
+    synthesis = ingestor.synthesis
     progress = tqdm(total=len(found), unit="doc", file=sys.stderr, disable=args.no_progress or None)
     synth_bar = _SynthesisBar(progress, disabled=args.no_progress)
 
@@ -45,16 +47,14 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
         progress.update(1)
 
     try:
-        results = services.ingestor.ingest(
-            items(), collection=collection, on_progress=on_progress, on_stage=synth_bar.update
-        )
+        results = ingestor.ingest(items(), collection=collection, on_progress=on_progress, on_stage=synth_bar.update)
         if any(o.status == "indexed" or o.synthetic is not None for o in results):
             # Build the vector indexes once after the bulk load, so searches do not scan.
-            services.store.optimize(collection)
+            components.search.store.optimize(collection)
     finally:
         progress.close()
         synth_bar.close()
-        services.close()
+        components.close()
     counts = Counter(o.status for o in outcomes)
     chunks = sum(o.chunks for o in outcomes if o.status == "indexed")
     print(

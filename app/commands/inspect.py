@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from kernel.errors import NotFoundError
-from kernel.settings import Settings, configure_offline, validate_collection_name
+from kernel.settings import Settings, configure_offline
+from kernel.tenancy import CollectionName
 from knowledge.cache import open_synth_db
 from knowledge.reports import ReportStore, SyntheticReport
 
@@ -13,7 +14,7 @@ from knowledge.reports import ReportStore, SyntheticReport
 def run_inspect(args: argparse.Namespace, settings: Settings) -> int:
     """Print the synthesis report of one document; exit 2 (via NotFoundError) when there is none."""
     configure_offline()
-    collection = validate_collection_name(args.collection or settings.collection)
+    collection = CollectionName(args.collection or settings.collection)
     report = ReportStore(open_synth_db(settings.data_dir)).get(collection, args.document_id)
     if report is None:
         raise NotFoundError(

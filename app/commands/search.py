@@ -5,24 +5,25 @@ from __future__ import annotations
 import argparse
 import json
 
-from app.services import build_services
+from app.components import build_components
 from kernel.models import SearchMode
-from kernel.settings import Settings, validate_collection_name
+from kernel.settings import Settings
+from kernel.tenancy import CollectionName
 
 
 def run_search(args: argparse.Namespace, settings: Settings) -> int:
     """Print hits as text or JSON."""
-    collection = validate_collection_name(args.collection or settings.collection)
-    services = build_services(settings, synthesize=False)
+    collection = CollectionName(args.collection or settings.collection)
+    components = build_components(settings)
     try:
-        result = services.searcher.search(
+        result = components.search.searcher.search(
             args.query,
             collection=collection,
             k=args.k,
             mode=SearchMode(args.mode) if args.mode else None,
         )
     finally:
-        services.close()
+        components.close()
     if args.json:
         hits = [
             {

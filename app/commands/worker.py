@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-import threading
 from types import FrameType
 
-from app.services import build_services
+from app.components import build_configured
 from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -16,8 +15,9 @@ log = logging.getLogger(__name__)
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     """Process queued ingest jobs until stopped (or, with --exit-when-idle, until the queue is empty)."""
-    services = build_services(settings)
-    stop = threading.Event()
+    components = build_configured(settings, answers=False)
+    pool = components.worker_pool()
+    stop = pool.stop_event
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %d: finishing the current job, then stopping", signum)
@@ -27,14 +27,14 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         if args.exit_when_idle:
-            worker = services.new_worker()
+            worker = components.new_worker()
             while not stop.is_set() and worker.run_once():
                 pass
             worker.optimize_idle(threshold=1)
         else:
-            if args.threads > 1:
-                services.start_workers(args.threads - 1)
-            services.new_worker().run(stop)
+            pool.start(args.threads - 1)
+            components.new_worker().run(stop)
     finally:
-        services.close()
+        pool.close()
+        components.close()
     return 0

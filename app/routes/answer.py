@@ -9,8 +9,8 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from answer.service import AnswerPlan, finish
-from app.auth import TenantDep, scoped
-from app.deps import ServicesDep
+from app.auth import ScopeDep
+from app.deps import AnswersDep
 from app.errors import error_body, status_for
 from app.schemas import AnswerRequest
 from app.sse import SSE_HEADERS, sse
@@ -21,12 +21,11 @@ router = APIRouter(prefix="/v1", tags=["answer"])
 
 
 @router.post("/answer", response_model=Answer)
-def answer(body: AnswerRequest, services: ServicesDep, tenant: TenantDep) -> Any:
+def answer(body: AnswerRequest, svc: AnswersDep, scope: ScopeDep) -> Any:
     """Answer from the collection's documents, citing them as [n]."""
-    svc = services.answer_service()
     plan = svc.plan(
         body.question,
-        collection=scoped(services, tenant, body.collection),
+        collection=scope.collection(body.collection),
         k=body.k,
         mode=body.mode,
         filters=body.filters,

@@ -10,11 +10,11 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from app.auth import TenantDep
-from app.deps import ServicesDep
+from app.deps import CatalogDep, DocumentsDep, JobsDep, SettingsDep
 from app.schemas import DocumentList, DocumentView, JobView, UploadResponse
 from ingest.uploads import UploadResult
 from kernel.errors import InvalidRequestError, NotFoundError, TooLargeError
-from kernel.settings import validate_collection_name
+from kernel.tenancy import CollectionName
 from knowledge.reports import SyntheticReport
 
 router = APIRouter(prefix="/v1", tags=["documents"])
@@ -86,7 +86,8 @@ def _check_numbers(value: Any) -> None:
 async def upload_documents(
     *,
     request: Request,
-    services: ServicesDep,
+    settings: SettingsDep,
+    documents: DocumentsDep,
     tenant: TenantDep,
     files: Annotated[list[UploadFile], File(description="One or more files (TXT, Markdown, HTML, PDF, DOCX).")],
     collection: Annotated[str | None, Form()] = None,
@@ -94,16 +95,13 @@ async def upload_documents(
     metadata: Annotated[str | None, Form(description="A JSON object stored with each document.")] = None,
 ) -> UploadResponse:
     """Validate every file, then queue one job per file; a bad file rejects the whole request."""
-    limit = services.settings.max_upload_bytes
+    limit = settings.max_upload_bytes
     if len(files) > _MAX_FILES:
         raise InvalidRequestError(f"at most {_MAX_FILES} files per request")
     declared = int(request.headers.get("content-length") or 0)
     if declared > limit * len(files) + _FRAMING:
         raise TooLargeError(f"request of {declared:,} bytes; each file may be at most {limit:,} bytes")
-    try:
-        name = validate_collection_name(collection) if collection else services.settings.collection
-    except ValueError as exc:
-        raise InvalidRequestError(f"collection: {exc}") from exc
+    name = CollectionName(collection) if collection else settings.collection
     tag_list, meta = _tags(tags), _metadata(metadata)
     payloads: list[tuple[str | None, bytes]] = []
     for upload in files:
@@ -113,9 +111,7 @@ async def upload_documents(
         payloads.append((upload.filename, data))
 
     def accept() -> list[UploadResult]:
-        return services.documents.upload_many(
-            tenant=tenant, collection=name, files=payloads, tags=tag_list, metadata=meta
-        )
+        return documents.upload_many(tenant=tenant, collection=name, files=payloads, tags=tag_list, metadata=meta)
 
     return UploadResponse(results=await run_in_threadpool(accept))
 
@@ -123,7 +119,7 @@ async def upload_documents(
 @router.get("/documents", response_model=DocumentList)
 def list_documents(
     *,
-    services: ServicesDep,
+    catalog: CatalogDep,
     tenant: TenantDep,
     collection: str | None = None,
     status: Annotated[str | None, Query(pattern="^(queued|indexing|indexed|failed)$")] = None,
@@ -132,53 +128,51 @@ def list_documents(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DocumentList:
     """The tenant's documents, newest first, filterable by collection, status and tag."""
-    records, total = services.catalog.list(
-        tenant, collection=collection, status=status, tag=tag, limit=limit, offset=offset
-    )
+    records, total = catalog.list(tenant, collection=collection, status=status, tag=tag, limit=limit, offset=offset)
     views = [DocumentView.from_record(r) for r in records]
     return DocumentList(documents=views, total=total, limit=limit, offset=offset)
 
 
 @router.get("/documents/{document_id}", response_model=DocumentView)
-def get_document(document_id: str, services: ServicesDep, tenant: TenantDep) -> DocumentView:
+def get_document(document_id: str, catalog: CatalogDep, jobs: JobsDep, tenant: TenantDep) -> DocumentView:
     """One document with its latest job."""
-    record = services.catalog.get(tenant, document_id)
-    job = services.jobs.latest_for_document(document_id)
+    record = catalog.get(tenant, document_id)
+    job = jobs.latest_for_document(document_id)
     return DocumentView.from_record(record, job=JobView.from_record(job, tenant) if job else None)
 
 
 @router.delete("/documents/{document_id}")
-def delete_document(document_id: str, services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
+def delete_document(document_id: str, documents: DocumentsDep, tenant: TenantDep) -> dict[str, Any]:
     """Remove the document, its points and its queued jobs."""
-    removed = services.documents.delete(tenant, document_id)
+    removed = documents.delete(tenant, document_id)
     return {"deleted": document_id, "points_removed": removed}
 
 
 @router.post("/documents/{document_id}/reingest", status_code=202, response_model=JobView)
-def reingest_document(document_id: str, services: ServicesDep, tenant: TenantDep) -> JobView:
+def reingest_document(document_id: str, documents: DocumentsDep, jobs: JobsDep, tenant: TenantDep) -> JobView:
     """Index the document again from its stored original."""
-    job_id = services.documents.reingest(tenant, document_id)
-    return JobView.from_record(services.jobs.get(tenant, job_id), tenant)
+    job_id = documents.reingest(tenant, document_id)
+    return JobView.from_record(jobs.get(tenant, job_id), tenant)
 
 
 @router.get("/jobs/{job_id}", response_model=JobView)
-def get_job(job_id: str, services: ServicesDep, tenant: TenantDep) -> JobView:
+def get_job(job_id: str, jobs: JobsDep, tenant: TenantDep) -> JobView:
     """State, stage, progress and error of a job."""
-    return JobView.from_record(services.jobs.get(tenant, job_id), tenant)
+    return JobView.from_record(jobs.get(tenant, job_id), tenant)
 
 
 @router.post("/jobs/{job_id}/retry", status_code=202, response_model=JobView)
-def retry_job(job_id: str, services: ServicesDep, tenant: TenantDep) -> JobView:
+def retry_job(job_id: str, documents: DocumentsDep, tenant: TenantDep) -> JobView:
     """Queue a failed or cancelled job again (not one of a deleted or since replaced document)."""
-    return JobView.from_record(services.documents.retry(tenant, job_id), tenant)
+    return JobView.from_record(documents.retry(tenant, job_id), tenant)
 
 
 @router.get("/documents/{document_id}/synthetic", response_model=SyntheticReport)
-def get_synthetic(document_id: str, services: ServicesDep, tenant: TenantDep) -> SyntheticReport:
+def get_synthetic(document_id: str, documents: DocumentsDep, jobs: JobsDep, tenant: TenantDep) -> SyntheticReport:
     """The document's synthetic items, kept and dropped (with the reason for each drop), and the counts."""
-    report = services.documents.synthetic(tenant, document_id)
+    report = documents.synthetic(tenant, document_id)
     if report is None:
-        job = services.jobs.latest_for_document(document_id)
+        job = jobs.latest_for_document(document_id)
         state = f" (its latest job is {job.state}: {job.stage})" if job is not None else ""
         raise NotFoundError(
             f"document {document_id} has no synthetic knowledge{state}: synthesis is off "

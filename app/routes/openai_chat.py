@@ -11,46 +11,41 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from answer.service import AnswerPlan, finish
-from app.auth import TenantDep, scoped
-from app.deps import ServicesDep
+from app.auth import ScopeDep, TenantScope
+from app.deps import AnswersDep
 from app.errors import error_body
 from app.openai_schemas import ChatCompletionRequest, extras
-from app.services import Services
 from app.sse import SSE_HEADERS, sse
 from kernel.errors import InvalidRequestError, NotFoundError, SynthragError
 from kernel.models import ChatMessage
-from kernel.settings import validate_collection_name
-from kernel.tenancy import logical_collection
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 DEFAULT_MODEL = "synthrag"
 
 
-def _collection(services: Services, tenant: str, model: str) -> str:
+def _collection(scope: TenantScope, model: str) -> str:
     """The store collection behind a model name, within the tenant's collections."""
     if model in (DEFAULT_MODEL, ""):
-        return scoped(services, tenant, None)
+        return scope.collection(None)
     try:
-        return scoped(services, tenant, validate_collection_name(model))
-    except (ValueError, NotFoundError, InvalidRequestError) as exc:
+        return scope.collection(model)
+    except (NotFoundError, InvalidRequestError) as exc:
         raise NotFoundError(f"model '{model}' does not exist; GET /v1/models lists the collections") from exc
 
 
 @router.get("/models")
-def list_models(services: ServicesDep, tenant: TenantDep) -> dict[str, Any]:
+def list_models(scope: ScopeDep) -> dict[str, Any]:
     """Every collection of the tenant is a model; 'synthrag' is the default collection."""
-    own = {logical_collection(tenant, name) for name in services.store.list_collections()} - {None}
-    names = [DEFAULT_MODEL, *sorted({n for n in own if n} | {services.settings.collection})]
+    names = [DEFAULT_MODEL, *scope.names()]
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "synthrag"} for n in names]
     return {"object": "list", "data": data}
 
 
 @router.post("/chat/completions")
-def chat_completions(body: ChatCompletionRequest, services: ServicesDep, tenant: TenantDep) -> Any:
+def chat_completions(body: ChatCompletionRequest, svc: AnswersDep, scope: ScopeDep) -> Any:
     """Answer the last user message from the collection named by ``model``, with sources attached."""
-    svc = services.answer_service()
-    collection = _collection(services, tenant, body.model)
+    collection = _collection(scope, body.model)
     question = body.messages[-1].text()
     history = [
         ChatMessage(role=m.role, content=m.text()) for m in body.messages[:-1] if m.role in ("user", "assistant")

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from app.components import Components
 from app.observability import Metrics
-from app.services import Services
 
 log = logging.getLogger(__name__)
 
@@ -32,38 +32,39 @@ class Readiness(BaseModel):
     checks: dict[str, Check] = Field(default_factory=dict)
 
 
-def _check_store(services: Services) -> Check:
+def _check_store(components: Components) -> Check:
     try:
-        names = services.store.list_collections()
+        names = components.search.store.list_collections()
     except Exception as exc:
         return Check(status="fail", message=f"store does not answer: {exc}")
     return Check(status="ok", message=f"{len(names)} collections")
 
 
-def _check_embedder(services: Services) -> Check:
+def _check_embedder(components: Components) -> Check:
+    embedder = components.search.embedder
     try:
-        vectors = services.embedder.embed(["readiness probe"])
+        vectors = embedder.embed(["readiness probe"])
     except Exception as exc:
         return Check(status="fail", message=f"embedder failed: {exc}")
-    if len(vectors) != 1 or len(vectors[0]) != services.embedder.dim:
+    if len(vectors) != 1 or len(vectors[0]) != embedder.dim:
         return Check(status="fail", message="embedder returned an unexpected vector shape")
-    return Check(status="ok", message=services.embedder.model_id)
+    return Check(status="ok", message=embedder.model_id)
 
 
-def _check_chat(services: Services) -> Check:
-    if services.chat is None:
+def _check_chat(components: Components) -> Check:
+    if components.answers is None:
         return Check(status="skipped", message="this process serves no chat model")
-    return Check(status="ok", message=services.chat.model_id)
+    return Check(status="ok", message=components.answers.model_id)
 
 
-def readiness(services: Services | None) -> Readiness:
-    """Run every check against the services (None: the lifespan has not built them yet)."""
-    if services is None:
+def readiness(components: Components | None) -> Readiness:
+    """Run every check against the components (None: the lifespan has not built them yet)."""
+    if components is None:
         return Readiness(status="not ready", checks={"services": Check(status="fail", message="still starting")})
     checks = {
-        "store": _check_store(services),
-        "embedder": _check_embedder(services),
-        "chat": _check_chat(services),
+        "store": _check_store(components),
+        "embedder": _check_embedder(components),
+        "chat": _check_chat(components),
     }
     ready = all(c.status != "fail" for c in checks.values())
     return Readiness(status="ready" if ready else "not ready", checks=checks)
@@ -75,8 +76,8 @@ def readyz(request: Request) -> JSONResponse:
 
     A plain ``def``: embedding is CPU work, so it runs in the thread pool, off the event loop.
     """
-    services = cast(Services | None, getattr(request.app.state, "services", None))
-    result = readiness(services)
+    components = cast(Components | None, getattr(request.app.state, "components", None))
+    result = readiness(components)
     if result.status != "ready":
         failing = {k: c.message for k, c in result.checks.items() if c.status == "fail"}
         log.warning("not ready: %s", failing)

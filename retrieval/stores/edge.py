@@ -15,7 +15,7 @@ import qdrant_edge as qe
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
-from kernel.settings import validate_collection_name
+from kernel.tenancy import CollectionName
 from retrieval.stores.common import match_any_conditions, need
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
@@ -97,10 +97,7 @@ class EdgeStore:
 
     def _dir(self, name: str) -> Path:
         # Names become directory names: refuse anything that could leave the root.
-        try:
-            return self._root / validate_collection_name(name)
-        except ValueError as e:
-            raise InvalidRequestError(f"invalid collection name '{name}': {e}") from e
+        return self._root / CollectionName(name)
 
     def _open(self, name: str) -> qe.EdgeShard | None:
         shard = self._shards.get(name)

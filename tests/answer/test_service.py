@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from answer.prompt import REFUSAL, SYSTEM_PROMPT
-from app.services import Services
+from app.components import Components
 from kernel.models import ChatMessage
 
 pytestmark = pytest.mark.slow
 
 
-def test_answer_cites_real_spans_of_retrieved_text(answering: Services) -> None:
+def test_answer_cites_real_spans_of_retrieved_text(answering: Components) -> None:
     svc = answering.answer_service()
     plan = svc.plan("What is a sourdough starter made of?", collection="default")
     assert plan.supported
@@ -31,7 +31,7 @@ def test_answer_cites_real_spans_of_retrieved_text(answering: Services) -> None:
     assert all(1 <= c.number <= len(answer.hits) for c in answer.citations)
 
 
-def test_unsupported_question_gets_the_refusal_without_generation(answering: Services) -> None:
+def test_unsupported_question_gets_the_refusal_without_generation(answering: Components) -> None:
     svc = answering.answer_service()
     calls: list[int] = []
     chat = answering.chat
@@ -46,7 +46,7 @@ def test_unsupported_question_gets_the_refusal_without_generation(answering: Ser
     assert calls == []
 
 
-def test_injected_instructions_do_not_change_behaviour(answering: Services) -> None:
+def test_injected_instructions_do_not_change_behaviour(answering: Components) -> None:
     svc = answering.answer_service()
     plan = svc.plan("What should a beekeeper check during a hive inspection?", collection="default")
     assert any(h.source == "notes.txt" for h in plan.hits), "the poisoned document must be retrieved"
@@ -61,7 +61,7 @@ def test_injected_instructions_do_not_change_behaviour(answering: Services) -> N
     assert all(1 <= c.number <= len(answer.hits) for c in answer.citations)
 
 
-def test_follow_up_is_condensed_with_history(answering: Services) -> None:
+def test_follow_up_is_condensed_with_history(answering: Components) -> None:
     svc = answering.answer_service()
     history = [
         ChatMessage(role="user", content="Tell me about sourdough baking."),
@@ -72,7 +72,7 @@ def test_follow_up_is_condensed_with_history(answering: Services) -> None:
     assert plan.hits[0].source == "sample.docx"
 
 
-def test_stream_yields_pieces_that_finish_into_an_answer(answering: Services) -> None:
+def test_stream_yields_pieces_that_finish_into_an_answer(answering: Components) -> None:
     from answer.service import finish
 
     svc = answering.answer_service()
@@ -83,9 +83,9 @@ def test_stream_yields_pieces_that_finish_into_an_answer(answering: Services) ->
     assert answer.answer
 
 
-def test_plan_embeds_the_query_once(answering: Services) -> None:
+def test_plan_embeds_the_query_once(answering: Components) -> None:
     calls: list[int] = []
-    embedder = answering.embedder
+    embedder = answering.search.embedder
     original = embedder.embed
 
     def counting(texts: object) -> list[list[float]]:

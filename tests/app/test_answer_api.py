@@ -8,15 +8,15 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def client(answering: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(answering.settings, services_factory=lambda _s: answering)) as test_client:
+def client(answering: Components) -> Iterator[TestClient]:
+    with TestClient(create_app(answering.settings, components=lambda _s: answering)) as test_client:
         yield test_client
 
 

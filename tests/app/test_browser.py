@@ -19,8 +19,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services, attach_chat
 from ingest.files import collect_files, load_item
 from kernel.settings import Settings
 from llm.factory import create_chat_model
@@ -78,7 +78,7 @@ def _norm(text: str) -> str:
 @dataclass
 class Live:
     url: str
-    services: Services
+    services: Components
     texts: dict[str, str]  # source file name -> parsed document text
 
 
@@ -88,17 +88,16 @@ def live(settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Pa
     _require_browser()
     # No waiting room, so one held generation place makes the next ask a 429.
     settings = settings.model_copy(update={"generation_queue": 0, "generation_retry_after_s": RETRY_AFTER_S})
-    services = make_services(settings, embedder)
-    attach_chat(services, create_chat_model(settings.llm))
+    services = make_services(settings, embedder).with_chat(create_chat_model(settings.llm))
     folder = tmp_path / "docs"
     write_sample_folder(folder)
     found, problems = collect_files([folder])
     assert not problems
     items = [load_item(f) for f in found]
-    outcomes = services.ingestor.ingest(iter(items), collection=services.settings.collection)
+    outcomes = services.ingest.ingestor.ingest(iter(items), collection=services.settings.collection)
     assert all(o.status == "indexed" for o in outcomes)
 
-    app = create_app(settings, services_factory=lambda _settings: services)
+    app = create_app(settings, components=lambda _settings: services)
     with live_server(app) as url:
         yield Live(url=url, services=services, texts={item.document.source: item.document.text for item in items})
 

@@ -143,3 +143,13 @@ def test_ask_refuses_without_support(ingested: tuple[Path, Path]) -> None:
     result = _run(["ask", "Who painted the Mona Lisa?"], data)
     assert result.returncode == 0, result.stderr
     assert "could not find" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["search", "ask", "inspect", "ingest"])
+def test_an_invalid_collection_name_is_an_error_line_not_a_traceback(command: str, tmp_path: Path) -> None:
+    first = {"search": "bees", "ask": "bees?", "inspect": "some-document-id", "ingest": str(tmp_path)}[command]
+    result = _run([command, first, "--collection", "a/b"], tmp_path / "data")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "synthrag: error: invalid collection name 'a/b'" in result.stderr
+    assert "letters, digits" in result.stderr

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
+from app.components import Components
 from app.main import create_app
 from app.observability import (
     JsonFormatter,
@@ -25,13 +26,12 @@ from app.observability import (
     ObservabilityMiddleware,
     configure_logging,
 )
-from app.services import Services
 from kernel.errors import StoreError
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    app = create_app(services.settings, services_factory=lambda _s: services)
+def client(services: Components) -> Iterator[TestClient]:
+    app = create_app(services.settings, components=lambda _s: services)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -115,9 +115,9 @@ def test_failing_job_counter_drops_only_its_gauge(client: TestClient) -> None:
     assert ("synthrag_generation_queue_pending", ()) in found
 
 
-def test_each_app_has_its_own_registry(services: Services) -> None:
-    first = create_app(services.settings, services_factory=lambda _s: services)
-    second = create_app(services.settings, services_factory=lambda _s: services)
+def test_each_app_has_its_own_registry(services: Components) -> None:
+    first = create_app(services.settings, components=lambda _s: services)
+    second = create_app(services.settings, components=lambda _s: services)
     assert first.state.metrics.registry is not second.state.metrics.registry
 
 
@@ -188,10 +188,10 @@ class BrokenStore:
 
 
 def test_readyz_503_when_store_fails_while_healthz_stays_up(
-    client: TestClient, services: Services, json_log: io.StringIO
+    client: TestClient, services: Components, json_log: io.StringIO
 ) -> None:
-    real = services.store
-    services.store = BrokenStore()  # type: ignore[assignment]
+    real = services.search.store
+    services.search.store = BrokenStore()  # type: ignore[assignment]
     try:
         response = client.get("/readyz", headers={"X-Request-ID": "probe-1"})
         assert response.status_code == 503
@@ -202,7 +202,7 @@ def test_readyz_503_when_store_fails_while_healthz_stays_up(
         assert body["checks"]["embedder"]["status"] == "ok"
         assert client.get("/healthz").status_code == 200
     finally:
-        services.store = real
+        services.search.store = real
     assert client.get("/readyz").status_code == 200
     # The warning logged inside the (thread-pooled) route carries the request's id.
     warning = next(json.loads(line) for line in json_log.getvalue().splitlines() if '"app.routes.ops"' in line)
@@ -269,9 +269,9 @@ def test_streamed_bytes_pass_through_before_the_stream_ends() -> None:
 
 
 @pytest.mark.slow
-def test_real_answer_stream_keeps_streaming(answering: Services) -> None:
+def test_real_answer_stream_keeps_streaming(answering: Components) -> None:
     """The SSE answer route through the middleware: events arrive, and the request is counted once."""
-    app = create_app(answering.settings, services_factory=lambda _s: answering)
+    app = create_app(answering.settings, components=lambda _s: answering)
     with TestClient(app) as client:
         ready = client.get("/readyz").json()
         assert ready["checks"]["chat"]["status"] == "ok"

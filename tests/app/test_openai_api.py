@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -11,8 +12,8 @@ import httpx
 import openai
 import pytest
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services, attach_chat
 from kernel.models import ChatMessage, Completion, GenerationParams
 from tests.live_server import live_server
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def base_url(answering: Services) -> Iterator[str]:
-    app = create_app(answering.settings, services_factory=lambda _s: answering)
+def base_url(answering: Components) -> Iterator[str]:
+    app = create_app(answering.settings, components=lambda _s: answering)
     with live_server(app) as url:
         yield url
 
@@ -118,19 +119,20 @@ class SlowChat:
         yield from ["Sourdough ", "rises ", "slowly."]
 
 
-def test_full_queue_answers_429_and_server_stays_responsive(services: Services) -> None:
+def test_full_queue_answers_429_and_server_stays_responsive(services: Components) -> None:
     from tests.fixtures_docs import make_txt
 
-    services.settings = services.settings.model_copy(update={"generation_queue": 0})
     (path := services.settings.data_dir.parent / "s.txt").write_bytes(make_txt(["Sourdough bread rises."]))
     from ingest.files import collect_files, load_item
 
     found, _ = collect_files([path])
-    services.ingestor.ingest([load_item(found[0])], collection="default")
+    services.ingest.ingestor.ingest([load_item(found[0])], collection="default")
     slow = SlowChat()
-    attach_chat(services, slow)
+    # No waiting room: with one generation running, the next request is refused.
+    no_queue = services.settings.model_copy(update={"generation_queue": 0})
+    services = dataclasses.replace(services, settings=no_queue).with_chat(slow)
     body = {"model": "default", "messages": [{"role": "user", "content": "How does sourdough rise?"}]}
-    app = create_app(services.settings, services_factory=lambda _s: services)
+    app = create_app(services.settings, components=lambda _s: services)
     with live_server(app) as url:
         results: list[int] = []
         first = threading.Thread(

@@ -8,24 +8,24 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services
 from ingest.files import collect_files, load_item
 from tests.fixtures_docs import write_sample_folder
 
 
 @pytest.fixture
-def client(services: Services, tmp_path: Path) -> Iterator[TestClient]:
+def client(services: Components, tmp_path: Path) -> Iterator[TestClient]:
     folder = tmp_path / "docs"
     folder.mkdir()
     write_sample_folder(folder)
     found, problems = collect_files([folder])
     assert not problems
-    outcomes = services.ingestor.ingest(
+    outcomes = services.ingest.ingestor.ingest(
         (load_item(f, tags=["samples"]) for f in found), collection=services.settings.collection
     )
     assert all(o.status == "indexed" for o in outcomes)
-    app = create_app(services.settings, services_factory=lambda _settings: services)
+    app = create_app(services.settings, components=lambda _settings: services)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services import Services, build_services
+from app.components import Components, build_components
 from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
@@ -20,16 +20,16 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def synth_services(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, llama_model: LlamaCppChatModel
-) -> Iterator[Services]:
+) -> Iterator[Components]:
     # The product default: no synth_enabled given, only the test session's env override removed.
     settings = Settings(data_dir=tmp_path / "data", synth_enabled=Settings.model_fields["synth_enabled"].default)
-    built = build_services(settings, embedder=embedder, teacher=llama_model)
+    built = build_components(settings, embedder=embedder, teacher=llama_model)
     yield built
     built.close()
 
 
-def test_upload_is_synthesized_and_inspectable(synth_services: Services) -> None:
-    assert synth_services.ingestor.synthesis is not None  # on by default
+def test_upload_is_synthesized_and_inspectable(synth_services: Components) -> None:
+    assert synth_services.ingest.ingestor.synthesis is not None  # on by default
     with serve(synth_services) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         doc_id = result["document_id"]
@@ -54,11 +54,11 @@ def test_upload_is_synthesized_and_inspectable(synth_services: Services) -> None
         assert missing.status_code == 404
 
         assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
-        assert synth_services.reports.get(synth_services.settings.collection, doc_id) is None
+        assert synth_services.ingest.reports.get(synth_services.settings.collection, doc_id) is None
 
 
-def test_synthetic_report_is_404_with_a_reason_when_synthesis_is_off(services: Services) -> None:
-    assert services.ingestor.synthesis is None  # the test session turns synthesis off
+def test_synthetic_report_is_404_with_a_reason_when_synthesis_is_off(services: Components) -> None:
+    assert services.ingest.ingestor.synthesis is None  # the test session turns synthesis off
     with serve(services) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         response = client.get(f"/v1/documents/{result['document_id']}/synthetic")
@@ -66,7 +66,7 @@ def test_synthetic_report_is_404_with_a_reason_when_synthesis_is_off(services: S
         assert "synthesis is off" in response.json()["error"]["message"]
 
 
-def test_search_filters_on_synthesized_metadata(synth_services: Services) -> None:
+def test_search_filters_on_synthesized_metadata(synth_services: Components) -> None:
     with serve(synth_services) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         report = client.get(f"/v1/documents/{result['document_id']}/synthetic").json()

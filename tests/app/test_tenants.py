@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services, attach_chat
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import (
@@ -39,23 +39,30 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def tenant_services(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Services]:
+def tenant_chat() -> RecordingChat:
+    return RecordingChat()
+
+
+@pytest.fixture
+def tenant_services(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, tenant_chat: RecordingChat
+) -> Iterator[Components]:
     settings = Settings(data_dir=tmp_path / "data", api_keys={KEY_A: "alpha", KEY_B: "beta"})
-    services = make_services(settings, embedder)
-    attach_chat(services, RecordingChat())
+    services = make_services(settings, embedder).with_chat(tenant_chat)
     yield services
     services.close()
 
 
 @pytest.fixture
-def base_url(tenant_services: Services) -> Iterator[str]:
+def base_url(tenant_services: Components) -> Iterator[str]:
     with serve(tenant_services) as client:
         yield str(client.base_url).rstrip("/")
 
 
-def test_tenant_b_cannot_reach_tenant_a_documents(base_url: str, tenant_services: Services) -> None:
-    chat = tenant_services.chat
-    assert isinstance(chat, RecordingChat)
+def test_tenant_b_cannot_reach_tenant_a_documents(
+    base_url: str, tenant_services: Components, tenant_chat: RecordingChat
+) -> None:
+    chat = tenant_chat
     with (
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_B)) as b,
@@ -111,7 +118,7 @@ def test_tenant_b_cannot_reach_tenant_a_documents(base_url: str, tenant_services
         assert models_b == {"synthrag", "default"}
 
 
-def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_services: Services) -> None:
+def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_services: Components) -> None:
     data = make_txt(SECRET)
     with (
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
@@ -158,8 +165,8 @@ def test_missing_or_unknown_key_is_401(base_url: str, headers: dict[str, str], m
     assert httpx.get(f"{base_url}/healthz", headers=headers, timeout=30).status_code == 200
 
 
-def test_no_keys_means_an_open_service_with_a_warning(services: Services, caplog: pytest.LogCaptureFixture) -> None:
-    app = create_app(services.settings, services_factory=lambda _settings: services)
+def test_no_keys_means_an_open_service_with_a_warning(services: Components, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(services.settings, components=lambda _settings: services)
     with caplog.at_level(logging.WARNING, logger="app.main"), TestClient(app) as client:
         assert client.get("/v1/documents").status_code == 200
         response = client.post(

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services
 
 PAGE_IDS = [
     "question",
@@ -27,8 +27,8 @@ PAGE_IDS = [
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    app = create_app(services.settings, services_factory=lambda _settings: services)
+def client(services: Components) -> Iterator[TestClient]:
+    app = create_app(services.settings, components=lambda _settings: services)
     with TestClient(app) as test_client:
         yield test_client
 

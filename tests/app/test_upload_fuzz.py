@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import SAMPLES
@@ -131,7 +131,7 @@ collections = st.one_of(
 @dataclass
 class Fuzzed:
     client: TestClient
-    services: Services
+    services: Components
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
         Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data", workers=0, max_upload_bytes=MAX_UPLOAD),
         embedder,
     )
-    app = create_app(built.settings, services_factory=lambda _settings: built)
+    app = create_app(built.settings, components=lambda _settings: built)
     with TestClient(app, raise_server_exceptions=True) as client:
         yield Fuzzed(client, built)
     built.close()
@@ -217,10 +217,10 @@ def test_still_serving_and_consistent_after_fuzz(fuzzed: Fuzzed) -> None:
     ok = fuzzed.client.post("/v1/documents", files=[("files", ("after.txt", b"Fuzzing is over now."))])
     assert ok.status_code == 202, ok.text
     # Every queued job can run: its document is catalogued and its original bytes are stored.
-    conn = services.db.read()
+    conn = services.ingest.db.read()
     jobs = conn.execute("SELECT document_id, tenant, blob_sha256 FROM jobs WHERE state='queued'").fetchall()
     assert jobs
     for job in jobs:
-        record = services.catalog.get(job["tenant"], job["document_id"])
+        record = services.ingest.catalog.get(job["tenant"], job["document_id"])
         assert record.content_sha256 == job["blob_sha256"]
-        assert services.blobs.get(job["blob_sha256"])
+        assert services.ingest.blobs.get(job["blob_sha256"])

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.components import Components
 from app.main import create_app
-from app.services import Services
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import SAMPLES, file_parts, wait_for_job
@@ -36,7 +36,7 @@ WORDS = "lorem ipsum dolor sit amet consectetur "
 @dataclass
 class Served:
     client: TestClient
-    services: Services
+    services: Components
     indexed_id: str
 
 
@@ -50,7 +50,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
         max_document_chars=MAX_DOCUMENT,
     )
     services = make_services(settings, embedder)
-    app = create_app(settings, services_factory=lambda _settings: services)
+    app = create_app(settings, components=lambda _settings: services)
     with TestClient(app) as client:
         response = client.post("/v1/documents", files=file_parts([("sample.txt", SAMPLES["sample.txt"])]))
         assert response.status_code == 202, response.text
@@ -63,9 +63,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
 def snapshot(served: Served) -> dict[str, Any]:
     """What must not change when a request is refused."""
     return {
-        "points": served.services.store.count("default"),
+        "points": served.services.search.store.count("default"),
         "documents": served.client.get("/v1/documents").json()["total"],
-        "jobs": served.services.jobs.counts(),
+        "jobs": served.services.ingest.jobs.counts(),
     }
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from app.services import Services
+from app.components import Components
 from evaluation.beir import corpus_fingerprint, load_beir
 from evaluation.runner import ensure_indexed, eval_collection_name, run_queries, score
 from kernel.models import SearchMode
@@ -45,24 +45,24 @@ def slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_index_once_then_every_mode_scores(slice_dir: Path, services: Services) -> None:
+def test_index_once_then_every_mode_scores(slice_dir: Path, services: Components) -> None:
     dataset = load_beir(slice_dir, "train")
     fingerprint = corpus_fingerprint(slice_dir)
     collection = eval_collection_name(slice_dir, fingerprint)
     kwargs = {
         "collection": collection,
         "fingerprint": fingerprint,
-        "store": services.store,
-        "ingestor": services.ingestor,
+        "store": services.search.store,
+        "ingestor": services.ingest.ingestor,
     }
     assert ensure_indexed(dataset, **kwargs) is True  # type: ignore[arg-type]
-    points = services.store.count(collection)
+    points = services.search.store.count(collection)
     assert points >= len(dataset.corpus)
     assert ensure_indexed(dataset, **kwargs) is False  # type: ignore[arg-type]
-    assert services.store.count(collection) == points
+    assert services.search.store.count(collection) == points
 
     for mode in SearchMode:
-        run = run_queries(dataset, services.searcher, collection=collection, mode=mode)
+        run = run_queries(dataset, services.search.searcher, collection=collection, mode=mode)
         assert set(run) == set(dataset.queries)
         assert all(len(r) == len(set(r)) for r in run.values())
         report = score(dataset, run)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import ingest.jobs
-from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
+from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord, JobSpec
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.sqlite import Database
 
@@ -50,8 +50,7 @@ def add(db: Database, queue: JobQueue, doc: str, *, tenant: str = "t", clock: Cl
     if clock is not None:
         clock.now += 0.001
     with db.transaction() as conn:
-        return queue.enqueue(
-            conn,
+        spec = JobSpec(
             document_id=doc,
             tenant=tenant,
             collection="c",
@@ -60,6 +59,7 @@ def add(db: Database, queue: JobQueue, doc: str, *, tenant: str = "t", clock: Cl
             tags=["x"],
             metadata={"k": 1},
         )
+        return queue.enqueue(conn, spec)
 
 
 def claimed(queue: JobQueue, worker: str) -> JobRecord:

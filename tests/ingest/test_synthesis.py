@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.services import Services, build_services
+from app.components import Components, build_components
 from ingest.pipeline import IngestItem
 from ingest.synthesis import SYNTHETIC_KINDS
 from kernel import payload as P
@@ -67,22 +67,22 @@ def teacher(llama_model: LlamaCppChatModel) -> CountingTeacher:
 @pytest.fixture
 def synth_services(
     synth_settings: Settings, embedder: SentenceTransformerEmbedder, teacher: CountingTeacher
-) -> Iterator[Services]:
-    built = build_services(synth_settings, embedder=embedder, teacher=teacher)
+) -> Iterator[Components]:
+    built = build_components(synth_settings, embedder=embedder, teacher=teacher)
     yield built
     built.close()
 
 
-def _synthetic_points(services: Services, collection: str, document_id: str) -> set[str]:
-    return services.store.document_point_ids(collection, document_id, kinds=SYNTHETIC_KINDS)
+def _synthetic_points(services: Components, collection: str, document_id: str) -> set[str]:
+    return services.search.store.document_point_ids(collection, document_id, kinds=SYNTHETIC_KINDS)
 
 
 def test_document_is_synthesized_filtered_stored_and_reported(
-    synth_services: Services, teacher: CountingTeacher
+    synth_services: Components, teacher: CountingTeacher
 ) -> None:
     collection = "syn"
     items = [_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS), _item("lighthouses.txt", LIGHTHOUSES)]
-    outcomes = synth_services.ingestor.ingest(items, collection=collection)
+    outcomes = synth_services.ingest.ingestor.ingest(items, collection=collection)
     assert [o.status for o in outcomes] == ["indexed"] * 3
     bees = outcomes[0]
     assert bees.synthetic is not None and bees.document_id is not None
@@ -91,14 +91,14 @@ def test_document_is_synthesized_filtered_stored_and_reported(
     assert counts.generated == counts.kept + sum(counts.dropped.values()) > 0
     assert teacher.calls >= counts.chunks + 1  # one per chunk plus the document notes
 
-    report = synth_services.reports.get(collection, bees.document_id)
+    report = synth_services.ingest.reports.get(collection, bees.document_id)
     assert report is not None and report.counts == counts
     assert report.teacher == teacher.model_id and report.prompt_version.startswith("chunk.v1/")
     for item in report.items:
         assert item.kept == (item.reason is None)
 
     # Every stored synthetic point links to a chunk of its document and carries the chunk's text.
-    chunk_ids = synth_services.store.document_point_ids(collection, bees.document_id, kinds=[PointKind.CHUNK])
+    chunk_ids = synth_services.search.store.document_point_ids(collection, bees.document_id, kinds=[PointKind.CHUNK])
     stored = _stored_synthetic(synth_services, collection, bees.document_id)
     assert stored, "some synthetic items should survive the filter"
     for point in stored:
@@ -108,39 +108,39 @@ def test_document_is_synthesized_filtered_stored_and_reported(
     # Kept questions retrieve their own chunk among the collection's chunks (the round-trip filter).
     kept_questions = [i for i in report.items if i.kind == "question" and i.kept]
     for question in kept_questions:
-        hits = synth_services.searcher.search(question.text, collection=collection, k=5, synthetic=False).hits
+        hits = synth_services.search.searcher.search(question.text, collection=collection, k=5, synthetic=False).hits
         assert any(h.document_id == bees.document_id and h.chunk_index == question.chunk_index for h in hits), question
 
 
-def _stored_synthetic(services: Services, collection: str, document_id: str) -> list[Any]:
+def _stored_synthetic(services: Components, collection: str, document_id: str) -> list[Any]:
     """Every synthetic point of a document (a dense query far wider than its items)."""
     query = StoreQuery(
         mode=SearchMode.DENSE,
         limit=1000,
-        dense=services.embedder.embed(["anything"])[0],
+        dense=services.search.embedder.embed(["anything"])[0],
         filters=SearchFilters(document_ids=[document_id], kinds=list(SYNTHETIC_KINDS)),
     )
-    return services.store.query(collection, query)
+    return services.search.store.query(collection, query)
 
 
 def test_reingest_costs_no_generation_and_a_new_version_replaces_synthetic_items(
-    synth_services: Services, teacher: CountingTeacher
+    synth_services: Components, teacher: CountingTeacher
 ) -> None:
     collection = "syn"
-    [first] = synth_services.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
+    [first] = synth_services.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
     assert first.synthetic is not None and first.document_id is not None
     calls = teacher.calls
-    [again] = synth_services.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
+    [again] = synth_services.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
     assert again.status == "unchanged" and again.synthetic is None
     assert teacher.calls == calls
 
     old = _synthetic_points(synth_services, collection, first.document_id)
     changed = [*CHESS, "The French Defence answers 1.e4 with e6 and builds a solid pawn chain."]
-    [new] = synth_services.ingestor.ingest([_item("chess.txt", changed)], collection=collection)
+    [new] = synth_services.ingest.ingestor.ingest([_item("chess.txt", changed)], collection=collection)
     assert new.status == "indexed" and new.synthetic is not None
     current = _synthetic_points(synth_services, collection, first.document_id)
-    chunk_ids = synth_services.store.document_point_ids(collection, first.document_id, kinds=[PointKind.CHUNK])
-    report = synth_services.reports.get(collection, first.document_id)
+    chunk_ids = synth_services.search.store.document_point_ids(collection, first.document_id, kinds=[PointKind.CHUNK])
+    report = synth_services.ingest.reports.get(collection, first.document_id)
     assert report is not None and report.doc_version != ""
     assert old and current and not (old & current)
     for point in _stored_synthetic(synth_services, collection, first.document_id):
@@ -151,28 +151,32 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
     synth_settings: Settings, embedder: SentenceTransformerEmbedder, llama_model: LlamaCppChatModel
 ) -> None:
     broken = CountingTeacher(llama_model, broken=True)
-    services = build_services(
+    services = build_components(
         synth_settings.model_copy(update={"synth_max_attempts": 2}), embedder=embedder, teacher=broken
     )
     try:
-        [outcome] = services.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
+        [outcome] = services.ingest.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
         assert outcome.status == "indexed" and outcome.synthetic is not None
         assert outcome.synthetic.chunks_failed == outcome.synthetic.chunks == outcome.chunks
         assert broken.calls == 2 * outcome.chunks
         assert outcome.document_id is not None
-        report = services.reports.get("syn", outcome.document_id)
+        report = services.ingest.reports.get("syn", outcome.document_id)
         assert report is not None and len(report.failures) == outcome.chunks
         assert "teacher unreachable" in report.failures[0].error
-        hits = services.searcher.search("honey harvest extractor", collection="syn", k=3).hits
+        hits = services.search.searcher.search("honey harvest extractor", collection="syn", k=3).hits
         assert hits and hits[0].source == "bees.txt"
     finally:
         services.close()
 
 
-def test_search_collapses_synthetic_hits_onto_chunks(synth_services: Services) -> None:
+def test_search_collapses_synthetic_hits_onto_chunks(synth_services: Components) -> None:
     collection = "syn"
-    synth_services.ingestor.ingest([_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS)], collection=collection)
-    hits = synth_services.searcher.search("When is honey harvested?", collection=collection, k=10, synthetic=True).hits
+    synth_services.ingest.ingestor.ingest(
+        [_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS)], collection=collection
+    )
+    hits = synth_services.search.searcher.search(
+        "When is honey harvested?", collection=collection, k=10, synthetic=True
+    ).hits
     assert hits and all(h.kind == "chunk" for h in hits)
     assert len({h.id for h in hits}) == len(hits)
     assert hits[0].source == "bees.txt"

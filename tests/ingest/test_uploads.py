@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from app.services import Services
+from app.components import Components
 from ingest.jobs import DELETED_STAGE
 from ingest.pipeline import Ingestor
 from ingest.uploads import UploadResult, clean_filename
@@ -40,57 +40,57 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", max_page_chars=1000, max_document_chars=4000, job_max_attempts=2)
 
 
-def upload(services: Services, data: bytes, filename: str = "bees.txt", **kwargs: Any) -> UploadResult:
+def upload(services: Components, data: bytes, filename: str = "bees.txt", **kwargs: Any) -> UploadResult:
     args: dict[str, Any] = {"tenant": "", "collection": "default", "tags": [], "metadata": {}, **kwargs}
-    return services.documents.upload(data=data, filename=filename, **args)
+    return services.ingest.documents.upload(data=data, filename=filename, **args)
 
 
-def drain(services: Services, worker: Worker | None = None) -> None:
+def drain(services: Components, worker: Worker | None = None) -> None:
     """Run jobs until none is left, skipping retry backoff."""
     worker = worker or services.new_worker()
     for _ in range(20):
-        with services.db.transaction() as conn:
+        with services.ingest.db.transaction() as conn:
             conn.execute("UPDATE jobs SET not_before=0 WHERE state='queued'")
         if not worker.run_once():
             return
     raise AssertionError("jobs kept coming")
 
 
-def points_of(services: Services, doc_id: str, collection: str = "default") -> set[str]:
-    return services.store.document_point_ids(collection, doc_id)
+def points_of(services: Components, doc_id: str, collection: str = "default") -> set[str]:
+    return services.search.store.document_point_ids(collection, doc_id)
 
 
-def blob_files(services: Services) -> list[Path]:
+def blob_files(services: Components) -> list[Path]:
     return [p for p in (services.settings.data_dir / "blobs").rglob("*") if p.is_file()]
 
 
-def test_upload_is_queued_then_indexed_by_a_worker(services: Services) -> None:
+def test_upload_is_queued_then_indexed_by_a_worker(services: Components) -> None:
     result = upload(services, V1, tags=["bees"], metadata={"team": "hive"})
     assert result.source == "bees.txt" and not result.duplicate and result.status == "queued"
     assert result.job_id is not None
-    record = services.catalog.get("", result.document_id)
+    record = services.ingest.catalog.get("", result.document_id)
     assert record.status == "queued" and record.format == "txt" and record.size == len(V1)
     assert record.content_sha256 == hashlib.sha256(V1).hexdigest()
-    assert services.blobs.get(record.content_sha256) == V1
-    assert services.jobs.get("", result.job_id).state == "queued"
+    assert services.ingest.blobs.get(record.content_sha256) == V1
+    assert services.ingest.jobs.get("", result.job_id).state == "queued"
 
     drain(services)
-    job = services.jobs.get("", result.job_id)
-    record = services.catalog.get("", result.document_id)
+    job = services.ingest.jobs.get("", result.job_id)
+    record = services.ingest.catalog.get("", result.document_id)
     assert job.state == "done" and record.status == "indexed" and record.chunks > 0
-    assert len(points_of(services, result.document_id)) == record.chunks == services.store.count("default")
-    hits = services.searcher.search("honey harvest", collection="default", k=1).hits
+    assert len(points_of(services, result.document_id)) == record.chunks == services.search.store.count("default")
+    hits = services.search.searcher.search("honey harvest", collection="default", k=1).hits
     assert hits[0].document_id == result.document_id
     assert hits[0].tags == ["bees"] and hits[0].metadata["team"] == "hive"
 
 
-def test_identical_content_is_not_stored_twice(services: Services) -> None:
+def test_identical_content_is_not_stored_twice(services: Components) -> None:
     first = upload(services, V1)
     queued_again = upload(services, V1)  # before indexing: the same queued job
     assert queued_again.duplicate and queued_again.status == "queued"
     assert (queued_again.document_id, queued_again.job_id) == (first.document_id, first.job_id)
     drain(services)
-    points = services.store.count("default")
+    points = services.search.store.count("default")
     blobs = blob_files(services)
 
     again = upload(services, V1)
@@ -98,9 +98,9 @@ def test_identical_content_is_not_stored_twice(services: Services) -> None:
     for duplicate in (again, renamed):
         assert duplicate.duplicate and duplicate.status == "indexed"
         assert (duplicate.document_id, duplicate.job_id) == (first.document_id, first.job_id)
-    assert services.jobs.counts() == {"queued": 0, "running": 0, "done": 1, "failed": 0, "cancelled": 0}
-    assert services.catalog.list("")[1] == 1
-    assert services.store.count("default") == points and blob_files(services) == blobs
+    assert services.ingest.jobs.counts() == {"queued": 0, "running": 0, "done": 1, "failed": 0, "cancelled": 0}
+    assert services.ingest.catalog.list("")[1] == 1
+    assert services.search.store.count("default") == points and blob_files(services) == blobs
 
     # The same bytes elsewhere are another document: another collection, another tenant.
     elsewhere = upload(services, V1, collection="other")
@@ -110,7 +110,7 @@ def test_identical_content_is_not_stored_twice(services: Services) -> None:
     assert blob_files(services) == blobs  # the stored original is shared
 
 
-def test_a_new_version_replaces_the_old_one_without_orphans(services: Services) -> None:
+def test_a_new_version_replaces_the_old_one_without_orphans(services: Components) -> None:
     first = upload(services, V1)
     drain(services)
     old_points = points_of(services, first.document_id)
@@ -118,25 +118,25 @@ def test_a_new_version_replaces_the_old_one_without_orphans(services: Services) 
 
     second = upload(services, V2)
     assert not second.duplicate and second.document_id == first.document_id and second.job_id != first.job_id
-    assert services.catalog.get("", first.document_id).content_sha256 == hashlib.sha256(V2).hexdigest()
+    assert services.ingest.catalog.get("", first.document_id).content_sha256 == hashlib.sha256(V2).hexdigest()
     drain(services)
-    record = services.catalog.get("", first.document_id)
+    record = services.ingest.catalog.get("", first.document_id)
     new_points = points_of(services, first.document_id)
     assert record.status == "indexed" and len(new_points) == record.chunks
-    assert not new_points & old_points and services.store.count("default") == len(new_points)
-    hits = services.searcher.search("honey bees", collection="default", k=5).hits
+    assert not new_points & old_points and services.search.store.count("default") == len(new_points)
+    hits = services.search.searcher.search("honey bees", collection="default", k=5).hits
     assert hits and all("Honey" not in h.text for h in hits)
 
 
-def test_an_upload_before_indexing_supersedes_the_queued_version(services: Services) -> None:
+def test_an_upload_before_indexing_supersedes_the_queued_version(services: Components) -> None:
     first = upload(services, V1)
     second = upload(services, V2)
     assert first.job_id is not None and second.job_id is not None
-    assert services.jobs.get("", first.job_id).state == "cancelled"
+    assert services.ingest.jobs.get("", first.job_id).state == "cancelled"
     drain(services)
-    assert services.jobs.get("", second.job_id).state == "done"
-    assert services.jobs.counts()["done"] == 1
-    texts = [h.text for h in services.searcher.search("glaciers", collection="default", k=5).hits]
+    assert services.ingest.jobs.get("", second.job_id).state == "done"
+    assert services.ingest.jobs.counts()["done"] == 1
+    texts = [h.text for h in services.search.searcher.search("glaciers", collection="default", k=5).hits]
     assert texts and not any("Honey" in t for t in texts)
 
 
@@ -156,14 +156,14 @@ def test_an_upload_before_indexing_supersedes_the_queued_version(services: Servi
     ],
 )
 def test_refused_files_store_nothing(
-    services: Services, filename: str, data: bytes, error: type[InputError], words: tuple[str, ...]
+    services: Components, filename: str, data: bytes, error: type[InputError], words: tuple[str, ...]
 ) -> None:
     with pytest.raises(error) as caught:
         upload(services, data, filename=filename)
     for word in words:
         assert word in caught.value.message
-    assert services.catalog.list("")[1] == 0
-    assert set(services.jobs.counts().values()) == {0}
+    assert services.ingest.catalog.list("")[1] == 0
+    assert set(services.ingest.jobs.counts().values()) == {0}
     assert blob_files(services) == []
 
 
@@ -191,28 +191,28 @@ def test_clean_filename_refuses_names_without_a_base(raw: str | None) -> None:
         clean_filename(raw)
 
 
-def test_delete_removes_points_entry_and_queued_jobs(services: Services) -> None:
+def test_delete_removes_points_entry_and_queued_jobs(services: Components) -> None:
     indexed = upload(services, V1)
     drain(services)
-    chunks = services.catalog.get("", indexed.document_id).chunks
+    chunks = services.ingest.catalog.get("", indexed.document_id).chunks
     with pytest.raises(NotFoundError):
-        services.documents.delete("beta", indexed.document_id)  # another tenant's id is just unknown
+        services.ingest.documents.delete("beta", indexed.document_id)  # another tenant's id is just unknown
     assert len(points_of(services, indexed.document_id)) == chunks
 
-    assert services.documents.delete("", indexed.document_id) == chunks
+    assert services.ingest.documents.delete("", indexed.document_id) == chunks
     assert points_of(services, indexed.document_id) == set()
     with pytest.raises(NotFoundError):
-        services.catalog.get("", indexed.document_id)
+        services.ingest.catalog.get("", indexed.document_id)
     with pytest.raises(NotFoundError):
-        services.documents.delete("", indexed.document_id)
+        services.ingest.documents.delete("", indexed.document_id)
 
     queued = upload(services, V2, filename="glaciers.txt")
-    assert services.documents.delete("", queued.document_id) == 0
+    assert services.ingest.documents.delete("", queued.document_id) == 0
     assert queued.job_id is not None
-    job = services.jobs.get("", queued.job_id)
+    job = services.ingest.jobs.get("", queued.job_id)
     assert job.state == "cancelled" and job.stage == DELETED_STAGE
     assert services.new_worker().run_once() is False
-    assert services.store.count("default") == 0
+    assert services.search.store.count("default") == 0
 
 
 class DeleteBeforeUpsert:
@@ -232,91 +232,91 @@ class DeleteBeforeUpsert:
         return getattr(self.inner, name)
 
 
-def _worker(services: Services, *, store: Any = None, embedder: Any = None) -> Worker:
+def _worker(services: Components, *, store: Any = None, embedder: Any = None) -> Worker:
     settings = services.settings
     ingestor = Ingestor(
-        store=store or services.store,
-        embedder=embedder or services.embedder,
-        sparse=services.sparse,
+        store=store or services.search.store,
+        embedder=embedder or services.search.embedder,
+        sparse=services.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
     )
     return Worker(
-        db=services.db,
-        queue=services.jobs,
-        catalog=services.catalog,
-        blobs=services.blobs,
+        db=services.ingest.db,
+        queue=services.ingest.jobs,
+        catalog=services.ingest.catalog,
+        blobs=services.ingest.blobs,
         ingestor=ingestor,
-        store=services.store,
+        store=services.search.store,
     )
 
 
-def test_a_document_deleted_while_indexed_leaves_no_points(services: Services) -> None:
+def test_a_document_deleted_while_indexed_leaves_no_points(services: Components) -> None:
     result = upload(services, V1)
-    racing = DeleteBeforeUpsert(services.store, lambda: services.documents.delete("", result.document_id))
+    racing = DeleteBeforeUpsert(services.search.store, lambda: services.ingest.documents.delete("", result.document_id))
     assert _worker(services, store=racing).run_once() is True
     assert racing.delete_now is None  # the race happened
     assert result.job_id is not None
-    assert services.jobs.get("", result.job_id).state == "cancelled"
-    assert points_of(services, result.document_id) == set() and services.store.count("default") == 0
+    assert services.ingest.jobs.get("", result.job_id).state == "cancelled"
+    assert points_of(services, result.document_id) == set() and services.search.store.count("default") == 0
     with pytest.raises(NotFoundError):
-        services.catalog.get("", result.document_id)
+        services.ingest.catalog.get("", result.document_id)
 
 
-def test_reingest_runs_a_new_job_over_the_stored_original(services: Services) -> None:
+def test_reingest_runs_a_new_job_over_the_stored_original(services: Components) -> None:
     result = upload(services, V1)
     drain(services)
     points = points_of(services, result.document_id)
-    job_id = services.documents.reingest("", result.document_id)
+    job_id = services.ingest.documents.reingest("", result.document_id)
     assert job_id != result.job_id
-    assert services.catalog.get("", result.document_id).status == "queued"
+    assert services.ingest.catalog.get("", result.document_id).status == "queued"
     with pytest.raises(NotFoundError):
-        services.documents.reingest("beta", result.document_id)
+        services.ingest.documents.reingest("beta", result.document_id)
     with pytest.raises(NotFoundError):
-        services.documents.reingest("", "no-such-document")
+        services.ingest.documents.reingest("", "no-such-document")
     drain(services)
-    assert services.jobs.get("", job_id).state == "done"
-    assert services.catalog.get("", result.document_id).status == "indexed"
+    assert services.ingest.jobs.get("", job_id).state == "done"
+    assert services.ingest.catalog.get("", result.document_id).status == "indexed"
     assert points_of(services, result.document_id) == points  # unchanged content: the same points
 
 
-def test_a_failed_job_is_retried_and_completes(services: Services) -> None:
+def test_a_failed_job_is_retried_and_completes(services: Components) -> None:
     result = upload(services, V1)
     assert result.job_id is not None
     sha = hashlib.sha256(V1).hexdigest()
     blob = services.settings.data_dir / "blobs" / sha[:2] / sha
     blob.unlink()  # the stored original is gone: a backend problem, retried, then failed
     drain(services)
-    job = services.jobs.get("", result.job_id)
+    job = services.ingest.jobs.get("", result.job_id)
     assert job.state == "failed" and job.attempts == 2 and "missing" in (job.error or "")
-    record = services.catalog.get("", result.document_id)
+    record = services.ingest.catalog.get("", result.document_id)
     assert record.status == "failed" and record.error == job.error
 
-    services.blobs.put(V1)
-    retried = services.documents.retry("", result.job_id)
+    services.ingest.blobs.put(V1)
+    retried = services.ingest.documents.retry("", result.job_id)
     assert retried.state == "queued" and retried.attempts == 0 and retried.error is None
-    assert services.catalog.get("", result.document_id).status == "queued"
+    assert services.ingest.catalog.get("", result.document_id).status == "queued"
     drain(services)
-    assert services.jobs.get("", result.job_id).state == "done"
-    record = services.catalog.get("", result.document_id)
+    assert services.ingest.jobs.get("", result.job_id).state == "done"
+    record = services.ingest.catalog.get("", result.document_id)
     assert record.status == "indexed" and record.error is None
     assert len(points_of(services, result.document_id)) == record.chunks > 0
 
 
-def test_retry_refuses_jobs_of_deleted_or_replaced_documents(services: Services) -> None:
+def test_retry_refuses_jobs_of_deleted_or_replaced_documents(services: Components) -> None:
     old = upload(services, V1)
     new = upload(services, V2)  # supersedes old's queued job
     assert old.job_id is not None and new.job_id is not None
     with pytest.raises(InvalidRequestError, match="older version"):
-        services.documents.retry("", old.job_id)
+        services.ingest.documents.retry("", old.job_id)
     drain(services)
-    services.documents.delete("", new.document_id)
+    services.ingest.documents.delete("", new.document_id)
     with pytest.raises(InvalidRequestError, match="deleted"):
-        services.documents.retry("", new.job_id)
+        services.ingest.documents.retry("", new.job_id)
     with pytest.raises(NotFoundError):
-        services.documents.retry("", "no-such-job")
+        services.ingest.documents.retry("", "no-such-job")
     assert services.new_worker().run_once() is False
-    assert services.store.count("default") == 0
+    assert services.search.store.count("default") == 0
 
 
 class ExplodingEmbedder:
@@ -332,34 +332,34 @@ class ExplodingEmbedder:
         return getattr(self.inner, name)
 
 
-def test_an_unexpected_error_counts_as_an_attempt_and_the_worker_goes_on(services: Services) -> None:
+def test_an_unexpected_error_counts_as_an_attempt_and_the_worker_goes_on(services: Components) -> None:
     broken = upload(services, V1)
     assert broken.job_id is not None
-    worker = _worker(services, embedder=ExplodingEmbedder(services.embedder))
+    worker = _worker(services, embedder=ExplodingEmbedder(services.search.embedder))
     assert worker.run_once() is True
-    job = services.jobs.get("", broken.job_id)
+    job = services.ingest.jobs.get("", broken.job_id)
     assert job.state == "queued" and job.stage == "retrying" and job.lease_owner is None
     assert job.error == "internal error: RuntimeError: GPU fell off the bus"
     drain(services, worker)
-    job = services.jobs.get("", broken.job_id)
+    job = services.ingest.jobs.get("", broken.job_id)
     assert job.state == "failed" and job.attempts == 2
-    assert services.catalog.get("", broken.document_id).status == "failed"
+    assert services.ingest.catalog.get("", broken.document_id).status == "failed"
 
     fine = upload(services, V2, filename="glaciers.txt")
     drain(services)
-    assert fine.job_id is not None and services.jobs.get("", fine.job_id).state == "done"
+    assert fine.job_id is not None and services.ingest.jobs.get("", fine.job_id).state == "done"
 
 
-def test_idle_worker_optimizes_collections_that_grew(services: Services) -> None:
+def test_idle_worker_optimizes_collections_that_grew(services: Components) -> None:
     calls: list[str] = []
-    original = services.store.optimize
+    original = services.search.store.optimize
 
     def recording(collection: str) -> None:
         calls.append(collection)
         original(collection)
 
-    services.store.optimize = recording  # type: ignore[method-assign]
-    services.documents.upload(
+    services.search.store.optimize = recording  # type: ignore[method-assign]
+    services.ingest.documents.upload(
         tenant="", collection="default", data=b"Tides follow the moon.", filename="t.txt", tags=[], metadata={}
     )
     worker = services.new_worker()
@@ -370,4 +370,4 @@ def test_idle_worker_optimizes_collections_that_grew(services: Services) -> None
     assert calls == ["default"]
     worker.optimize_idle(threshold=1)
     assert calls == ["default"]  # nothing new since
-    assert services.searcher.search("moon tides", collection="default").hits[0].source == "t.txt"
+    assert services.search.searcher.search("moon tides", collection="default").hits[0].source == "t.txt"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app.services import build_services
+from app.components import build_components
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.fixtures_docs import make_txt
@@ -33,10 +33,10 @@ def _document(topic: str) -> bytes:
 
 
 def _upload_all(settings: Settings, embedder: SentenceTransformerEmbedder) -> list[str]:
-    services = build_services(settings, embedder=embedder)
+    services = build_components(settings, embedder=embedder)
     try:
         return [
-            services.documents.upload(
+            services.ingest.documents.upload(
                 tenant="", collection="default", data=_document(t), filename=f"{t}.txt", tags=[], metadata={}
             ).document_id
             for t in TOPICS
@@ -46,12 +46,12 @@ def _upload_all(settings: Settings, embedder: SentenceTransformerEmbedder) -> li
 
 
 def _points(settings: Settings, embedder: SentenceTransformerEmbedder, doc_ids: list[str]) -> dict[str, set[str]]:
-    services = build_services(settings, embedder=embedder)
+    services = build_components(settings, embedder=embedder)
     try:
-        assert services.store.count("default") == sum(
-            len(services.store.document_point_ids("default", d)) for d in doc_ids
+        assert services.search.store.count("default") == sum(
+            len(services.search.store.document_point_ids("default", d)) for d in doc_ids
         )
-        return {d: services.store.document_point_ids("default", d) for d in doc_ids}
+        return {d: services.search.store.document_point_ids("default", d) for d in doc_ids}
     finally:
         services.close()
 
@@ -65,7 +65,7 @@ def test_killed_worker_leaves_no_duplicates_or_orphans(tmp_path: Path, embedder:
     # Reference: the same uploads indexed by an uninterrupted in-process worker.
     reference = Settings(data_dir=tmp_path / "reference")
     ref_ids = _upload_all(reference, embedder)
-    services = build_services(reference, embedder=embedder)
+    services = build_components(reference, embedder=embedder)
     try:
         worker = services.new_worker()
         while worker.run_once():
@@ -103,9 +103,9 @@ def test_killed_worker_leaves_no_duplicates_or_orphans(tmp_path: Path, embedder:
 
     # The dead worker's job is not reported as running once its lease has run out.
     time.sleep(3.5)
-    services = build_services(crashed, embedder=embedder)
+    services = build_components(crashed, embedder=embedder)
     try:
-        views = [services.jobs.get("", job_id) for (job_id,) in _job_ids(db)]
+        views = [services.ingest.jobs.get("", job_id) for (job_id,) in _job_ids(db)]
         assert all(v.state != "running" for v in views)
     finally:
         services.close()

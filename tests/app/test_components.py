@@ -1,0 +1,99 @@
+"""Components are built with injected parts, and each route gets exactly the part it asked for."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.components import Components, build_components
+from app.main import create_app
+from ingest.files import collect_files, load_item
+from kernel.models import ScoredPoint, StoreQuery
+from kernel.ports import VectorStore
+from kernel.settings import Settings
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.stores.factory import create_store
+from tests.app.upload_support import RecordingChat
+from tests.fixtures_docs import write_sample_folder
+
+pytestmark = pytest.mark.slow
+
+
+class CountingStore:
+    """The real store, counting the searches that reach it."""
+
+    def __init__(self, inner: VectorStore) -> None:
+        self.inner = inner
+        self.queries: list[str] = []
+
+    def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
+        self.queries.append(collection)
+        return self.inner.query(collection, query)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+def _with_samples(components: Components, tmp_path: Any) -> Components:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write_sample_folder(folder)
+    found, _ = collect_files([folder])
+    components.ingest.ingestor.ingest((load_item(f) for f in found), collection=components.settings.collection)
+    return components
+
+
+@pytest.fixture
+def injected(
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any
+) -> Iterator[tuple[Components, CountingStore, RecordingChat]]:
+    store, chat = CountingStore(create_store(settings)), RecordingChat()
+    components = build_components(settings, embedder=embedder, store=store, chat=chat)  # type: ignore[arg-type]
+    yield _with_samples(components, tmp_path), store, chat
+    components.close()
+
+
+def test_routes_use_the_injected_store_and_chat_model(
+    injected: tuple[Components, CountingStore, RecordingChat],
+) -> None:
+    components, store, chat = injected
+    assert components.search.store is store and components.search.searcher is not None
+    app = create_app(components.settings, components=lambda _s: components)
+    with TestClient(app) as client:
+        hits = client.post("/v1/search", json={"query": "honey bees in the hive"}).json()["hits"]
+        assert hits and store.queries == ["default"]
+        answer = client.post("/v1/answer", json={"question": "How do honey bees live in the hive?"})
+        assert answer.status_code == 200, answer.text
+        assert len(chat.prompts) == 1 and "hive" in chat.prompts[0]
+        assert client.get("/readyz").json()["checks"]["chat"] == {"status": "ok", "message": "recording"}
+
+
+def test_without_a_chat_model_answers_are_refused_and_search_still_works(
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any
+) -> None:
+    components = _with_samples(build_components(settings, embedder=embedder), tmp_path)
+    app = create_app(settings, components=lambda _s: components)
+    with TestClient(app) as client:
+        assert components.answers is None
+        response = client.post("/v1/answer", json={"question": "How do bees live?"})
+        assert response.status_code == 500
+        assert "without a chat model" in response.json()["error"]["message"]
+        assert client.post("/v1/search", json={"query": "bees"}).json()["hits"]
+        assert client.get("/readyz").json()["checks"]["chat"]["status"] == "skipped"
+
+
+def test_with_chat_returns_new_components_and_leaves_the_original_alone(
+    settings: Settings, embedder: SentenceTransformerEmbedder
+) -> None:
+    components = build_components(settings, embedder=embedder)
+    try:
+        chat = RecordingChat()
+        answering = components.with_chat(chat)
+        assert components.answers is None and answering.answers is not None
+        assert answering.answers.model_id == "recording"
+        assert answering.search is components.search and answering.ingest is components.ingest
+    finally:
+        components.close()
