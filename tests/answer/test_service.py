@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from answer.prompt import REFUSAL, SYSTEM_PROMPT
 from app.components import Components
-from kernel.models import ChatMessage
+from kernel.models import ChatMessage, Completion
+from llm.llama_cpp import LlamaCppChatModel
 
 pytestmark = pytest.mark.slow
 
@@ -31,13 +34,18 @@ def test_answer_cites_real_spans_of_retrieved_text(answering: Components) -> Non
     assert all(1 <= c.number <= len(answer.hits) for c in answer.citations)
 
 
-def test_unsupported_question_gets_the_refusal_without_generation(answering: Components) -> None:
+def test_unsupported_question_gets_the_refusal_without_generation(
+    answering: Components, llama_model: LlamaCppChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
     svc = answering.answer_service()
     calls: list[int] = []
-    chat = answering.chat
-    assert chat is not None
-    original = chat.complete
-    chat.complete = lambda *a, **kw: calls.append(1) or original(*a, **kw)  # type: ignore[method-assign]
+    original = llama_model.complete
+
+    def counted(*args: Any, **kwargs: Any) -> Completion:
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(llama_model, "complete", counted)
     plan = svc.plan("Who won the football world cup in 1998?", collection="default")
     answer = svc.generate(plan, svc.params())
     assert answer.refused

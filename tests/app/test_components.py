@@ -51,7 +51,7 @@ def injected(
     settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any
 ) -> Iterator[tuple[Components, CountingStore, RecordingChat]]:
     store, chat = CountingStore(create_store(settings)), RecordingChat()
-    components = build_components(settings, embedder=embedder, store=store, chat=chat)  # type: ignore[arg-type]
+    components = build_components(settings, embedder=embedder, store=store, chat=chat)
     yield _with_samples(components, tmp_path), store, chat
     components.close()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import json
 import logging
@@ -190,19 +191,17 @@ class BrokenStore:
 def test_readyz_503_when_store_fails_while_healthz_stays_up(
     client: TestClient, services: Components, json_log: io.StringIO
 ) -> None:
-    real = services.search.store
-    services.search.store = BrokenStore()  # type: ignore[assignment]
-    try:
-        response = client.get("/readyz", headers={"X-Request-ID": "probe-1"})
+    broken_search = dataclasses.replace(services.search, store=BrokenStore())  # type: ignore[arg-type]
+    broken = dataclasses.replace(services, search=broken_search)
+    with TestClient(create_app(services.settings, components=lambda _s: broken)) as broken_client:
+        response = broken_client.get("/readyz", headers={"X-Request-ID": "probe-1"})
         assert response.status_code == 503
         body = response.json()
         assert body["status"] == "not ready"
         assert body["checks"]["store"]["status"] == "fail"
         assert "connection refused" in body["checks"]["store"]["message"]
         assert body["checks"]["embedder"]["status"] == "ok"
-        assert client.get("/healthz").status_code == 200
-    finally:
-        services.search.store = real
+        assert broken_client.get("/healthz").status_code == 200
     assert client.get("/readyz").status_code == 200
     # The warning logged inside the (thread-pooled) route carries the request's id.
     warning = next(json.loads(line) for line in json_log.getvalue().splitlines() if '"app.routes.ops"' in line)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any, cast
+from typing import cast
 
 from ingest.worker import Worker
 from ingest.workers import WorkerPool
@@ -48,8 +48,13 @@ def test_pool_runs_each_worker_in_its_own_thread_until_closed() -> None:
 
 
 def test_start_zero_is_a_no_op_and_close_without_threads_is_safe() -> None:
-    calls: list[Any] = []
-    pool = WorkerPool(lambda: calls.append(1) or cast(Worker, None))
+    calls: list[int] = []
+
+    def factory() -> Worker:
+        calls.append(1)
+        raise AssertionError("no worker should be made")
+
+    pool = WorkerPool(factory)
     pool.start(0)
     pool.close()
     assert calls == []
