@@ -41,6 +41,11 @@ class FilterConfig:
     dedup_max_similarity: float = 0.9
     roundtrip: bool = True
     roundtrip_k: int = 5
+    # The round-trip search fuses like the service's search: the settings are the one source.
+    prefetch_limit: int = field(kw_only=True)
+    rrf_k: int = field(kw_only=True)
+    mmr_diversity: float = field(kw_only=True)
+    mmr_candidates: int = field(kw_only=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FilterConfig:
@@ -53,6 +58,10 @@ class FilterConfig:
             dedup_max_similarity=settings.synth_dedup_max_similarity,
             roundtrip=settings.synth_roundtrip,
             roundtrip_k=settings.synth_roundtrip_k,
+            prefetch_limit=settings.prefetch_limit,
+            rrf_k=settings.rrf_k,
+            mmr_diversity=settings.mmr_diversity,
+            mmr_candidates=settings.mmr_candidates,
         )
 
     @property
@@ -294,8 +303,10 @@ class SynthesisStage:
                     dense=c.vector,
                     sparse=self._sparse.encode_query(c.text),
                     filters=only_chunks,
-                    prefetch_limit=max(50, cfg.roundtrip_k),
-                    rrf_k=10,
+                    prefetch_limit=max(cfg.prefetch_limit, cfg.roundtrip_k),
+                    rrf_k=cfg.rrf_k,
+                    mmr_diversity=cfg.mmr_diversity,
+                    mmr_candidates=cfg.mmr_candidates,
                 )
                 ranked = [p.id for p in self._store.query(collection, query)]
                 rank = round_trip(target.point_ids[c.chunk], ranked, k=cfg.roundtrip_k)
