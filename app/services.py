@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from answer.gate import GenerationGate
 from answer.service import AnswerService
 from ingest.blobs import BlobStore
+from ingest.bm25_stats import Bm25Stats
 from ingest.catalog import Catalog
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
@@ -112,6 +113,8 @@ def build_services(
     store = create_store(settings)
     chat = create_chat_model(settings.llm) if with_chat else None
     reports = ReportStore(open_synth_db(settings.data_dir))
+    db = Database(settings.data_dir / DB_FILE)
+    bm25 = Bm25Stats(db)
     synthesis = None
     if settings.synth_enabled if synthesize is None else synthesize:
         if teacher is None:
@@ -119,8 +122,7 @@ def build_services(
             teacher = (
                 chat if chat is not None and settings.teacher == settings.llm else create_chat_model(settings.teacher)
             )
-        synthesis = build_synthesis(settings, store=store, embedder=embedder, sparse=sparse, teacher=teacher)
-    db = Database(settings.data_dir / DB_FILE)
+        synthesis = build_synthesis(settings, store=store, bm25=bm25, embedder=embedder, sparse=sparse, teacher=teacher)
     catalog = Catalog(db)
     jobs = JobQueue(db, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
     blobs = BlobStore(settings.data_dir / "blobs")
@@ -139,6 +141,7 @@ def build_services(
         searcher=Searcher(store=store, embedder=embedder, sparse=sparse, settings=settings),
         ingestor=Ingestor(
             store=store,
+            bm25=bm25,
             embedder=embedder,
             sparse=sparse,
             chunk_max_tokens=settings.chunk_max_tokens,
@@ -161,7 +164,13 @@ def build_services(
 
 
 def build_synthesis(
-    settings: Settings, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, teacher: ChatModel
+    settings: Settings,
+    *,
+    store: VectorStore,
+    bm25: Bm25Stats,
+    embedder: Embedder,
+    sparse: SparseEncoder,
+    teacher: ChatModel,
 ) -> SynthesisStage:
     """The synthesis stage: teacher generator with its cache, filter, reports."""
     db = open_synth_db(settings.data_dir)
@@ -172,6 +181,7 @@ def build_synthesis(
     concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1
     return SynthesisStage(
         store=store,
+        bm25=bm25,
         embedder=embedder,
         sparse=sparse,
         generator=generator,

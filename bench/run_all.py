@@ -14,6 +14,7 @@ from typing import Any
 from app.services import Services, build_services
 from bench import answer_latency, corpus, ingest_bench, latency, load, memory, recall, report
 from bench.stats import machine
+from ingest.bm25_stats import Bm25Stats
 from ingest.pipeline import Ingestor
 from kernel.settings import Settings, configure_offline, get_settings
 from retrieval.embedding import create_embedder
@@ -78,6 +79,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     services = build_services(settings, embedder=embedder, synthesize=False)
     bulk = Ingestor(
         store=services.store,
+        bm25=Bm25Stats(services.db),
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
         sparse=services.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ingest.bm25_stats import Bm25Stats
 from kernel import payload as P
 from kernel.ids import synthetic_point_id
 from kernel.models import Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
@@ -105,6 +106,7 @@ class SynthesisStage:
         self,
         *,
         store: VectorStore,
+        bm25: Bm25Stats,
         embedder: Embedder,
         sparse: SparseEncoder,
         generator: TeacherGenerator,
@@ -113,6 +115,7 @@ class SynthesisStage:
         concurrency: int = 1,
     ) -> None:
         self._store = store
+        self._bm25 = bm25
         self._embedder = embedder
         self._sparse = sparse
         self._generator = generator
@@ -331,9 +334,7 @@ class SynthesisStage:
         need = [c for c in kept if c.vector is None]
         for c, vector in zip(need, self._embedder.embed([c.text for c in need]) if need else [], strict=True):
             c.vector = vector
-        meta = self._store.get_metadata(collection)
-        docs = int(meta.get("bm25_docs", 0))
-        avg_len = max(int(meta.get("bm25_total_len", 0)) / docs, 1.0) if docs else 256.0
+        avg_len = self._bm25.average(collection)
         lexical = [f"{c.text} {c.answer}" if c.answer else c.text for c in kept]
         sparse = self._sparse.encode_documents(lexical, avg_len=avg_len) if kept else []
         points = []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.services import Services
+from ingest.bm25_stats import Bm25Stats
 from ingest.jobs import DELETED_STAGE
 from ingest.pipeline import Ingestor
 from ingest.uploads import UploadResult, clean_filename
@@ -236,6 +237,7 @@ def _worker(services: Services, *, store: Any = None, embedder: Any = None) -> W
     settings = services.settings
     ingestor = Ingestor(
         store=store or services.store,
+        bm25=Bm25Stats(services.db),
         embedder=embedder or services.embedder,
         sparse=services.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
