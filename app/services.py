@@ -71,6 +71,7 @@ class Services:
             blobs=self.blobs,
             ingestor=self.ingestor,
             store=self.store,
+            collections=self.store,
             on_done=on_done,
         )
 
@@ -141,6 +142,7 @@ def build_services(
         searcher=Searcher(store=store, embedder=embedder, sparse=sparse, settings=settings),
         ingestor=Ingestor(
             store=store,
+            collections=store,
             bm25=bm25,
             embedder=embedder,
             sparse=sparse,

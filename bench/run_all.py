@@ -79,6 +79,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     services = build_services(settings, embedder=embedder, synthesize=False)
     bulk = Ingestor(
         store=services.store,
+        collections=services.store,
         bm25=Bm25Stats(services.db),
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
         sparse=services.sparse,

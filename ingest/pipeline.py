@@ -18,7 +18,7 @@ from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
 from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from kernel.models import Chunk, Document, PointKind, StoredPoint
-from kernel.ports import Embedder, SparseEncoder, VectorStore
+from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from knowledge.reports import SynthCounts
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,8 @@ class Ingestor:
     def __init__(
         self,
         *,
-        store: VectorStore,
+        store: PointStore,
+        collections: CollectionAdmin,
         bm25: Bm25Stats,
         embedder: Embedder,
         sparse: SparseEncoder,
@@ -84,9 +85,10 @@ class Ingestor:
         batch_chunks: int = 256,
         synthesis: SynthesisStage | None = None,
     ) -> None:
-        """Args: store: where points go; bm25: the collections' BM25 length counters (shared with the
-        synthesis stage)."""
+        """Args: store: where points go; collections: creates them and records the embedding model;
+        bm25: the collections' BM25 length counters (shared with the synthesis stage)."""
         self._store = store
+        self._collections = collections
         self._bm25 = bm25
         self._embedder = embedder
         self._sparse = sparse
@@ -108,13 +110,13 @@ class Ingestor:
 
     def prepare(self, collection: str) -> None:
         """Create the collection if needed and refuse one built with another embedding model."""
-        self._store.ensure_collection(collection, dim=self._embedder.dim)
-        meta = self._store.get_metadata(collection)
+        self._collections.ensure_collection(collection, dim=self._embedder.dim)
+        meta = self._collections.get_metadata(collection)
         if not meta.get("embed_model"):
             # A new collection: recording the model claims it, and its BM25 counts restart from zero.
             if self._bm25.start(collection, lambda: self._claim(collection)):
                 return
-            meta = self._store.get_metadata(collection)  # another ingestor claimed it meanwhile
+            meta = self._collections.get_metadata(collection)  # another ingestor claimed it meanwhile
         built_with = meta.get("embed_model")
         if built_with != self._embedder.model_id:
             raise InvalidRequestError(
@@ -125,10 +127,10 @@ class Ingestor:
 
     def _claim(self, collection: str) -> bool:
         """Record the embedding model of a collection nobody has claimed yet; False if one has."""
-        meta = self._store.get_metadata(collection)
+        meta = self._collections.get_metadata(collection)
         if meta.get("embed_model"):
             return False
-        self._store.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
+        self._collections.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
         return True
 
     def ingest(

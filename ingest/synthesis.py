@@ -17,7 +17,7 @@ from ingest.bm25_stats import Bm25Stats
 from kernel import payload as P
 from kernel.ids import synthetic_point_id
 from kernel.models import Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
-from kernel.ports import Embedder, SparseEncoder, VectorStore
+from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from knowledge.filter import grounding, near_duplicates, repetition, round_trip
 from knowledge.generate import Generated, TeacherGenerator
@@ -105,7 +105,7 @@ class SynthesisStage:
     def __init__(
         self,
         *,
-        store: VectorStore,
+        store: PointStore,
         bm25: Bm25Stats,
         embedder: Embedder,
         sparse: SparseEncoder,

@@ -237,6 +237,7 @@ def _worker(services: Services, *, store: Any = None, embedder: Any = None) -> W
     settings = services.settings
     ingestor = Ingestor(
         store=store or services.store,
+        collections=services.store,
         bm25=Bm25Stats(services.db),
         embedder=embedder or services.embedder,
         sparse=services.sparse,
@@ -250,6 +251,7 @@ def _worker(services: Services, *, store: Any = None, embedder: Any = None) -> W
         blobs=services.blobs,
         ingestor=ingestor,
         store=services.store,
+        collections=services.store,
     )
 
 

@@ -48,6 +48,22 @@ def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
     assert store.query(COLLECTION, dense_query(unit((0, 1.0)))) == []
 
 
+def test_exists_follows_create_and_drop(store: VectorStore) -> None:
+    assert store.exists(COLLECTION) is False
+    store.ensure_collection(COLLECTION, dim=DIM)
+    assert store.exists(COLLECTION) is True
+    assert store.exists("other") is False
+    store.drop_collection(COLLECTION)
+    assert store.exists(COLLECTION) is False
+
+
+def test_exists_lists_nothing(store: VectorStore) -> None:
+    # Answering exists must not create the collection or anything listed.
+    assert store.exists("ghost") is False
+    assert store.list_collections() == []
+    assert store.exists("ghost") is False
+
+
 def test_store_query_has_no_fusion_defaults() -> None:
     # The settings are the one source of the fusion parameters: a query without them is refused.
     with pytest.raises(ValidationError) as failed:
@@ -283,6 +299,7 @@ def test_edge_store_persists_across_reopen(tmp_path: Path, encoder: Bm25Encoder)
     again = EdgeStore(tmp_path)
     try:
         assert again.list_collections() == [COLLECTION]
+        assert again.exists(COLLECTION)  # from the directory alone, before the shard is opened
         assert again.count(COLLECTION) == len(CORPUS)
         assert again.get_metadata(COLLECTION) == {"embed_model": "mini"}
         sparse = encoder.encode_query("cherries")
@@ -318,6 +335,7 @@ def test_edge_store_refuses_names_that_leave_its_root(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="collection name"):
         edge.ensure_collection("../escape", dim=DIM)
     assert not (tmp_path / "escape").exists()
+    assert edge.exists("../escape") is False  # no collection can have that name
 
 
 def test_document_point_ids_by_kind(loaded: VectorStore) -> None:
