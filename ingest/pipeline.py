@@ -242,10 +242,6 @@ class Ingestor:
             for o in outcomes
         ]
 
-    def delete_document(self, collection: str, doc_id: str) -> int:
-        """Remove every point of a document."""
-        return self._store.delete_document(collection, doc_id)
-
     def _plan(self, item: IngestItem, collection: str) -> _Planned:
         doc_id = item.document_id or document_id(collection, item.source_key)
         chunks = chunk_document(

@@ -77,7 +77,7 @@ def test_other_documents_untouched_by_replacement_and_delete(services: Services)
     b_ids = services.store.document_point_ids(COLLECTION, b.document_id or "")
     services.ingestor.ingest([_doc("Short new version.", "a.txt")], collection=COLLECTION)
     assert services.store.document_point_ids(COLLECTION, b.document_id or "") == b_ids
-    removed = services.ingestor.delete_document(COLLECTION, a.document_id or "")
+    removed = services.store.delete_document(COLLECTION, a.document_id or "")
     assert removed == 1
     assert services.store.count(COLLECTION) == len(b_ids)
 
