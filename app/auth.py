@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 
 from app.deps import EmbedderDep, SettingsDep, StoreDep
 from kernel.errors import NotFoundError, UnauthorizedError
-from kernel.ports import VectorStore
+from kernel.ports import CollectionAdmin
 from kernel.tenancy import OPEN_TENANT, logical_collection, resolve
 
 
@@ -41,7 +41,7 @@ class TenantScope:
     """The caller's view of the collections: its own names, mapped to store collections."""
 
     tenant: str
-    store: VectorStore
+    store: CollectionAdmin
     default: str
     dim: int
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from answer.gate import GenerationGate
 from answer.service import AnswerService
 from ingest.blobs import BlobStore
+from ingest.bm25_stats import Bm25Stats
 from ingest.catalog import Catalog
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
@@ -97,6 +98,7 @@ class Components:
             blobs=parts.blobs,
             ingestor=parts.ingestor,
             store=self.search.store,
+            collections=self.search.store,
             on_done=on_done,
         )
 
@@ -180,11 +182,14 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
     catalog = Catalog(db)
     jobs = JobQueue(db, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
     blobs = BlobStore(settings.data_dir / "blobs")
+    bm25 = Bm25Stats(db)
     synth_db = open_synth_db(settings.data_dir)
     reports = ReportStore(synth_db)
-    synthesis = build_synthesis(settings, search, teacher, synth_db) if teacher is not None else None
+    synthesis = build_synthesis(settings, search, teacher, synth_db, bm25) if teacher is not None else None
     ingestor = Ingestor(
         store=search.store,
+        collections=search.store,
+        bm25=bm25,
         embedder=search.embedder,
         sparse=search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
@@ -214,7 +219,9 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
     )
 
 
-def build_synthesis(settings: Settings, search: SearchParts, teacher: ChatModel, synth_db: Database) -> SynthesisStage:
+def build_synthesis(
+    settings: Settings, search: SearchParts, teacher: ChatModel, synth_db: Database, bm25: Bm25Stats
+) -> SynthesisStage:
     """The synthesis stage: teacher generator with its cache, filter, reports."""
     generator = TeacherGenerator(
         teacher, GenerationCache(synth_db), questions=settings.synth_questions, max_attempts=settings.synth_max_attempts
@@ -223,6 +230,7 @@ def build_synthesis(settings: Settings, search: SearchParts, teacher: ChatModel,
     concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1
     return SynthesisStage(
         store=search.store,
+        bm25=bm25,
         embedder=search.embedder,
         sparse=search.sparse,
         generator=generator,

@@ -14,6 +14,7 @@ from typing import Any
 from app.components import Components, build_components
 from bench import answer_latency, corpus, ingest_bench, latency, load, memory, recall, report
 from bench.stats import machine
+from ingest.bm25_stats import Bm25Stats
 from ingest.pipeline import Ingestor
 from kernel.settings import Settings, configure_offline, get_settings
 from retrieval.embedding import create_embedder
@@ -78,6 +79,8 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     services = build_components(settings, embedder=embedder)
     bulk = Ingestor(
         store=services.search.store,
+        collections=services.search.store,
+        bm25=Bm25Stats(services.ingest.db),
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
         sparse=services.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,

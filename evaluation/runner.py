@@ -11,7 +11,7 @@ from evaluation.metrics import EvalReport, evaluate
 from evaluation.sample import sample_dataset
 from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
 from kernel.models import Document, SearchMode, Section
-from kernel.ports import VectorStore
+from kernel.ports import CollectionAdmin
 from retrieval.search import Searcher
 
 #: Documents ranked per query; recall@100 needs 100 distinct documents.
@@ -30,7 +30,7 @@ def prepare_dataset(
     dataset_dir: Path,
     split: str,
     *,
-    store: VectorStore,
+    store: CollectionAdmin,
     ingestor: Ingestor,
     on_progress: Callable[[IngestOutcome], None] | None = None,
     sample_docs: int | None = None,
@@ -94,7 +94,7 @@ def ensure_indexed(
     *,
     collection: str,
     fingerprint: str,
-    store: VectorStore,
+    store: CollectionAdmin,
     ingestor: Ingestor,
     on_progress: Callable[[IngestOutcome], None] | None = None,
 ) -> bool:
@@ -115,7 +115,7 @@ def ensure_synthesized(
     *,
     collection: str,
     fingerprint: str,
-    store: VectorStore,
+    store: CollectionAdmin,
     ingestor: Ingestor,
     on_stage: StageFn | None = None,
 ) -> bool:
@@ -133,7 +133,7 @@ def ensure_synthesized(
     )
 
 
-def _once(store: VectorStore, collection: str, marker: str, key: str, build: Callable[[], object]) -> bool:
+def _once(store: CollectionAdmin, collection: str, marker: str, key: str, build: Callable[[], object]) -> bool:
     """Run ``build`` unless the collection's ``marker`` metadata already equals ``key``; True if it ran."""
     if store.get_metadata(collection).get(marker) == key:
         return False

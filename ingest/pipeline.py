@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.bm25_stats import Bm25Stats
 from ingest.chunking import chunk_document
 from ingest.synthesis import SYNTHETIC_KINDS, SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
 from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from kernel.models import Chunk, Document, PointKind, StoredPoint
-from kernel.ports import Embedder, SparseEncoder, VectorStore
+from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from knowledge.reports import SynthCounts
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class Ingestor:
     def __init__(
         self,
         *,
-        store: VectorStore,
+        store: PointStore,
+        collections: CollectionAdmin,
+        bm25: Bm25Stats,
         embedder: Embedder,
         sparse: SparseEncoder,
         chunk_max_tokens: int,
@@ -82,7 +85,11 @@ class Ingestor:
         batch_chunks: int = 256,
         synthesis: SynthesisStage | None = None,
     ) -> None:
+        """Args: store: where points go; collections: creates them and records the embedding model;
+        bm25: the collections' BM25 length counters (shared with the synthesis stage)."""
         self._store = store
+        self._collections = collections
+        self._bm25 = bm25
         self._embedder = embedder
         self._sparse = sparse
         self._max_tokens = min(chunk_max_tokens, embedder.max_tokens)
@@ -103,16 +110,28 @@ class Ingestor:
 
     def prepare(self, collection: str) -> None:
         """Create the collection if needed and refuse one built with another embedding model."""
-        self._store.ensure_collection(collection, dim=self._embedder.dim)
-        meta = self._store.get_metadata(collection)
+        self._collections.ensure_collection(collection, dim=self._embedder.dim)
+        meta = self._collections.get_metadata(collection)
+        if not meta.get("embed_model"):
+            # A new collection: recording the model claims it, and its BM25 counts restart from zero.
+            if self._bm25.start(collection, lambda: self._claim(collection)):
+                return
+            meta = self._collections.get_metadata(collection)  # another ingestor claimed it meanwhile
         built_with = meta.get("embed_model")
-        if built_with and built_with != self._embedder.model_id:
+        if built_with != self._embedder.model_id:
             raise InvalidRequestError(
                 f"collection '{collection}' was built with embedding model {built_with}, but the service "
                 f"runs {self._embedder.model_id}; ingest into a new collection or re-create this one"
             )
-        if not built_with:
-            self._store.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
+        self._bm25.migrate(collection, meta)
+
+    def _claim(self, collection: str) -> bool:
+        """Record the embedding model of a collection nobody has claimed yet; False if one has."""
+        meta = self._collections.get_metadata(collection)
+        if meta.get("embed_model"):
+            return False
+        self._collections.set_metadata(collection, {**meta, "embed_model": self._embedder.model_id})
+        return True
 
     def ingest(
         self,
@@ -223,10 +242,6 @@ class Ingestor:
             for o in outcomes
         ]
 
-    def delete_document(self, collection: str, doc_id: str) -> int:
-        """Remove every point of a document."""
-        return self._store.delete_document(collection, doc_id)
-
     def _plan(self, item: IngestItem, collection: str) -> _Planned:
         doc_id = item.document_id or document_id(collection, item.source_key)
         chunks = chunk_document(
@@ -273,7 +288,7 @@ class Ingestor:
                 stage("embedding", start, len(texts))
                 dense.extend(self._embedder.embed(texts[start : start + EMBED_STEP]))
             stage("storing", len(texts), len(texts))
-            avg_len = self._update_bm25_stats(collection, texts)
+            avg_len = self._bm25.add(collection, self._sparse.lengths(texts))
             sparse = self._sparse.encode_documents(texts, avg_len=avg_len)
             now = time.time()
             points = [
@@ -291,15 +306,6 @@ class Ingestor:
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
-
-    def _update_bm25_stats(self, collection: str, texts: list[str]) -> float:
-        """Keep the collection's average BM25 document length current; return it."""
-        lengths = self._sparse.lengths(texts)
-        meta = self._store.get_metadata(collection)
-        total = int(meta.get("bm25_total_len", 0)) + sum(lengths)
-        count = int(meta.get("bm25_docs", 0)) + len(lengths)
-        self._store.set_metadata(collection, {**meta, "bm25_total_len": total, "bm25_docs": count})
-        return max(total / count, 1.0) if count else 256.0
 
 
 def _progress(stage_fn: StageFn, offset: int, total: int) -> Callable[[int], None]:

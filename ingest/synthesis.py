@@ -13,10 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ingest.bm25_stats import Bm25Stats
 from kernel import payload as P
 from kernel.ids import synthetic_point_id
 from kernel.models import Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
-from kernel.ports import Embedder, SparseEncoder, VectorStore
+from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from knowledge.filter import grounding, near_duplicates, repetition, round_trip
 from knowledge.generate import Generated, TeacherGenerator
@@ -41,6 +42,11 @@ class FilterConfig:
     dedup_max_similarity: float = 0.9
     roundtrip: bool = True
     roundtrip_k: int = 5
+    # The round-trip search fuses like the service's search: the settings are the one source.
+    prefetch_limit: int = field(kw_only=True)
+    rrf_k: int = field(kw_only=True)
+    mmr_diversity: float = field(kw_only=True)
+    mmr_candidates: int = field(kw_only=True)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FilterConfig:
@@ -53,6 +59,10 @@ class FilterConfig:
             dedup_max_similarity=settings.synth_dedup_max_similarity,
             roundtrip=settings.synth_roundtrip,
             roundtrip_k=settings.synth_roundtrip_k,
+            prefetch_limit=settings.prefetch_limit,
+            rrf_k=settings.rrf_k,
+            mmr_diversity=settings.mmr_diversity,
+            mmr_candidates=settings.mmr_candidates,
         )
 
     @property
@@ -95,7 +105,8 @@ class SynthesisStage:
     def __init__(
         self,
         *,
-        store: VectorStore,
+        store: PointStore,
+        bm25: Bm25Stats,
         embedder: Embedder,
         sparse: SparseEncoder,
         generator: TeacherGenerator,
@@ -104,6 +115,7 @@ class SynthesisStage:
         concurrency: int = 1,
     ) -> None:
         self._store = store
+        self._bm25 = bm25
         self._embedder = embedder
         self._sparse = sparse
         self._generator = generator
@@ -294,8 +306,10 @@ class SynthesisStage:
                     dense=c.vector,
                     sparse=self._sparse.encode_query(c.text),
                     filters=only_chunks,
-                    prefetch_limit=max(50, cfg.roundtrip_k),
-                    rrf_k=10,
+                    prefetch_limit=max(cfg.prefetch_limit, cfg.roundtrip_k),
+                    rrf_k=cfg.rrf_k,
+                    mmr_diversity=cfg.mmr_diversity,
+                    mmr_candidates=cfg.mmr_candidates,
                 )
                 ranked = [p.id for p in self._store.query(collection, query)]
                 rank = round_trip(target.point_ids[c.chunk], ranked, k=cfg.roundtrip_k)
@@ -320,9 +334,7 @@ class SynthesisStage:
         need = [c for c in kept if c.vector is None]
         for c, vector in zip(need, self._embedder.embed([c.text for c in need]) if need else [], strict=True):
             c.vector = vector
-        meta = self._store.get_metadata(collection)
-        docs = int(meta.get("bm25_docs", 0))
-        avg_len = max(int(meta.get("bm25_total_len", 0)) / docs, 1.0) if docs else 256.0
+        avg_len = self._bm25.average(collection)
         lexical = [f"{c.text} {c.answer}" if c.answer else c.text for c in kept]
         sparse = self._sparse.encode_documents(lexical, avg_len=avg_len) if kept else []
         points = []

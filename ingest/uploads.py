@@ -18,7 +18,7 @@ from ingest.parse import parse_document
 from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
 from kernel.ids import document_id
 from kernel.models import Document
-from kernel.ports import VectorStore
+from kernel.ports import PointStore
 from kernel.settings import Settings
 from kernel.sqlite import Database
 from kernel.tenancy import resolve
@@ -77,7 +77,7 @@ class DocumentService:
         catalog: Catalog,
         queue: JobQueue,
         blobs: BlobStore,
-        store: VectorStore,
+        store: PointStore,
         settings: Settings,
         wake: threading.Event | None = None,
         reports: ReportStore | None = None,

@@ -15,7 +15,7 @@ from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
 from ingest.parse import parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
-from kernel.ports import VectorStore
+from kernel.ports import CollectionAdmin, PointStore
 from kernel.sqlite import Database
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ class Worker:
         catalog: Catalog,
         blobs: BlobStore,
         ingestor: Ingestor,
-        store: VectorStore,
+        store: PointStore,
+        collections: CollectionAdmin,
         on_done: DoneFn | None = None,
         poll_s: float = 0.5,
     ) -> None:
@@ -52,6 +53,7 @@ class Worker:
         self._blobs = blobs
         self._ingestor = ingestor
         self._store = store
+        self._collections = collections
         self._on_done = on_done or (lambda _status, _chunks: None)
         self._poll_s = poll_s
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
@@ -81,7 +83,7 @@ class Worker:
             if chunks < threshold:
                 continue
             try:
-                self._store.optimize(collection)
+                self._collections.optimize(collection)
             except SynthragError as exc:
                 log.warning("optimizing %s failed: %s", collection, exc.message)
                 continue

@@ -96,17 +96,20 @@ class SearchFilters(_Model):
 
 
 class StoreQuery(_Model):
-    """A query as the vector store sees it: vectors already computed."""
+    """A query as the vector store sees it: vectors already computed.
+
+    The fusion parameters have no defaults: their one source is the settings, which every caller passes.
+    """
 
     mode: SearchMode
     limit: int = Field(ge=1)
     dense: list[float] | None = None
     sparse: SparseVec | None = None
     filters: SearchFilters | None = None
-    prefetch_limit: int = Field(default=50, ge=1, description="Candidates per arm for hybrid.")
-    rrf_k: int = Field(default=60, ge=1)
-    mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0)
-    mmr_candidates: int = Field(default=100, ge=1)
+    prefetch_limit: int = Field(ge=1, description="Candidates per arm for hybrid.")
+    rrf_k: int = Field(ge=1, description="RRF rank constant.")
+    mmr_diversity: float = Field(ge=0.0, le=1.0, description="MMR diversity (0 = none).")
+    mmr_candidates: int = Field(ge=1, description="Candidates MMR picks from.")
 
 
 class ScoredPoint(_Model):

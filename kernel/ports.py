@@ -1,4 +1,4 @@
-"""Protocols for the swappable backends: embedder, sparse encoder, vector store, chat model."""
+"""Protocols for the swappable backends: embedder, sparse encoder, vector store (points, collections), chat model."""
 
 from __future__ import annotations
 
@@ -61,20 +61,8 @@ class SparseEncoder(Protocol):
         ...
 
 
-class VectorStore(Protocol):
-    """Storage of dense + sparse vectors with payload, one collection per name."""
-
-    def ensure_collection(self, name: str, *, dim: int) -> None:
-        """Create the collection (and payload indexes) if missing."""
-        ...
-
-    def list_collections(self) -> list[str]:
-        """Names of existing collections."""
-        ...
-
-    def drop_collection(self, name: str) -> None:
-        """Delete a collection and all its points."""
-        ...
+class PointStore(Protocol):
+    """Points of a collection: dense + sparse vectors with payload, written and searched by id."""
 
     def upsert(self, collection: str, points: Sequence[StoredPoint]) -> None:
         """Insert or replace points by id."""
@@ -104,16 +92,36 @@ class VectorStore(Protocol):
         """Merge ``values`` into the payload of points (into the nested object ``key`` when given)."""
         ...
 
+    def count(self, collection: str) -> int:
+        """Number of points in a collection."""
+        ...
+
+
+class CollectionAdmin(Protocol):
+    """The collections themselves: create, test, list, drop, describe, index, close."""
+
+    def ensure_collection(self, name: str, *, dim: int) -> None:
+        """Create the collection (and payload indexes) if missing."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Whether the collection exists (cheaper than listing every collection)."""
+        ...
+
+    def list_collections(self) -> list[str]:
+        """Names of existing collections."""
+        ...
+
+    def drop_collection(self, name: str) -> None:
+        """Delete a collection and all its points."""
+        ...
+
     def get_metadata(self, collection: str) -> dict[str, Any]:
-        """Collection-level metadata (BM25 statistics, embedding model id)."""
+        """Collection-level metadata (the embedding model it was built with, eval markers)."""
         ...
 
     def set_metadata(self, collection: str, metadata: dict[str, Any]) -> None:
-        """Replace the collection-level metadata."""
-        ...
-
-    def count(self, collection: str) -> int:
-        """Number of points in a collection."""
+        """Replace the collection-level metadata (read-modify-write: not for counters)."""
         ...
 
     def optimize(self, collection: str) -> None:
@@ -123,6 +131,10 @@ class VectorStore(Protocol):
     def close(self) -> None:
         """Flush and release resources."""
         ...
+
+
+class VectorStore(PointStore, CollectionAdmin, Protocol):
+    """Both ports, as one adapter implements them; consumers depend on the one they use."""
 
 
 class ChatModel(Protocol):

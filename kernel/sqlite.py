@@ -1,4 +1,4 @@
-"""The SQLite database in the data dir: document catalog and job queue, safe across processes."""
+"""The SQLite database in the data dir: document catalog, job queue and BM25 counters, safe across processes."""
 
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, not_before, created_at);
 CREATE INDEX IF NOT EXISTS jobs_document ON jobs (document_id, state);
+CREATE TABLE IF NOT EXISTS bm25_stats (
+    collection TEXT PRIMARY KEY,
+    total_len INTEGER NOT NULL,
+    docs INTEGER NOT NULL
+);
 """
 
 

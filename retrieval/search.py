@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kernel import payload as P
 from kernel.errors import InvalidRequestError
 from kernel.models import Hit, PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoreQuery
-from kernel.ports import Embedder, SparseEncoder, VectorStore
+from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from retrieval.fusion import rrf_fuse
 
@@ -43,7 +43,7 @@ class SearchResult(BaseModel):
 class Searcher:
     """Runs the four search modes against one store with one embedder."""
 
-    def __init__(self, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, settings: Settings) -> None:
+    def __init__(self, *, store: PointStore, embedder: Embedder, sparse: SparseEncoder, settings: Settings) -> None:
         self._store = store
         self._embedder = embedder
         self._sparse = sparse

@@ -126,6 +126,14 @@ class ClientStore:
                 "ones; use the model it was built with or a new collection"
             )
 
+    def exists(self, name: str) -> bool:
+        """Whether the collection exists (one ``collection_exists`` call)."""
+        try:
+            with self._reading():
+                return self._client.collection_exists(name)
+        except Exception as e:
+            raise StoreError(f"checking collection '{name}' failed: {e}") from e
+
     def list_collections(self) -> list[str]:
         """Names of existing collections."""
         try:

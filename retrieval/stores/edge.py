@@ -141,6 +141,17 @@ class EdgeStore:
             except Exception as e:
                 raise StoreError(f"cannot create collection '{name}': {e}") from e
 
+    def exists(self, name: str) -> bool:
+        """Whether the collection exists: its shard directory is there (nothing is opened).
+
+        A name no collection can have does not exist (False), as ``list_collections`` never lists it.
+        """
+        try:
+            directory = self._dir(name)
+        except InvalidRequestError:
+            return False
+        return (directory / _CONFIG_FILE).is_file()
+
     def list_collections(self) -> list[str]:
         """Names of existing collections."""
         if not self._root.is_dir():

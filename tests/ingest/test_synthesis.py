@@ -22,13 +22,13 @@ from kernel.models import (
     SearchFilters,
     SearchMode,
     Section,
-    StoreQuery,
 )
 from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.fixtures_docs import BEEKEEPING, CHESS, LIGHTHOUSES
 from tests.knowledge.wrapped import CountingModel
+from tests.retrieval.conftest import store_query
 
 pytestmark = pytest.mark.slow
 
@@ -114,8 +114,8 @@ def test_document_is_synthesized_filtered_stored_and_reported(
 
 def _stored_synthetic(services: Components, collection: str, document_id: str) -> list[Any]:
     """Every synthetic point of a document (a dense query far wider than its items)."""
-    query = StoreQuery(
-        mode=SearchMode.DENSE,
+    query = store_query(
+        SearchMode.DENSE,
         limit=1000,
         dense=services.search.embedder.embed(["anything"])[0],
         filters=SearchFilters(document_ids=[document_id], kinds=list(SYNTHETIC_KINDS)),

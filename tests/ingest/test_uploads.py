@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from app.components import Components
+from ingest.bm25_stats import Bm25Stats
 from ingest.jobs import DELETED_STAGE
 from ingest.pipeline import Ingestor
 from ingest.uploads import UploadResult, clean_filename
@@ -236,6 +237,8 @@ def _worker(services: Components, *, store: Any = None, embedder: Any = None) ->
     settings = services.settings
     ingestor = Ingestor(
         store=store or services.search.store,
+        collections=services.search.store,
+        bm25=Bm25Stats(services.ingest.db),
         embedder=embedder or services.search.embedder,
         sparse=services.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
@@ -248,6 +251,7 @@ def _worker(services: Components, *, store: Any = None, embedder: Any = None) ->
         blobs=services.ingest.blobs,
         ingestor=ingestor,
         store=services.search.store,
+        collections=services.search.store,
     )
 
 

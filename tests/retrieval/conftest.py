@@ -6,13 +6,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from qdrant_client import QdrantClient
 
 from kernel import payload as fields
-from kernel.models import PointKind, StoredPoint
+from kernel.models import PointKind, SearchMode, StoredPoint, StoreQuery
 from kernel.ports import VectorStore
+from kernel.settings import Settings
 from retrieval.sparse import Bm25Encoder
 from retrieval.stores.client import ClientStore
 from retrieval.stores.edge import EdgeStore
@@ -54,6 +56,17 @@ CORPUS = (
     Doc("gamma", "Cherries need cold winters", unit((2, 1.0)), "doc-b", ("red",)),
     Doc("delta", "Dates grow on palm trees in deserts", unit((3, 1.0)), "doc-b", (), PointKind.QUESTION),
 )
+
+
+#: The fusion parameters StoreQuery requires, at the settings' defaults (their one source).
+FUSION_DEFAULTS: dict[str, Any] = {
+    name: Settings.model_fields[name].default for name in ("prefetch_limit", "rrf_k", "mmr_diversity", "mmr_candidates")
+}
+
+
+def store_query(mode: SearchMode, *, limit: int = 10, **params: Any) -> StoreQuery:
+    """A StoreQuery with the settings' default fusion parameters, unless ``params`` sets them."""
+    return StoreQuery(mode=mode, limit=limit, **{**FUSION_DEFAULTS, **params})
 
 
 def encode(encoder: Bm25Encoder, docs: Sequence[Doc]) -> list[StoredPoint]:

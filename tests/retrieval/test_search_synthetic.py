@@ -12,11 +12,12 @@ from app.components import Components
 from ingest.files import collect_files, load_item
 from kernel import payload as P
 from kernel.ids import synthetic_point_id
-from kernel.models import PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
+from kernel.models import PointKind, SearchFilters, SearchMode, StoredPoint
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.conftest import make_services
 from tests.fixtures_docs import write_sample_folder
+from tests.retrieval.conftest import store_query
 
 QUERY = "honey bees in the hive"
 
@@ -35,8 +36,8 @@ def indexed(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[C
 
 
 def _chunk_payload(services: Components, chunk_id: str) -> dict[str, Any]:
-    every_chunk = StoreQuery(
-        mode=SearchMode.DENSE,
+    every_chunk = store_query(
+        SearchMode.DENSE,
         limit=1000,
         dense=services.search.embedder.embed(["x"])[0],
         filters=SearchFilters(kinds=[PointKind.CHUNK]),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from kernel import payload as fields
 from kernel.errors import InvalidRequestError, NotFoundError
@@ -20,7 +21,7 @@ from retrieval.sparse import Bm25Encoder
 from retrieval.stores import create_store
 from retrieval.stores.client import ClientStore
 from retrieval.stores.edge import EdgeStore
-from tests.retrieval.conftest import COLLECTION, CORPUS, DIM, Doc, encode, pid, unit
+from tests.retrieval.conftest import COLLECTION, CORPUS, DIM, Doc, encode, pid, store_query, unit
 from tests.retrieval.mmr_oracle import mmr_select
 
 # qdrant-client's local mode (our stand-in for the server API) ignores payload indexes and says so
@@ -36,7 +37,7 @@ def keys(points: list[Any]) -> list[str]:
 
 
 def dense_query(vector: list[float], *, limit: int = 10, filters: SearchFilters | None = None) -> StoreQuery:
-    return StoreQuery(mode=SearchMode.DENSE, limit=limit, dense=vector, filters=filters)
+    return store_query(SearchMode.DENSE, limit=limit, dense=vector, filters=filters)
 
 
 def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
@@ -45,6 +46,30 @@ def test_ensure_collection_is_idempotent(store: VectorStore) -> None:
     assert store.list_collections() == [COLLECTION]
     assert store.count(COLLECTION) == 0
     assert store.query(COLLECTION, dense_query(unit((0, 1.0)))) == []
+
+
+def test_exists_follows_create_and_drop(store: VectorStore) -> None:
+    assert store.exists(COLLECTION) is False
+    store.ensure_collection(COLLECTION, dim=DIM)
+    assert store.exists(COLLECTION) is True
+    assert store.exists("other") is False
+    store.drop_collection(COLLECTION)
+    assert store.exists(COLLECTION) is False
+
+
+def test_exists_lists_nothing(store: VectorStore) -> None:
+    # Answering exists must not create the collection or anything listed.
+    assert store.exists("ghost") is False
+    assert store.list_collections() == []
+    assert store.exists("ghost") is False
+
+
+def test_store_query_has_no_fusion_defaults() -> None:
+    # The settings are the one source of the fusion parameters: a query without them is refused.
+    with pytest.raises(ValidationError) as failed:
+        StoreQuery(mode=SearchMode.HYBRID, limit=1, dense=unit((0, 1.0)))  # type: ignore[call-arg]
+    missing = {str(error["loc"][0]) for error in failed.value.errors() if error["type"] == "missing"}
+    assert missing == {"prefetch_limit", "rrf_k", "mmr_diversity", "mmr_candidates"}
 
 
 def test_ensure_collection_refuses_another_dimension(store: VectorStore) -> None:
@@ -78,16 +103,16 @@ def test_dense_mode_best_hit(loaded: VectorStore) -> None:
 
 
 def test_bm25_mode_best_hit_and_only_matching_points(loaded: VectorStore, encoder: Bm25Encoder) -> None:
-    query = StoreQuery(mode=SearchMode.BM25, limit=10, sparse=encoder.encode_query("banana"))
+    query = store_query(SearchMode.BM25, limit=10, sparse=encoder.encode_query("banana"))
     assert keys(loaded.query(COLLECTION, query)) == ["beta"]
-    query = StoreQuery(mode=SearchMode.BM25, limit=10, sparse=encoder.encode_query("grow"))
+    query = store_query(SearchMode.BM25, limit=10, sparse=encoder.encode_query("grow"))
     assert set(keys(loaded.query(COLLECTION, query))) == {"alpha", "delta"}
 
 
 def test_hybrid_returns_union_of_both_arms(loaded: VectorStore, encoder: Bm25Encoder) -> None:
     # Dense arm's best is alpha, BM25 arm's only match is gamma; one candidate per arm.
-    query = StoreQuery(
-        mode=SearchMode.HYBRID,
+    query = store_query(
+        SearchMode.HYBRID,
         limit=10,
         dense=unit((0, 1.0)),
         sparse=encoder.encode_query("cherries"),
@@ -100,10 +125,10 @@ def test_hybrid_scores_are_rrf_of_the_two_rankings(loaded: VectorStore, encoder:
     dense = unit((0, 4.0), (1, 3.0), (2, 2.0), (3, 1.0))  # distinct similarity for every point
     sparse = encoder.encode_query("grow cherries")
     dense_ids = [p.id for p in loaded.query(COLLECTION, dense_query(dense))]
-    bm25 = StoreQuery(mode=SearchMode.BM25, limit=10, sparse=sparse)
+    bm25 = store_query(SearchMode.BM25, limit=10, sparse=sparse)
     bm25_ids = [p.id for p in loaded.query(COLLECTION, bm25)]
     assert len(dense_ids) == 4 and len(bm25_ids) == 3
-    hybrid = StoreQuery(mode=SearchMode.HYBRID, limit=10, dense=dense, sparse=sparse, rrf_k=2)
+    hybrid = store_query(SearchMode.HYBRID, limit=10, dense=dense, sparse=sparse, rrf_k=2)
     got = [(p.id, p.score) for p in loaded.query(COLLECTION, hybrid)]
     expected = rrf_fuse([dense_ids, bm25_ids], k=2)
     assert [i for i, _ in got] == [i for i, _ in expected]
@@ -132,8 +157,8 @@ def test_hybrid_mmr_skips_near_duplicates(store: VectorStore, encoder: Bm25Encod
     names = {pid(d.key): d.key for d in docs}
 
     def run(diversity: float) -> list[str]:
-        q = StoreQuery(
-            mode=SearchMode.HYBRID_MMR,
+        q = store_query(
+            SearchMode.HYBRID_MMR,
             limit=2,
             dense=query,
             sparse=encoder.encode_query("kiwi"),
@@ -170,8 +195,8 @@ def test_filters(loaded: VectorStore, filters: SearchFilters, expected: set[str]
 @pytest.mark.parametrize("mode", list(SearchMode))
 def test_filters_apply_in_every_mode(loaded: VectorStore, encoder: Bm25Encoder, mode: SearchMode) -> None:
     # Unfiltered, alpha wins both arms; the filter must hold inside every prefetch too.
-    query = StoreQuery(
-        mode=mode,
+    query = store_query(
+        mode,
         limit=10,
         dense=unit((0, 1.0)),
         sparse=encoder.encode_query("apples grow cherries"),
@@ -183,9 +208,9 @@ def test_filters_apply_in_every_mode(loaded: VectorStore, encoder: Bm25Encoder, 
 
 def test_query_needs_the_vectors_of_its_mode(loaded: VectorStore) -> None:
     with pytest.raises(InvalidRequestError, match="dense"):
-        loaded.query(COLLECTION, StoreQuery(mode=SearchMode.HYBRID, limit=1))
+        loaded.query(COLLECTION, store_query(SearchMode.HYBRID, limit=1))
     with pytest.raises(InvalidRequestError, match="sparse"):
-        loaded.query(COLLECTION, StoreQuery(mode=SearchMode.BM25, limit=1))
+        loaded.query(COLLECTION, store_query(SearchMode.BM25, limit=1))
 
 
 def test_delete_by_ids(loaded: VectorStore) -> None:
@@ -274,10 +299,11 @@ def test_edge_store_persists_across_reopen(tmp_path: Path, encoder: Bm25Encoder)
     again = EdgeStore(tmp_path)
     try:
         assert again.list_collections() == [COLLECTION]
+        assert again.exists(COLLECTION)  # from the directory alone, before the shard is opened
         assert again.count(COLLECTION) == len(CORPUS)
         assert again.get_metadata(COLLECTION) == {"embed_model": "mini"}
         sparse = encoder.encode_query("cherries")
-        hits = again.query(COLLECTION, StoreQuery(mode=SearchMode.BM25, limit=1, sparse=sparse))
+        hits = again.query(COLLECTION, store_query(SearchMode.BM25, limit=1, sparse=sparse))
         assert keys(hits) == ["gamma"]
         again.ensure_collection(COLLECTION, dim=DIM)  # reopening an existing shard is fine
         assert again.count(COLLECTION) == len(CORPUS)
@@ -309,6 +335,7 @@ def test_edge_store_refuses_names_that_leave_its_root(tmp_path: Path) -> None:
     with pytest.raises(InvalidRequestError, match="collection name"):
         edge.ensure_collection("../escape", dim=DIM)
     assert not (tmp_path / "escape").exists()
+    assert edge.exists("../escape") is False  # no collection can have that name
 
 
 def test_document_point_ids_by_kind(loaded: VectorStore) -> None:
