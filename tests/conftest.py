@@ -19,6 +19,9 @@ from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
 
+#: Context window of the ``llama_model`` fixture, in tokens.
+LLAMA_CONTEXT_TOKENS = 4096
+
 
 @pytest.fixture(scope="session")
 def embedder() -> SentenceTransformerEmbedder:
@@ -48,7 +51,7 @@ def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Itera
 @pytest.fixture(scope="session")
 def llama_model() -> LlamaCppChatModel:
     """The real bundled SmolLM2 GGUF (~0.2 s to load, ~250 MB); 2 threads like the CI machines."""
-    return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=4096)
+    return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=LLAMA_CONTEXT_TOKENS)
 
 
 INJECTION = (
