@@ -44,6 +44,11 @@ class AnswerService:
         """The chat model's id."""
         return self._chat.model_id
 
+    @property
+    def gate(self) -> GenerationGate:
+        """The admission gate every generation of this service goes through (metrics read its count)."""
+        return self._gate
+
     def plan(
         self,
         question: str,

@@ -135,8 +135,7 @@ def generation_pending(services: Services) -> int:
     answers = services.answers
     if answers is None:
         return 0
-    # AnswerService keeps its gate private; read its count without reaching into anything else.
-    return answers._gate.pending
+    return answers.gate.pending
 
 
 def route_template(scope: Scope, *, root_path: str = "") -> str:

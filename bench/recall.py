@@ -21,7 +21,7 @@ def recall_at_k(services: Services, collection: str, queries: Sequence[str], k: 
     store = services.store
     if not isinstance(store, EdgeStore):
         raise RuntimeError("recall is measured on the embedded qdrant-edge store")
-    shard = store._require(collection)
+    shard = store.shard(collection)
     vectors = services.embedder.embed(list(queries))
 
     def top(vector: list[float], params: qe.SearchParams | None) -> tuple[list[str], float]:
