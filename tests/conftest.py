@@ -1,4 +1,5 @@
-"""Shared fixtures: the real bundled embedder (loaded once) and real services on a temp data dir."""
+"""Shared fixtures: the real bundled embedder and chat model (loaded once), real services on a temp data dir,
+and the ChatModel fakes of tests/fakes.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from app.services import Services, build_services
 from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
+from tests.fakes import CountingChat, ScriptedChats
 
 #: Context window of the ``llama_model`` fixture, in tokens.
 LLAMA_CONTEXT_TOKENS = 4096
@@ -52,6 +54,20 @@ def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Itera
 def llama_model() -> LlamaCppChatModel:
     """The real bundled SmolLM2 GGUF (~0.2 s to load, ~250 MB); 2 threads like the CI machines."""
     return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=LLAMA_CONTEXT_TOKENS)
+
+
+@pytest.fixture
+def counting_chat(llama_model: LlamaCppChatModel) -> CountingChat:
+    """The real bundled model, counting its generations (fresh counts per test)."""
+    return CountingChat(llama_model)
+
+
+@pytest.fixture
+def scripted_chat() -> Iterator[ScriptedChats]:
+    """Makes ScriptedChat fakes: ``scripted_chat(["reply"], loop=True, hold=True)``; held ones are released after the test."""
+    made = ScriptedChats()
+    yield made
+    made.release_all()
 
 
 INJECTION = (

@@ -15,7 +15,6 @@ from app.services import Services, attach_chat
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import (
-    RecordingChat,
     bearer,
     document_points,
     serve,
@@ -25,6 +24,7 @@ from tests.app.upload_support import (
     wait_for_job,
 )
 from tests.conftest import make_services
+from tests.fakes import ScriptedChat, ScriptedChats
 from tests.fixtures_docs import make_txt
 
 KEY_A = "key-alpha-0123456789"
@@ -39,10 +39,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def tenant_services(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Services]:
+def tenant_services(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, scripted_chat: ScriptedChats
+) -> Iterator[Services]:
     settings = Settings(data_dir=tmp_path / "data", api_keys={KEY_A: "alpha", KEY_B: "beta"})
     services = make_services(settings, embedder)
-    attach_chat(services, RecordingChat())
+    # Records every prompt, for the isolation checks.
+    attach_chat(services, scripted_chat(["According to the documents [1]."], model_id="recording", loop=True))
     yield services
     services.close()
 
@@ -55,7 +58,7 @@ def base_url(tenant_services: Services) -> Iterator[str]:
 
 def test_tenant_b_cannot_reach_tenant_a_documents(base_url: str, tenant_services: Services) -> None:
     chat = tenant_services.chat
-    assert isinstance(chat, RecordingChat)
+    assert isinstance(chat, ScriptedChat)
     with (
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_B)) as b,
