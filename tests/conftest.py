@@ -1,5 +1,5 @@
 """Shared fixtures: the real bundled embedder and chat model (loaded once), real services on a temp data dir,
-and the ChatModel fakes of tests/fakes.py."""
+the ChatModel fakes of tests/fakes.py, and the shared evaluation data."""
 
 from __future__ import annotations
 
@@ -23,6 +23,9 @@ from tests.fakes import CountingChat, ScriptedChats
 
 #: Context window of the ``llama_model`` fixture, in tokens.
 LLAMA_CONTEXT_TOKENS = 4096
+#: Data shared by the worktrees, beside the repository (``../shared``); not part of it.
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+SCIFACT_DIR = SHARED_DIR / "eval" / "scifact"
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +71,17 @@ def scripted_chat() -> Iterator[ScriptedChats]:
     made = ScriptedChats()
     yield made
     made.release_all()
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    """The SciFact BEIR folder in ``../shared/eval/scifact``: skipped when missing, but a failure under CI=true."""
+    if not SCIFACT_DIR.is_dir():
+        message = f"SciFact BEIR data not found at {SCIFACT_DIR}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: the data must be there)")
+        pytest.skip(message)
+    return SCIFACT_DIR
 
 
 INJECTION = (
