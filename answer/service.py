@@ -46,13 +46,8 @@ class AnswerService:
 
     @property
     def gate(self) -> GenerationGate:
-        """The admission gate of this service's chat model."""
+        """The admission gate every generation of this service goes through (metrics read its count)."""
         return self._gate
-
-    @property
-    def pending(self) -> int:
-        """Generations running or waiting for the model."""
-        return self._gate.pending
 
     def plan(
         self,

@@ -132,7 +132,7 @@ class _CallbackCollector:
 
 def generation_pending(answers: AnswerService | None) -> int:
     """Generations running or queued in this process (0 without a chat model)."""
-    return 0 if answers is None else answers.pending
+    return 0 if answers is None else answers.gate.pending
 
 
 def route_template(scope: Scope, *, root_path: str = "") -> str:

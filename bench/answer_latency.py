@@ -24,7 +24,7 @@ from ingest.files import collect_files, load_item
 from kernel.models import GenerationParams
 from kernel.settings import Settings, get_settings
 from llm.factory import create_chat_model
-from llm.llama_cpp import _LOAD_LOCK, SEED, LlamaCppChatModel, _amx_safe_params, bundled_gguf_path
+from llm.llama_cpp import SEED, LlamaCppChatModel, bundled_gguf_path, load_llama
 from tests.fixtures_docs import write_sample_folder
 
 QUESTIONS = (
@@ -90,20 +90,10 @@ def raw_pieces(llm: Any, messages: list[dict[str, str]], params: GenerationParam
 
 
 def load_raw_llama(settings: Settings) -> Any:
-    """A second, independent Llama of the service's GGUF, loaded the AMX-safe way the adapter does."""
-    import llama_cpp
-
+    """A second, independent Llama of the service's GGUF, loaded the way the adapter loads it."""
     cfg = settings.llm
     path = Path(cfg.model_path).expanduser() if cfg.model_path else bundled_gguf_path()
-    with _LOAD_LOCK, _amx_safe_params(llama_cpp):
-        return llama_cpp.Llama(
-            model_path=str(path),
-            n_ctx=cfg.context_tokens,
-            n_threads=cfg.threads,
-            n_threads_batch=cfg.threads,
-            seed=SEED,
-            verbose=False,
-        )
+    return load_llama(path, threads=cfg.threads, context_tokens=cfg.context_tokens)
 
 
 class Server:
@@ -209,9 +199,7 @@ def run(reps: int, max_tokens: int) -> dict[str, Any]:
         settings = get_settings(data_dir=Path(tmp) / "data")
         chat = create_chat_model(settings.llm)
         if not isinstance(chat, LlamaCppChatModel):
-            raise RuntimeError(
-                "the answer benchmark compares the service with raw llama-cpp: use the llama-cpp backend"
-            )
+            raise RuntimeError("the answer benchmark compares the service with raw llama-cpp: use its backend")
         services = build_components(settings, chat=chat)
         try:
             found, problems = collect_files(write_sample_folder(Path(tmp) / "docs"))

@@ -10,14 +10,15 @@ from app.components import Components
 from bench.corpus import items
 from bench.stats import percentile
 from ingest.pipeline import EMBED_STEP
+from retrieval.embedding import SentenceTransformerEmbedder
 
 
 def ingest_vs_encode(services: Components, texts: Sequence[str], reps: int) -> dict[str, Any]:
     """Interleaved repetitions on the same texts, same batch size; a fresh collection per Ingestor run
     (so nothing is skipped as unchanged). Chunks per second, medians and paired ratio."""
-    model: Any = getattr(services.search.embedder, "_model", None)
-    if model is None:
+    if not isinstance(services.search.embedder, SentenceTransformerEmbedder):
         raise RuntimeError("the ingest comparison needs the sentence-transformers embedder")
+    model: Any = services.search.embedder.model
     batch = services.settings.embed_batch_size
     texts = list(texts)
     model.encode(texts[:batch], batch_size=batch)  # warm-up

@@ -12,7 +12,8 @@ import numpy as np
 from app.components import Components
 from bench.stats import percentile
 from kernel.models import SearchMode, StoreQuery
-from retrieval.stores.edge import EdgeStore, _request
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.stores.edge import EdgeStore, query_request
 
 MODES = tuple(SearchMode)
 
@@ -70,10 +71,10 @@ class RawPath:
         store = services.search.store
         if not isinstance(store, EdgeStore):
             raise RuntimeError("the raw comparison needs the embedded qdrant-edge store")
-        self._shard = store._require(collection)
-        self._model: Any = getattr(services.search.embedder, "_model", None)
-        if self._model is None:
+        self._shard = store.shard(collection)
+        if not isinstance(services.search.embedder, SentenceTransformerEmbedder):
             raise RuntimeError("the raw comparison needs the sentence-transformers embedder")
+        self._model: Any = services.search.embedder.model
         self._sparse = services.search.sparse
         self._settings = services.settings
 
@@ -95,7 +96,7 @@ class RawPath:
             mmr_diversity=s.mmr_diversity,
             mmr_candidates=max(s.mmr_candidates, k),
         )
-        return len(self._shard.query(_request(query)))
+        return len(self._shard.query(query_request(query)))
 
 
 def http_vs_raw(

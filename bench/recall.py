@@ -21,7 +21,7 @@ def recall_at_k(services: Components, collection: str, queries: Sequence[str], k
     store = services.search.store
     if not isinstance(store, EdgeStore):
         raise RuntimeError("recall is measured on the embedded qdrant-edge store")
-    shard = store._require(collection)
+    shard = store.shard(collection)
     vectors = services.search.embedder.embed(list(queries))
 
     def top(vector: list[float], params: qe.SearchParams | None) -> tuple[list[str], float]:

@@ -74,7 +74,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = get_settings(data_dir=data_dir, collection=COLLECTION)
     texts, vectors, encode_s = corpus.corpus_embeddings(
-        corpus.corpus_parts(n), embedder._model, embedder.model_id, log=log
+        corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log
     )
     services = build_components(settings, embedder=embedder)
     bulk = Ingestor(

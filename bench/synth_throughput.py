@@ -25,7 +25,7 @@ from knowledge.cache import GenerationCache
 from knowledge.generate import TeacherGenerator
 from knowledge.prompts import CHUNK_PROMPT, load_prompt
 from knowledge.schemas import chunk_schema
-from llm.llama_cpp import _LOAD_LOCK, SEED, LlamaCppChatModel, _amx_safe_params, bundled_gguf_path
+from llm.llama_cpp import SEED, LlamaCppChatModel, bundled_gguf_path, load_llama
 from retrieval.embedding import create_embedder
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
@@ -54,16 +54,11 @@ def sample_chunks(n: int) -> list[str]:
 
 def run(n_chunks: int, threads: int = 2) -> dict[str, Any]:
     """Interleaved adapter vs raw runs over ``n_chunks`` chunks (plus one warm-up each)."""
-    import llama_cpp
-
     configure_offline()
     texts = sample_chunks(n_chunks + 1)
     path = bundled_gguf_path()
     adapter = LlamaCppChatModel(path, threads=threads, context_tokens=4096)
-    with _LOAD_LOCK, _amx_safe_params(llama_cpp):
-        raw = llama_cpp.Llama(
-            model_path=str(path), n_ctx=4096, n_threads=threads, n_threads_batch=threads, seed=SEED, verbose=False
-        )
+    raw = load_llama(path, threads=threads, context_tokens=4096)
     prompt = load_prompt(CHUNK_PROMPT, questions=QUESTIONS)
     schema = chunk_schema(QUESTIONS)
     max_tokens = 64 + 48 * QUESTIONS

@@ -37,27 +37,47 @@ def bundled_gguf_path() -> Path:
     raise ConfigError(f"{BUNDLED_FILE} not found in {BUNDLED_DISTRIBUTION}; reinstall: {_INSTALL_BUNDLED}")
 
 
+def load_llama(model_path: Path, *, threads: int, context_tokens: int) -> Any:
+    """Load a GGUF file into a ``llama_cpp.Llama``, exactly as :class:`LlamaCppChatModel` does.
+
+    Checks the file, avoids the AMX crash (see ``_amx_safe_params``), loads one model at a time and
+    fixes the seed. Benchmarks use it for a raw model to compare the adapter against.
+
+    Args:
+        model_path: The GGUF file.
+        threads: Threads for both prompt processing and generation.
+        context_tokens: Context window (prompt + reply) in tokens.
+
+    Returns:
+        The loaded ``llama_cpp.Llama``.
+
+    Raises:
+        ConfigError: The file is missing, not a GGUF file, llama-cpp-python is not installed, or loading failed.
+    """
+    _check_gguf(model_path)
+    llama_cpp = _import_llama_cpp()
+    try:
+        with _LOAD_LOCK, _amx_safe_params(llama_cpp):
+            return llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_tokens,
+                # The library defaults to half the cores (1 on a 2-core box) for both phases.
+                n_threads=threads,
+                n_threads_batch=threads,
+                seed=SEED,
+                verbose=False,
+            )
+    except Exception as exc:  # llama.cpp reports a bad file as ValueError, RuntimeError or worse
+        raise ConfigError(f"cannot load GGUF model {model_path}: {exc}") from exc
+
+
 class LlamaCppChatModel:
     """ChatModel port over llama.cpp: the GGUF's own chat template, one generation at a time."""
 
     def __init__(self, model_path: Path, *, threads: int, context_tokens: int) -> None:
-        _check_gguf(model_path)
-        llama_cpp = _import_llama_cpp()
-        try:
-            with _LOAD_LOCK, _amx_safe_params(llama_cpp):
-                self._llm: Any = llama_cpp.Llama(
-                    model_path=str(model_path),
-                    n_ctx=context_tokens,
-                    # The library defaults to half the cores (1 on a 2-core box) for both phases.
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    seed=SEED,
-                    verbose=False,
-                )
-        except Exception as exc:  # llama.cpp reports a bad file as ValueError, RuntimeError or worse
-            raise ConfigError(f"cannot load GGUF model {model_path}: {exc}") from exc
+        self._llm: Any = load_llama(model_path, threads=threads, context_tokens=context_tokens)
         self._n_ctx = int(self._llm.n_ctx())
-        self._formatter = _template_formatter(llama_cpp, self._llm)
+        self._formatter = _template_formatter(_import_llama_cpp(), self._llm)
         self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}"
         # llama.cpp keeps one KV cache per context and is not re-entrant.
         self._lock = threading.Lock()
@@ -65,11 +85,6 @@ class LlamaCppChatModel:
     @property
     def model_id(self) -> str:
         return self._model_id
-
-    @property
-    def context_tokens(self) -> int:
-        """Size of the loaded context window (prompt + reply)."""
-        return self._n_ctx
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in ``text`` (no special tokens)."""

@@ -63,6 +63,11 @@ class SentenceTransformerEmbedder:
         return self._dim
 
     @property
+    def model(self) -> Any:
+        """The loaded ``SentenceTransformer``, for benchmarks that time raw ``encode`` (it bypasses the lock)."""
+        return self._model
+
+    @property
     def max_tokens(self) -> int:
         # Two places go to [CLS] and [SEP].
         return int(self._model.max_seq_length) - 2

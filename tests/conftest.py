@@ -1,4 +1,5 @@
-"""Shared fixtures: the real bundled embedder (loaded once) and real services on a temp data dir."""
+"""Shared fixtures: the real bundled embedder and chat model (loaded once), real services on a temp data dir,
+the ChatModel fakes of tests/fakes.py, and the shared evaluation data."""
 
 from __future__ import annotations
 
@@ -18,6 +19,13 @@ from app.components import Components, build_components
 from kernel.settings import Settings
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
+from tests.fakes import CountingChat, ScriptedChats
+
+#: Context window of the ``llama_model`` fixture, in tokens.
+LLAMA_CONTEXT_TOKENS = 4096
+#: Data shared by the worktrees, beside the repository (``../shared``); not part of it.
+SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
+SCIFACT_DIR = SHARED_DIR / "eval" / "scifact"
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +56,32 @@ def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Itera
 @pytest.fixture(scope="session")
 def llama_model() -> LlamaCppChatModel:
     """The real bundled SmolLM2 GGUF (~0.2 s to load, ~250 MB); 2 threads like the CI machines."""
-    return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=4096)
+    return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=LLAMA_CONTEXT_TOKENS)
+
+
+@pytest.fixture
+def counting_chat(llama_model: LlamaCppChatModel) -> CountingChat:
+    """The real bundled model, counting its generations (fresh counts per test)."""
+    return CountingChat(llama_model)
+
+
+@pytest.fixture
+def scripted_chat() -> Iterator[ScriptedChats]:
+    """Makes ScriptedChat fakes: ``scripted_chat(["reply"], loop=True, hold=True)``; held ones are released after the test."""
+    made = ScriptedChats()
+    yield made
+    made.release_all()
+
+
+@pytest.fixture(scope="session")
+def scifact_dir() -> Path:
+    """The SciFact BEIR folder in ``../shared/eval/scifact``: skipped when missing, but a failure under CI=true."""
+    if not SCIFACT_DIR.is_dir():
+        message = f"SciFact BEIR data not found at {SCIFACT_DIR}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: the data must be there)")
+        pytest.skip(message)
+    return SCIFACT_DIR
 
 
 INJECTION = (

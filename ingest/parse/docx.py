@@ -84,10 +84,10 @@ def _table_text(table: Table) -> str:
         cells: list[str] = []
         seen: set[int] = set()
         for cell in row.cells:
-            # A merged cell is returned once per grid column it spans; keep it once.
-            if id(cell._tc) in seen:
+            # A merged cell is returned once per grid column it spans (the same object each time); keep it once.
+            if id(cell) in seen:
                 continue
-            seen.add(id(cell._tc))
+            seen.add(id(cell))
             text = " ".join(cell.text.split())
             if text:
                 cells.append(text)

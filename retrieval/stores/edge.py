@@ -56,7 +56,8 @@ def _sparse(vector: SparseVec) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
 
 
-def _request(query: StoreQuery) -> qe.QueryRequest:
+def query_request(query: StoreQuery) -> qe.QueryRequest:
+    """The qdrant-edge request :meth:`EdgeStore.query` sends for ``query`` (public for raw-engine benchmarks)."""
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "filter": flt, "with_payload": True}
     dense = sparse = None
@@ -118,6 +119,14 @@ class EdgeStore:
         if shard is None:
             raise NotFoundError(f"collection '{name}' does not exist")
         return shard
+
+    def shard(self, name: str) -> qe.EdgeShard:
+        """The open qdrant-edge shard of a collection, for benchmarks that time the engine itself.
+
+        Raises:
+            NotFoundError: The collection does not exist.
+        """
+        return self._require(name)
 
     def ensure_collection(self, name: str, *, dim: int) -> None:
         """Create the collection (and payload indexes) if missing; refuse a different dimension."""
@@ -192,7 +201,7 @@ class EdgeStore:
     def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
         """Run a search; results best first (for hybrid-mmr: in MMR order, scored by similarity)."""
         shard = self._require(collection)
-        request = _request(query)
+        request = query_request(query)
         try:
             found = shard.query(request)
         except Exception as e:

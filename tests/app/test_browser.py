@@ -194,7 +194,7 @@ def test_errors_are_shown(live: Live, browser: WebDriver) -> None:
     assert not error.is_displayed()
 
     # The model is busy (the one generation place is taken): asking shows the 429 and its Retry-After.
-    with live.services.answer_service()._gate.reserve():
+    with live.services.answer_service().gate.reserve():
         browser.find_element(By.ID, "question").send_keys("What is a sourdough starter?")
         browser.find_element(By.ID, "ask-btn").click()
         WebDriverWait(browser, 30).until(lambda d: _status(d) == "failed")

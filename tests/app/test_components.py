@@ -16,7 +16,7 @@ from kernel.ports import VectorStore
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.stores.factory import create_store
-from tests.app.upload_support import RecordingChat
+from tests.fakes import ScriptedChat, ScriptedChats
 from tests.fixtures_docs import write_sample_folder
 
 pytestmark = pytest.mark.slow
@@ -48,16 +48,17 @@ def _with_samples(components: Components, tmp_path: Any) -> Components:
 
 @pytest.fixture
 def injected(
-    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any
-) -> Iterator[tuple[Components, CountingStore, RecordingChat]]:
-    store, chat = CountingStore(create_store(settings)), RecordingChat()
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any, scripted_chat: ScriptedChats
+) -> Iterator[tuple[Components, CountingStore, ScriptedChat]]:
+    store = CountingStore(create_store(settings))
+    chat = scripted_chat(["According to the documents [1]."], model_id="recording", loop=True)
     components = build_components(settings, embedder=embedder, store=store, chat=chat)
     yield _with_samples(components, tmp_path), store, chat
     components.close()
 
 
 def test_routes_use_the_injected_store_and_chat_model(
-    injected: tuple[Components, CountingStore, RecordingChat],
+    injected: tuple[Components, CountingStore, ScriptedChat],
 ) -> None:
     components, store, chat = injected
     assert components.search.store is store and components.search.searcher is not None
@@ -86,11 +87,11 @@ def test_without_a_chat_model_answers_are_refused_and_search_still_works(
 
 
 def test_with_chat_returns_new_components_and_leaves_the_original_alone(
-    settings: Settings, embedder: SentenceTransformerEmbedder
+    settings: Settings, embedder: SentenceTransformerEmbedder, scripted_chat: ScriptedChats
 ) -> None:
     components = build_components(settings, embedder=embedder)
     try:
-        chat = RecordingChat()
+        chat = scripted_chat(["Hello."], model_id="recording")
         answering = components.with_chat(chat)
         assert components.answers is None and answering.answers is not None
         assert answering.answers.model_id == "recording"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +14,7 @@ import pytest
 
 from app.components import Components
 from app.main import create_app
-from kernel.models import ChatMessage, Completion, GenerationParams
+from tests.fakes import ScriptedChats
 from tests.live_server import live_server
 
 pytestmark = pytest.mark.slow
@@ -95,31 +95,7 @@ def test_errors_use_the_openai_shape(client: openai.OpenAI, base_url: str) -> No
     assert httpx.get(f"{base_url}/healthz", timeout=10).status_code == 200
 
 
-class SlowChat:
-    """Deterministic slow model at the ChatModel port: the queue test needs generations that last."""
-
-    model_id = "slow"
-
-    def __init__(self) -> None:
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        params: GenerationParams,
-        schema: dict[str, Any] | None = None,
-    ) -> Completion:
-        return Completion(text="".join(self.stream(messages, params=params)))
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        self.started.set()
-        self.release.wait(timeout=30)
-        yield from ["Sourdough ", "rises ", "slowly."]
-
-
-def test_full_queue_answers_429_and_server_stays_responsive(services: Components) -> None:
+def test_full_queue_answers_429_and_server_stays_responsive(services: Components, scripted_chat: ScriptedChats) -> None:
     from tests.fixtures_docs import make_txt
 
     (path := services.settings.data_dir.parent / "s.txt").write_bytes(make_txt(["Sourdough bread rises."]))
@@ -127,7 +103,8 @@ def test_full_queue_answers_429_and_server_stays_responsive(services: Components
 
     found, _ = collect_files([path])
     services.ingest.ingestor.ingest([load_item(found[0])], collection="default")
-    slow = SlowChat()
+    # A generation that lasts until released: the queue test needs one in flight.
+    slow = scripted_chat(["Sourdough rises slowly."], model_id="slow", loop=True, hold=True)
     # No waiting room: with one generation running, the next request is refused.
     no_queue = services.settings.model_copy(update={"generation_queue": 0})
     services = dataclasses.replace(services, settings=no_queue).with_chat(slow)

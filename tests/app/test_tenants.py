@@ -15,7 +15,6 @@ from app.main import create_app
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import (
-    RecordingChat,
     bearer,
     document_points,
     serve,
@@ -25,6 +24,7 @@ from tests.app.upload_support import (
     wait_for_job,
 )
 from tests.conftest import make_services
+from tests.fakes import ScriptedChat, ScriptedChats
 from tests.fixtures_docs import make_txt
 
 KEY_A = "key-alpha-0123456789"
@@ -39,13 +39,14 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def tenant_chat() -> RecordingChat:
-    return RecordingChat()
+def tenant_chat(scripted_chat: ScriptedChats) -> ScriptedChat:
+    """Records every prompt, for the isolation checks."""
+    return scripted_chat(["According to the documents [1]."], model_id="recording", loop=True)
 
 
 @pytest.fixture
 def tenant_services(
-    tmp_path: Path, embedder: SentenceTransformerEmbedder, tenant_chat: RecordingChat
+    tmp_path: Path, embedder: SentenceTransformerEmbedder, tenant_chat: ScriptedChat
 ) -> Iterator[Components]:
     settings = Settings(data_dir=tmp_path / "data", api_keys={KEY_A: "alpha", KEY_B: "beta"})
     services = make_services(settings, embedder).with_chat(tenant_chat)
@@ -60,7 +61,7 @@ def base_url(tenant_services: Components) -> Iterator[str]:
 
 
 def test_tenant_b_cannot_reach_tenant_a_documents(
-    base_url: str, tenant_services: Components, tenant_chat: RecordingChat
+    base_url: str, tenant_services: Components, tenant_chat: ScriptedChat
 ) -> None:
     chat = tenant_chat
     with (

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from app.components import Components
 from app.main import create_app
 from kernel.errors import StoreError
-from kernel.models import ChatMessage, Completion, GenerationParams, StoredPoint
+from kernel.models import StoredPoint
 from kernel.ports import VectorStore
 from tests.fixtures_docs import (
     BEEKEEPING,
@@ -124,25 +124,3 @@ class FlakyStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
-
-
-class RecordingChat:
-    """A deterministic ChatModel that records every prompt it was given (for isolation checks)."""
-
-    model_id = "recording"
-
-    def __init__(self) -> None:
-        self.prompts: list[str] = []
-
-    def complete(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        params: GenerationParams,
-        schema: dict[str, Any] | None = None,
-    ) -> Completion:
-        return Completion(text="".join(self.stream(messages, params=params)))
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        self.prompts.append("\n".join(m.content for m in messages))
-        yield from ["According to the documents ", "[1]."]

@@ -9,13 +9,13 @@ import pytest
 
 from bench import synth_throughput
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not synth_throughput.SCIFACT.is_dir(), reason="SciFact not found"),
-]
+pytestmark = pytest.mark.slow
 
 
-def test_synth_bench_reports_adapter_and_raw_rates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_synth_bench_reports_adapter_and_raw_rates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scifact_dir: Path
+) -> None:
+    assert scifact_dir == synth_throughput.SCIFACT  # the benchmark reads the same shared copy
     out = tmp_path / "synth.json"
     assert synth_throughput.main(["--chunks", "1", "--json-out", str(out)]) == 0
     report = json.loads(out.read_text())

@@ -18,8 +18,6 @@ from evaluation.beir import (
 )
 from kernel.errors import InputError
 
-SCIFACT = Path("/work/shared/eval/scifact")
-
 CORPUS = [
     {"_id": "d1", "title": "Aspirin", "text": "Aspirin lowers fever.", "metadata": {}},
     {"_id": "d2", "title": "", "text": "Water boils at 100 C.", "metadata": {"source": "x"}},
@@ -149,13 +147,12 @@ def test_corpus_fingerprint_is_sha256_of_the_file(beir_dir: Path) -> None:
         corpus_fingerprint(beir_dir)
 
 
-@pytest.mark.skipif(not SCIFACT.is_dir(), reason=f"SciFact BEIR data not present at {SCIFACT}")
-def test_real_scifact_train_split_loads() -> None:
-    data = load_beir(SCIFACT, "train")
+def test_real_scifact_train_split_loads(scifact_dir: Path) -> None:
+    data = load_beir(scifact_dir, "train")
     assert len(data.queries) == 809
     assert len(data.corpus) == 5183
     assert sum(len(docs) for docs in data.qrels.values()) == 919
     # README: byte-identical to BEIR's scifact/corpus.jsonl, sha256 dec31c81...d1ac6.
-    fingerprint = corpus_fingerprint(SCIFACT)
+    fingerprint = corpus_fingerprint(scifact_dir)
     assert fingerprint.startswith("dec31c81")
     assert fingerprint.endswith("d1ac6")

@@ -14,18 +14,13 @@ from evaluation.beir import corpus_fingerprint, load_beir
 from evaluation.runner import ensure_indexed, eval_collection_name, run_queries, score
 from kernel.models import SearchMode
 
-SCIFACT = Path(__file__).resolve().parents[3].parent / "shared" / "eval" / "scifact"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not SCIFACT.is_dir(), reason=f"SciFact not found at {SCIFACT}"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def slice_dir(tmp_path_factory: pytest.TempPathFactory, scifact_dir: Path) -> Path:
     """20 judged queries, their relevant documents and 60 random distractors, in BEIR layout."""
-    full = load_beir(SCIFACT, "train")
+    full = load_beir(scifact_dir, "train")
     rng = random.Random(7)
     query_ids = sorted(full.qrels)[:20]
     relevant = {doc for q in query_ids for doc in full.qrels[q]}

@@ -394,6 +394,22 @@ def test_docx_paragraphs_headings_and_tables() -> None:
     ]
 
 
+def test_docx_merged_cell_is_read_once_per_row() -> None:
+    import docx
+
+    document = docx.Document()
+    table = document.add_table(rows=2, cols=3)
+    for c, value in enumerate(["Flour", "Water", "Salt"]):
+        table.cell(1, c).text = value
+    merged = table.cell(0, 0).merge(table.cell(0, 1))
+    merged.text = "Ingredients"
+    table.cell(0, 2).text = "Grams"
+    out = io.BytesIO()
+    document.save(out)
+    doc = parse_document(out.getvalue(), "merged.docx")
+    assert doc.text == "Ingredients | Grams\nFlour | Water | Salt"
+
+
 def test_docx_title_prefers_core_properties() -> None:
     assert parse_document(make_docx("Heading", ["x"], title="Official title"), "t.docx").title == "Official title"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,38 +14,19 @@ from ingest.synthesis import SYNTHETIC_KINDS
 from kernel import payload as P
 from kernel.errors import ModelError
 from kernel.models import (
-    ChatMessage,
-    Completion,
     Document,
-    GenerationParams,
     PointKind,
     SearchFilters,
     SearchMode,
     Section,
 )
 from kernel.settings import Settings
-from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
+from tests.fakes import CountingChat, ScriptedChats
 from tests.fixtures_docs import BEEKEEPING, CHESS, LIGHTHOUSES
-from tests.knowledge.wrapped import CountingModel
 from tests.retrieval.conftest import store_query
 
 pytestmark = pytest.mark.slow
-
-
-class CountingTeacher(CountingModel):
-    """The real model, counting generations (or failing every call when ``broken``)."""
-
-    def __init__(self, inner: LlamaCppChatModel, *, broken: bool = False) -> None:
-        super().__init__(inner)
-        self.broken = broken
-
-    def call(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
-    ) -> Completion:
-        if self.broken:
-            raise ModelError("teacher unreachable (test)")
-        return super().call(messages, params, schema)
 
 
 def _item(name: str, paragraphs: list[str]) -> IngestItem:
@@ -60,13 +41,13 @@ def synth_settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def teacher(llama_model: LlamaCppChatModel) -> CountingTeacher:
-    return CountingTeacher(llama_model)
+def teacher(counting_chat: CountingChat) -> CountingChat:
+    return counting_chat
 
 
 @pytest.fixture
 def synth_services(
-    synth_settings: Settings, embedder: SentenceTransformerEmbedder, teacher: CountingTeacher
+    synth_settings: Settings, embedder: SentenceTransformerEmbedder, teacher: CountingChat
 ) -> Iterator[Components]:
     built = build_components(synth_settings, embedder=embedder, teacher=teacher)
     yield built
@@ -78,7 +59,7 @@ def _synthetic_points(services: Components, collection: str, document_id: str) -
 
 
 def test_document_is_synthesized_filtered_stored_and_reported(
-    synth_services: Components, teacher: CountingTeacher
+    synth_services: Components, teacher: CountingChat
 ) -> None:
     collection = "syn"
     items = [_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS), _item("lighthouses.txt", LIGHTHOUSES)]
@@ -124,7 +105,7 @@ def _stored_synthetic(services: Components, collection: str, document_id: str) -
 
 
 def test_reingest_costs_no_generation_and_a_new_version_replaces_synthetic_items(
-    synth_services: Components, teacher: CountingTeacher
+    synth_services: Components, teacher: CountingChat
 ) -> None:
     collection = "syn"
     [first] = synth_services.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
@@ -148,9 +129,9 @@ def test_reingest_costs_no_generation_and_a_new_version_replaces_synthetic_items
 
 
 def test_failed_generation_keeps_raw_chunks_and_is_counted(
-    synth_settings: Settings, embedder: SentenceTransformerEmbedder, llama_model: LlamaCppChatModel
+    synth_settings: Settings, embedder: SentenceTransformerEmbedder, scripted_chat: ScriptedChats
 ) -> None:
-    broken = CountingTeacher(llama_model, broken=True)
+    broken = scripted_chat([ModelError("teacher unreachable (test)")], loop=True)
     services = build_components(
         synth_settings.model_copy(update={"synth_max_attempts": 2}), embedder=embedder, teacher=broken
     )
@@ -158,7 +139,7 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
         [outcome] = services.ingest.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
         assert outcome.status == "indexed" and outcome.synthetic is not None
         assert outcome.synthetic.chunks_failed == outcome.synthetic.chunks == outcome.chunks
-        assert broken.calls == 2 * outcome.chunks
+        assert len(broken.calls) == 2 * outcome.chunks
         assert outcome.document_id is not None
         report = services.ingest.reports.get("syn", outcome.document_id)
         assert report is not None and len(report.failures) == outcome.chunks

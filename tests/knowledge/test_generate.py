@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from kernel.errors import ModelError
-from kernel.models import ChatMessage, Completion, GenerationParams
+from kernel.models import ChatMessage, GenerationParams
 from knowledge.cache import GenerationCache
 from knowledge.generate import TeacherGenerator
 from llm.llama_cpp import LlamaCppChatModel
-from tests.knowledge.wrapped import CountingModel
+from tests.fakes import CountingChat, ScriptedChat
 
 CHUNK = (
     "Honey bees keep their hive at about 35 degrees Celsius. Worker bees fan their wings to cool the brood "
@@ -25,49 +24,24 @@ GOOD = {
 }
 
 
-class ScriptedModel:
-    """A ChatModel that replies with scripted texts (or raises), recording every call."""
-
-    def __init__(self, replies: Sequence[str | Exception], model_id: str = "scripted") -> None:
-        self._replies = list(replies)
-        self.calls: list[dict[str, Any]] = []
-        self._model_id = model_id
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    def complete(
-        self, messages: Sequence[ChatMessage], *, params: GenerationParams, schema: dict[str, Any] | None = None
-    ) -> Completion:
-        self.calls.append({"messages": list(messages), "params": params, "schema": schema})
-        reply = self._replies.pop(0)
-        if isinstance(reply, Exception):
-            raise reply
-        return Completion(text=reply, completion_tokens=len(reply) // 4, finish_reason="stop")
-
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        raise NotImplementedError
-
-
 def _generator(model: Any, tmp_path: Path, **kwargs: Any) -> TeacherGenerator:
     return TeacherGenerator(model, GenerationCache.open(tmp_path), questions=2, sleep=lambda _s: None, **kwargs)
 
 
 def test_valid_output_is_parsed_with_schema_and_greedy_first_attempt(tmp_path: Path) -> None:
-    model = ScriptedModel([json.dumps(GOOD)])
+    model = ScriptedChat([json.dumps(GOOD)])
     result = _generator(model, tmp_path).chunk_notes(CHUNK)
     assert result.notes is not None and result.notes.summary == GOOD["summary"]
     assert not result.repaired and result.attempts == 1
     call = model.calls[0]
-    assert call["params"].temperature == 0.0
-    assert call["schema"]["properties"]["questions"]["maxItems"] == 2
-    assert CHUNK in call["messages"][1].content
+    assert call.params.temperature == 0.0
+    assert call.schema["properties"]["questions"]["maxItems"] == 2
+    assert CHUNK in call.messages[1].content
 
 
 def test_truncated_json_with_raw_newline_is_repaired(tmp_path: Path) -> None:
     cut = '{"keywords": ["honey bees"], "summary": "Bees keep\nthe hive warm.", "questions": [{"question": "How warm is the hive kept?", "answer": "35 degrees"}, {"question": "How many wo'
-    result = _generator(ScriptedModel([cut]), tmp_path).chunk_notes(CHUNK)
+    result = _generator(ScriptedChat([cut]), tmp_path).chunk_notes(CHUNK)
     assert result.notes is not None and result.repaired
     assert result.notes.summary == "Bees keep the hive warm."
     assert [q.answer for q in result.notes.questions] == ["35 degrees"]
@@ -75,23 +49,23 @@ def test_truncated_json_with_raw_newline_is_repaired(tmp_path: Path) -> None:
 
 def test_over_long_strings_and_extra_items_are_clipped(tmp_path: Path) -> None:
     noisy = {**GOOD, "keywords": ["k" * 100, "hive", "hive", "x"], "extra": 1}
-    result = _generator(ScriptedModel([json.dumps(noisy)]), tmp_path).chunk_notes(CHUNK)
+    result = _generator(ScriptedChat([json.dumps(noisy)]), tmp_path).chunk_notes(CHUNK)
     assert result.notes is not None and result.repaired
     assert result.notes.keywords == ["k" * 24, "hive"]
 
 
 def test_invalid_output_is_retried_then_counted_as_failed(tmp_path: Path) -> None:
-    model = ScriptedModel(["not json at all", '{"keywords": [], "summary": "", "questions": []}'])
+    model = ScriptedChat(["not json at all", '{"keywords": [], "summary": "", "questions": []}'])
     result = _generator(model, tmp_path).chunk_notes(CHUNK)
     assert result.notes is None
     assert result.attempts == 2 and len(model.calls) == 2
     assert result.error is not None and "invalid output" in result.error
-    assert model.calls[1]["params"].temperature > 0  # a retry must be able to differ
+    assert model.calls[1].params.temperature > 0  # a retry must be able to differ
 
 
 def test_transport_errors_back_off_and_a_later_attempt_can_succeed(tmp_path: Path) -> None:
     sleeps: list[float] = []
-    model = ScriptedModel([ModelError("timed out"), ModelError("timed out"), json.dumps(GOOD)])
+    model = ScriptedChat([ModelError("timed out"), ModelError("timed out"), json.dumps(GOOD)])
     generator = TeacherGenerator(
         model, GenerationCache.open(tmp_path), questions=2, max_attempts=3, backoff_s=0.5, sleep=sleeps.append
     )
@@ -101,21 +75,21 @@ def test_transport_errors_back_off_and_a_later_attempt_can_succeed(tmp_path: Pat
 
 
 def test_cache_prevents_a_second_generation_until_teacher_or_prompt_changes(tmp_path: Path) -> None:
-    model = ScriptedModel([json.dumps(GOOD)])
+    model = ScriptedChat([json.dumps(GOOD)])
     first = _generator(model, tmp_path).chunk_notes(CHUNK)
     again = _generator(model, tmp_path).chunk_notes(CHUNK)
     assert again.cached and again.notes == first.notes
     assert len(model.calls) == 1
-    other_teacher = ScriptedModel([json.dumps(GOOD)], model_id="another-teacher")
+    other_teacher = ScriptedChat([json.dumps(GOOD)], model_id="another-teacher")
     assert not _generator(other_teacher, tmp_path).chunk_notes(CHUNK).cached
-    more_questions = ScriptedModel([json.dumps(GOOD)])
+    more_questions = ScriptedChat([json.dumps(GOOD)])
     generator = TeacherGenerator(more_questions, GenerationCache.open(tmp_path), questions=3)
     assert not generator.chunk_notes(CHUNK).cached
     assert len(more_questions.calls) == 1
 
 
 def test_failures_are_not_cached(tmp_path: Path) -> None:
-    model = ScriptedModel(["garbage", "garbage", json.dumps(GOOD)])
+    model = ScriptedChat(["garbage", "garbage", json.dumps(GOOD)])
     assert _generator(model, tmp_path).chunk_notes(CHUNK).notes is None
     assert _generator(model, tmp_path).chunk_notes(CHUNK).notes is not None
     assert GenerationCache.open(tmp_path).count() == 1
@@ -129,12 +103,12 @@ def test_document_notes_normalize_unknown_type(tmp_path: Path) -> None:
         "entities": ["Apis"],
         "dates": [],
     }
-    result = _generator(ScriptedModel([json.dumps(reply)]), tmp_path).document_notes("Bees", ["Hive heat."], ["bees"])
+    result = _generator(ScriptedChat([json.dumps(reply)]), tmp_path).document_notes("Bees", ["Hive heat."], ["bees"])
     assert result.notes is not None and result.notes.type == "other"
 
 
-def test_real_bundled_gguf_writes_valid_notes_once(llama_model: LlamaCppChatModel, tmp_path: Path) -> None:
-    counting = CountingModel(llama_model)
+def test_real_bundled_gguf_writes_valid_notes_once(counting_chat: CountingChat, tmp_path: Path) -> None:
+    counting = counting_chat
     generator = TeacherGenerator(counting, GenerationCache.open(tmp_path), questions=2)
     first = generator.chunk_notes(CHUNK)
     assert first.notes is not None, first.error
@@ -157,7 +131,8 @@ def test_real_model_output_cut_at_max_tokens_is_repaired_or_failed(
         schema={"type": "object", "properties": {"summary": {"type": "string"}}, "required": ["summary"]},
     )
     assert text.finish_reason == "length"
-    tight = TightModel(llama_model, max_tokens=24)
+    # The real model with a token limit too small for the notes: every reply is cut.
+    tight = CountingChat(llama_model, model_id=f"{llama_model.model_id}:tight", max_tokens=24)
     result = TeacherGenerator(tight, GenerationCache.open(tmp_path / "t"), questions=2, max_attempts=2).chunk_notes(
         CHUNK
     )
@@ -167,24 +142,3 @@ def test_real_model_output_cut_at_max_tokens_is_repaired_or_failed(
     else:
         assert result.repaired
     assert generator.model_id == llama_model.model_id
-
-
-class TightModel(CountingModel):
-    """The real model with a token limit too small for the notes: every reply is cut."""
-
-    def __init__(self, inner: LlamaCppChatModel, *, max_tokens: int) -> None:
-        super().__init__(inner)
-        self._max_tokens = max_tokens
-        self.finish_reasons: list[str] = []
-
-    @property
-    def model_id(self) -> str:
-        return f"{self._inner.model_id}:tight"
-
-    def call(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
-    ) -> Completion:
-        cut = params.model_copy(update={"max_tokens": self._max_tokens})
-        completion = super().call(messages, cut, schema)
-        self.finish_reasons.append(completion.finish_reason)
-        return completion

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,45 +10,23 @@ import pytest
 
 from app.components import build_components
 from ingest.pipeline import IngestItem
-from kernel.models import ChatMessage, Completion, Document, GenerationParams, Section
+from kernel.models import Document, Section
 from kernel.settings import ChatModelSettings, Settings
 from knowledge.cache import GenerationCache
 from knowledge.generate import TeacherGenerator
 from llm.factory import create_chat_model
-from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
+from tests.fakes import CountingChat
 from tests.fixtures_docs import LIGHTHOUSES
-from tests.knowledge.wrapped import CountingModel
 from tests.llm.openai_stub_server import STUB_MODEL_NAME, OpenAIStubServer
 
 pytestmark = pytest.mark.slow
 
 
-class ConcurrencyProbe(CountingModel):
-    """The real model behind the server, recording how many requests were inside it at once."""
-
-    def __init__(self, inner: LlamaCppChatModel) -> None:
-        super().__init__(inner)
-        self._lock = threading.Lock()
-        self.inside = 0
-        self.peak = 0
-
-    def call(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, schema: dict[str, Any] | None
-    ) -> Completion:
-        with self._lock:
-            self.inside += 1
-            self.peak = max(self.peak, self.inside)
-        try:
-            return super().call(messages, params, schema)
-        finally:
-            with self._lock:
-                self.inside -= 1
-
-
 @pytest.fixture
-def server(llama_model: LlamaCppChatModel) -> Iterator[OpenAIStubServer]:
-    with OpenAIStubServer(ConcurrencyProbe(llama_model)) as stub:
+def server(counting_chat: CountingChat) -> Iterator[OpenAIStubServer]:
+    # The real model behind the server, recording how many requests were inside it at once.
+    with OpenAIStubServer(counting_chat) as stub:
         yield stub
 
 
@@ -87,7 +64,7 @@ def test_remote_teacher_runs_chunks_concurrently_within_the_bound(
     assert outcome.synthetic is not None and outcome.chunks >= 4
     assert outcome.synthetic.chunks == outcome.chunks
     probe = server.model
-    assert isinstance(probe, ConcurrencyProbe)
+    assert isinstance(probe, CountingChat)
     assert 2 <= probe.peak <= 3  # several requests in flight, never more than max_concurrency
 
 

@@ -14,6 +14,7 @@ from kernel.settings import ChatModelSettings
 from llm.factory import create_chat_model
 from llm.json_repair import parse_json_object
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
+from tests.conftest import LLAMA_CONTEXT_TOKENS
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +78,7 @@ def test_tiny_max_tokens_reports_length(llama_model: LlamaCppChatModel) -> None:
 
 
 def test_prompt_longer_than_context_is_a_model_error(llama_model: LlamaCppChatModel) -> None:
-    words = "lighthouse " * (llama_model.context_tokens + 100)
+    words = "lighthouse " * (LLAMA_CONTEXT_TOKENS + 100)
     messages = [ChatMessage(role="user", content=words)]
     with pytest.raises(ModelError, match="context window"):
         llama_model.complete(messages, params=GenerationParams(max_tokens=16))
