@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from kernel import payload as P
 from kernel.ids import synthetic_point_id
-from kernel.models import Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
+from kernel.models import SYNTHETIC_KINDS, Chunk, PointKind, SearchFilters, SearchMode, StoredPoint, StoreQuery
 from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
 from knowledge.filter import grounding, near_duplicates, repetition, round_trip
@@ -25,7 +25,6 @@ from knowledge.schemas import ChunkNotes, DocumentNotes
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_KINDS = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
 #: Called with the number of chunks whose generation finished (for progress and job heartbeats).
 ChunkDoneFn = Callable[[int], None]
 

@@ -9,12 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel import payload as P
 from kernel.errors import InvalidRequestError
-from kernel.models import Hit, PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoreQuery
+from kernel.models import (
+    SYNTHETIC_KINDS,
+    Hit,
+    PointKind,
+    ScoredPoint,
+    SearchFilters,
+    SearchMode,
+    SparseVec,
+    StoreQuery,
+)
 from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
 from retrieval.fusion import rrf_fuse
 
-_SYNTHETIC_KINDS = [PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS]
 #: Synthetic items fetched per chunk hit wanted: several items may point at one chunk.
 _SYNTHETIC_FANOUT = 3
 
@@ -128,7 +136,7 @@ class Searcher:
                 "mode": synth_mode,
                 "limit": synth_limit,
                 "prefetch_limit": max(query.prefetch_limit, synth_limit),
-                "filters": _with_kinds(filters, _SYNTHETIC_KINDS),
+                "filters": _with_kinds(filters, list(SYNTHETIC_KINDS)),
             }
         )
         synth_points = newest_versions(self._store.query(collection, synth_query))

@@ -10,10 +10,10 @@ import pytest
 
 from app.services import Services, build_services
 from ingest.pipeline import IngestItem
-from ingest.synthesis import SYNTHETIC_KINDS
 from kernel import payload as P
 from kernel.errors import ModelError
 from kernel.models import (
+    SYNTHETIC_KINDS,
     ChatMessage,
     Completion,
     Document,
