@@ -104,7 +104,7 @@ def build_services(
     """Load models and open the store as configured; the chat model only when asked for.
 
     The synthesis stage (and its teacher) is built when ``synthesize`` (default: the
-    ``synth_enabled`` setting) is true; ``teacher`` replaces the configured one.
+    ``synth.enabled`` setting) is true; ``teacher`` replaces the configured one.
     """
     configure_offline()
     embedder = embedder or create_embedder(settings)
@@ -113,7 +113,7 @@ def build_services(
     chat = create_chat_model(settings.llm) if with_chat else None
     reports = ReportStore(open_synth_db(settings.data_dir))
     synthesis = None
-    if settings.synth_enabled if synthesize is None else synthesize:
+    if settings.synth.enabled if synthesize is None else synthesize:
         if teacher is None:
             # The same local model for answers and synthesis is loaded once (its lock serializes them).
             teacher = (
@@ -166,7 +166,7 @@ def build_synthesis(
     """The synthesis stage: teacher generator with its cache, filter, reports."""
     db = open_synth_db(settings.data_dir)
     generator = TeacherGenerator(
-        teacher, GenerationCache(db), questions=settings.synth_questions, max_attempts=settings.synth_max_attempts
+        teacher, GenerationCache(db), questions=settings.synth.questions, max_attempts=settings.synth.max_attempts
     )
     # A remote teacher takes several requests at once; the local model runs one at a time.
     concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1

@@ -45,13 +45,13 @@ class FilterConfig:
     def from_settings(cls, settings: Settings) -> FilterConfig:
         """The filter the settings describe."""
         return cls(
-            repetition_max=settings.synth_repetition_max,
-            grounding=settings.synth_grounding,
-            grounding_min=settings.synth_grounding_min,
-            dedup=settings.synth_dedup,
-            dedup_max_similarity=settings.synth_dedup_max_similarity,
-            roundtrip=settings.synth_roundtrip,
-            roundtrip_k=settings.synth_roundtrip_k,
+            repetition_max=settings.synth.repetition_max,
+            grounding=settings.synth.grounding,
+            grounding_min=settings.synth.grounding_min,
+            dedup=settings.synth.dedup,
+            dedup_max_similarity=settings.synth.dedup_max_similarity,
+            roundtrip=settings.synth.roundtrip,
+            roundtrip_k=settings.synth.roundtrip_k,
         )
 
     @property

@@ -75,9 +75,9 @@ class Searcher:
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query.
 
-        With ``synthetic`` (default: the ``synth_search`` setting) chunks and synthetic items are
+        With ``synthetic`` (default: the ``synth.search`` setting) chunks and synthetic items are
         searched separately; synthetic hits collapse onto their parent chunk (its best item wins)
-        and the two rankings are fused with the synthetic one weighted ``synth_weight`` < 1, so a
+        and the two rankings are fused with the synthetic one weighted ``synth.weight`` < 1, so a
         weak teacher can lift a chunk but not push strong chunk hits out. Filtering on ``kinds``
         searches exactly those kinds instead.
         """
@@ -111,11 +111,11 @@ class Searcher:
             mmr_diversity=self._settings.mmr_diversity if mmr_diversity is None else mmr_diversity,
             mmr_candidates=max(self._settings.mmr_candidates, limit),
         )
-        use_synthetic = self._settings.synth_search if synthetic is None else synthetic
+        use_synthetic = self._settings.synth.search if synthetic is None else synthetic
         started = time.perf_counter()
         if filters is not None and filters.kinds is not None:
             hits = [to_hit(p) for p in newest_versions(self._store.query(collection, store_query))]
-        elif not use_synthetic or self._settings.synth_weight <= 0:
+        elif not use_synthetic or self._settings.synth.weight <= 0:
             only_chunks = _with_kinds(filters, [PointKind.CHUNK])
             points = self._store.query(collection, store_query.model_copy(update={"filters": only_chunks}))
             hits = [to_hit(p) for p in newest_versions(points)]
@@ -152,7 +152,7 @@ class Searcher:
         fused = rrf_fuse(
             [[p.id for p in chunk_points], synth_ranking],
             k=self._settings.rrf_k,
-            weights=[1.0, self._settings.synth_weight],
+            weights=[1.0, self._settings.synth.weight],
         )
         hits: list[Hit] = []
         for chunk_id, score in fused[:limit]:

@@ -23,7 +23,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     collection = validate_collection_name(args.collection or settings.collection)
     found, problems = collect_files(args.paths)
     failures: list[tuple[str, str]] = [(str(path), reason) for path, reason in problems]
-    services = build_services(settings, synthesize=settings.synth_enabled and not args.no_synth)
+    services = build_services(settings, synthesize=settings.synth.enabled and not args.no_synth)
     synthesis = services.ingestor.synthesis
     progress = tqdm(total=len(found), unit="doc", file=sys.stderr, disable=args.no_progress or None)
     synth_bar = _SynthesisBar(progress, disabled=args.no_progress)
@@ -93,7 +93,7 @@ def _print_synthesis(results: list[IngestOutcome], teacher: str | None) -> None:
     """Per-document and total synthesis counts: generated, kept, dropped by which filter stage."""
     synthesized = [o for o in results if o.synthetic is not None]
     if teacher is None:
-        print("synthesis: off (--no-synth or SYNTHRAG_SYNTH_ENABLED=false)")
+        print("synthesis: off (--no-synth or SYNTHRAG_SYNTH__ENABLED=false)")
     elif synthesized:
         total = SynthCounts()
         for outcome in synthesized:

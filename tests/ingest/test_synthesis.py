@@ -56,7 +56,7 @@ def _item(name: str, paragraphs: list[str]) -> IngestItem:
 
 @pytest.fixture
 def synth_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", synth_enabled=True)
+    return Settings(data_dir=tmp_path / "data", synth={"enabled": True})
 
 
 @pytest.fixture
@@ -152,7 +152,9 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
 ) -> None:
     broken = CountingTeacher(llama_model, broken=True)
     services = build_services(
-        synth_settings.model_copy(update={"synth_max_attempts": 2}), embedder=embedder, teacher=broken
+        synth_settings.model_copy(update={"synth": synth_settings.synth.model_copy(update={"max_attempts": 2})}),
+        embedder=embedder,
+        teacher=broken,
     )
     try:
         [outcome] = services.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
