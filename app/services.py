@@ -12,15 +12,14 @@ from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
-from ingest.synthesis import FilterConfig, SynthesisStage
+from ingest.synthesis.build import build_synthesis_stage
 from ingest.uploads import DocumentService
 from ingest.worker import DoneFn, Worker
 from kernel.errors import ConfigError
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
-from knowledge.cache import GenerationCache, open_synth_db
-from knowledge.generate import TeacherGenerator
+from knowledge.cache import open_synth_db
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
@@ -119,7 +118,7 @@ def build_services(
             teacher = (
                 chat if chat is not None and settings.teacher == settings.llm else create_chat_model(settings.teacher)
             )
-        synthesis = build_synthesis(settings, store=store, embedder=embedder, sparse=sparse, teacher=teacher)
+        synthesis = build_synthesis_stage(settings, store=store, embedder=embedder, sparse=sparse, teacher=teacher)
     db = Database(settings.data_dir / DB_FILE)
     catalog = Catalog(db)
     jobs = JobQueue(db, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
@@ -158,27 +157,6 @@ def build_services(
     if chat is not None:
         attach_chat(services, chat)
     return services
-
-
-def build_synthesis(
-    settings: Settings, *, store: VectorStore, embedder: Embedder, sparse: SparseEncoder, teacher: ChatModel
-) -> SynthesisStage:
-    """The synthesis stage: teacher generator with its cache, filter, reports."""
-    db = open_synth_db(settings.data_dir)
-    generator = TeacherGenerator(
-        teacher, GenerationCache(db), questions=settings.synth.questions, max_attempts=settings.synth.max_attempts
-    )
-    # A remote teacher takes several requests at once; the local model runs one at a time.
-    concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1
-    return SynthesisStage(
-        store=store,
-        embedder=embedder,
-        sparse=sparse,
-        generator=generator,
-        reports=ReportStore(db),
-        config=FilterConfig.from_settings(settings),
-        concurrency=concurrency,
-    )
 
 
 def attach_chat(services: Services, chat: ChatModel) -> None:

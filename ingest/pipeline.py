@@ -66,6 +66,8 @@ ProgressFn = Callable[[IngestOutcome], None]
 StageFn = Callable[[str, int, int], None]
 #: Chunks embedded per call, so progress and job heartbeats advance during big documents.
 EMBED_STEP = 64
+#: Average BM25 document length assumed for a collection with no documents counted yet.
+DEFAULT_BM25_AVG_LEN = 256.0
 
 
 class Ingestor:
@@ -299,7 +301,17 @@ class Ingestor:
         total = int(meta.get("bm25_total_len", 0)) + sum(lengths)
         count = int(meta.get("bm25_docs", 0)) + len(lengths)
         self._store.set_metadata(collection, {**meta, "bm25_total_len": total, "bm25_docs": count})
-        return max(total / count, 1.0) if count else 256.0
+        return _average_length(total, count)
+
+
+def bm25_average_length(store: VectorStore, collection: str) -> float:
+    """The collection's average BM25 document length, from the counters in its metadata."""
+    meta = store.get_metadata(collection)
+    return _average_length(int(meta.get("bm25_total_len", 0)), int(meta.get("bm25_docs", 0)))
+
+
+def _average_length(total: int, docs: int) -> float:
+    return max(total / docs, 1.0) if docs else DEFAULT_BM25_AVG_LEN
 
 
 def _progress(stage_fn: StageFn, offset: int, total: int) -> Callable[[int], None]:
