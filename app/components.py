@@ -21,7 +21,7 @@ from ingest.bm25_stats import Bm25Stats
 from ingest.catalog import Catalog
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
-from ingest.synthesis import FilterConfig, SynthesisStage
+from ingest.synthesis.build import build_synthesis_stage, chunk_search
 from ingest.uploads import DocumentService
 from ingest.worker import DoneFn, Worker
 from ingest.workers import WorkerPool
@@ -29,8 +29,7 @@ from kernel.errors import ConfigError
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
-from knowledge.cache import GenerationCache, open_synth_db
-from knowledge.generate import TeacherGenerator
+from knowledge.cache import open_synth_db
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
@@ -135,9 +134,9 @@ def build_configured(
     embedder: Embedder | None = None,
     store: VectorStore | None = None,
 ) -> Components:
-    """Components with the configured chat models: answers when asked, synthesis per ``synth_enabled``
+    """Components with the configured chat models: answers when asked, synthesis per ``synth.enabled``
     unless ``synthesis`` says otherwise; embedder and store as given or configured."""
-    enabled = settings.synth_enabled if synthesis is None else synthesis
+    enabled = settings.synth.enabled if synthesis is None else synthesis
     chat, teacher = load_chat_models(settings, answers=answers, synthesis=enabled)
     return build_components(settings, embedder=embedder, store=store, chat=chat, teacher=teacher)
 
@@ -185,7 +184,17 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
     bm25 = Bm25Stats(db)
     synth_db = open_synth_db(settings.data_dir)
     reports = ReportStore(synth_db)
-    synthesis = build_synthesis(settings, search, teacher, synth_db, bm25) if teacher is not None else None
+    synthesis = None
+    if teacher is not None:
+        synthesis = build_synthesis_stage(
+            settings,
+            store=search.store,
+            bm25=bm25,
+            embedder=search.embedder,
+            sparse=search.sparse,
+            teacher=teacher,
+            search=chunk_search(search.searcher),
+        )
     ingestor = Ingestor(
         store=search.store,
         collections=search.store,
@@ -216,27 +225,6 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
         ingestor=ingestor,
         documents=documents,
         wake=wake,
-    )
-
-
-def build_synthesis(
-    settings: Settings, search: SearchParts, teacher: ChatModel, synth_db: Database, bm25: Bm25Stats
-) -> SynthesisStage:
-    """The synthesis stage: teacher generator with its cache, filter, reports."""
-    generator = TeacherGenerator(
-        teacher, GenerationCache(synth_db), questions=settings.synth_questions, max_attempts=settings.synth_max_attempts
-    )
-    # A remote teacher takes several requests at once; the local model runs one at a time.
-    concurrency = settings.teacher.max_concurrency if settings.teacher.backend == "openai" else 1
-    return SynthesisStage(
-        store=search.store,
-        bm25=bm25,
-        embedder=search.embedder,
-        sparse=search.sparse,
-        generator=generator,
-        reports=ReportStore(synth_db),
-        config=FilterConfig.from_settings(settings),
-        concurrency=concurrency,
     )
 
 

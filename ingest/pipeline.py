@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.bm25_stats import Bm25Stats
 from ingest.chunking import chunk_document
-from ingest.synthesis import SYNTHETIC_KINDS, SynthesisStage, SynthTarget
+from ingest.synthesis import SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
 from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
-from kernel.models import Chunk, Document, PointKind, StoredPoint
+from kernel.models import SYNTHETIC_KINDS, Chunk, Document, PointKind, StoredPoint
 from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from knowledge.reports import SynthCounts
 

@@ -65,6 +65,10 @@ class PointKind(StrEnum):
     KEYWORDS = "keywords"
 
 
+#: The kinds of point synthesis writes: everything the teacher generates, as opposed to raw chunks.
+SYNTHETIC_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
+
+
 class StoredPoint(_Model):
     """One point to write to the vector store."""
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +24,8 @@ from kernel.models import SearchMode
 from kernel.tenancy import CollectionName, validate_tenant
 
 ENV_PREFIX = "SYNTHRAG_"
+
+log = logging.getLogger(__name__)
 
 
 class ChatModelSettings(BaseModel):
@@ -46,6 +50,46 @@ class ChatModelSettings(BaseModel):
         if self.backend == "openai" and not (self.base_url and self.model_name):
             raise ValueError("backend 'openai' needs base_url and model_name")
         return self
+
+
+class SynthSettings(BaseModel):
+    """Synthetic knowledge: the teacher's generation at ingest, the quality filter, and fused search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(
+        default=True,
+        description="Generate synthetic knowledge (Q&A, summaries, keywords, metadata) with the teacher at "
+        "ingest; `synthrag ingest --no-synth` turns it off for one run.",
+    )
+    questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
+    max_attempts: int = Field(default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed.")
+    repetition_max: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Filter: drop items whose share of repeated words is above this."
+    )
+    grounding: bool = Field(default=True, description="Filter: drop items whose words are not in the chunk.")
+    grounding_min: float = Field(
+        default=0.6, ge=0.0, le=1.0, description="Share of an item's content words that must occur in its source."
+    )
+    dedup: bool = Field(default=True, description="Filter: drop near-duplicate questions.")
+    dedup_max_similarity: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="Cosine similarity at which two questions are duplicates."
+    )
+    roundtrip: bool = Field(
+        default=True, description="Filter: keep a question only if it retrieves its own chunk (Doc2Query--)."
+    )
+    roundtrip_k: int = Field(
+        default=5, ge=1, le=100, description="Rank within which a question must retrieve its own chunk."
+    )
+    # Off: on the SciFact-train sample, fusing the bundled teacher's items scored below chunks alone (README).
+    search: bool = Field(default=False, description="Search synthetic items too and fuse them with chunks.")
+    weight: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the synthetic-item ranking in fusion (chunks weigh 1), so a weak teacher "
+        "cannot push good chunk hits out.",
+    )
 
 
 class Settings(BaseSettings):
@@ -100,40 +144,9 @@ class Settings(BaseSettings):
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(default=100, ge=1, le=10000, description="Candidates MMR picks from.")
 
-    synth_enabled: bool = Field(
-        default=True,
-        description="Generate synthetic knowledge (Q&A, summaries, keywords, metadata) with the teacher at "
-        "ingest; `synthrag ingest --no-synth` turns it off for one run.",
-    )
-    synth_questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
-    synth_max_attempts: int = Field(
-        default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed."
-    )
-    synth_repetition_max: float = Field(
-        default=0.5, ge=0.0, le=1.0, description="Filter: drop items whose share of repeated words is above this."
-    )
-    synth_grounding: bool = Field(default=True, description="Filter: drop items whose words are not in the chunk.")
-    synth_grounding_min: float = Field(
-        default=0.6, ge=0.0, le=1.0, description="Share of an item's content words that must occur in its source."
-    )
-    synth_dedup: bool = Field(default=True, description="Filter: drop near-duplicate questions.")
-    synth_dedup_max_similarity: float = Field(
-        default=0.9, ge=0.0, le=1.0, description="Cosine similarity at which two questions are duplicates."
-    )
-    synth_roundtrip: bool = Field(
-        default=True, description="Filter: keep a question only if it retrieves its own chunk (Doc2Query--)."
-    )
-    synth_roundtrip_k: int = Field(
-        default=5, ge=1, le=100, description="Rank within which a question must retrieve its own chunk."
-    )
-    # Off: on the SciFact-train sample, fusing the bundled teacher's items scored below chunks alone (README).
-    synth_search: bool = Field(default=False, description="Search synthetic items too and fuse them with chunks.")
-    synth_weight: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=1.0,
-        description="Weight of the synthetic-item ranking in fusion (chunks weigh 1), so a weak teacher "
-        "cannot push good chunk hits out.",
+    synth: SynthSettings = Field(
+        default_factory=SynthSettings,
+        description="Synthetic knowledge: generation at ingest, its filter, fused search (SYNTHRAG_SYNTH__*).",
     )
 
     answer_k: int = Field(default=4, ge=1, le=20, description="Sources put into an answer prompt.")
@@ -224,16 +237,48 @@ class Settings(BaseSettings):
 
 
 def get_settings(**overrides: object) -> Settings:
-    """Build settings from the environment (plus overrides); raise ConfigError naming the variable."""
+    """Build settings from the environment (plus overrides); raise ConfigError naming the variable.
+
+    The synthesis settings' flat names of old (``SYNTHRAG_SYNTH_ENABLED``, ...) still count, below the
+    nested ones (``SYNTHRAG_SYNTH__ENABLED``), each with a deprecation warning.
+    """
+    given = overrides.get("synth")
+    if given is None or isinstance(given, Mapping):
+        explicit = dict(given or {})
+        legacy = {k: v for k, v in legacy_synth_env(os.environ).items() if k not in explicit}
+        if legacy:
+            overrides = {**overrides, "synth": {**legacy, **explicit}}
+    else:
+        legacy = {}  # a whole SynthSettings was given: the environment has no say in it
     try:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
-            loc = "__".join(str(part) for part in err["loc"]).upper()
-            name = f"{ENV_PREFIX}{loc}" if loc else "settings"
+            parts = [str(part) for part in err["loc"]]
+            if len(parts) > 1 and parts[0] == "synth" and parts[1] in legacy:
+                name = _legacy_synth_name(parts[1])
+            else:
+                loc = "__".join(parts).upper()
+                name = f"{ENV_PREFIX}{loc}" if loc else "settings"
             problems.append(f"{name}: {err['msg']}")
         raise ConfigError("invalid configuration: " + "; ".join(problems)) from exc
+
+
+def legacy_synth_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """Synthesis settings given only under their deprecated flat names, by field; warns about each."""
+    upper = {key.upper(): value for key, value in environ.items()}
+    found: dict[str, str] = {}
+    for field in SynthSettings.model_fields:
+        old, new = _legacy_synth_name(field), f"{ENV_PREFIX}SYNTH__{field.upper()}"
+        if old in upper and new not in upper:
+            log.warning("%s is deprecated; set %s instead", old, new)
+            found[field] = upper[old]
+    return found
+
+
+def _legacy_synth_name(field: str) -> str:
+    return f"{ENV_PREFIX}SYNTH_{field.upper()}"
 
 
 def configure_offline() -> None:

@@ -87,10 +87,6 @@ class GenerationCache:
                 ),
             )
 
-    def count(self) -> int:
-        """Number of cached generations."""
-        return int(self._db.read().execute("SELECT COUNT(*) FROM generations").fetchone()[0])
-
 
 def open_synth_db(data_dir: Path) -> Database:
     """The SQLite file holding the generation cache and the per-document synthesis reports."""

@@ -9,12 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kernel import payload as P
 from kernel.errors import InvalidRequestError
-from kernel.models import Hit, PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoreQuery
+from kernel.models import (
+    SYNTHETIC_KINDS,
+    Hit,
+    PointKind,
+    ScoredPoint,
+    SearchFilters,
+    SearchMode,
+    SparseVec,
+    StoreQuery,
+)
 from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from retrieval.fusion import rrf_fuse
 
-_SYNTHETIC_KINDS = [PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS]
 #: Synthetic items fetched per chunk hit wanted: several items may point at one chunk.
 _SYNTHETIC_FANOUT = 3
 
@@ -67,9 +75,9 @@ class Searcher:
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query.
 
-        With ``synthetic`` (default: the ``synth_search`` setting) chunks and synthetic items are
+        With ``synthetic`` (default: the ``synth.search`` setting) chunks and synthetic items are
         searched separately; synthetic hits collapse onto their parent chunk (its best item wins)
-        and the two rankings are fused with the synthetic one weighted ``synth_weight`` < 1, so a
+        and the two rankings are fused with the synthetic one weighted ``synth.weight`` < 1, so a
         weak teacher can lift a chunk but not push strong chunk hits out. Filtering on ``kinds``
         searches exactly those kinds instead.
         """
@@ -103,11 +111,11 @@ class Searcher:
             mmr_diversity=self._settings.mmr_diversity if mmr_diversity is None else mmr_diversity,
             mmr_candidates=max(self._settings.mmr_candidates, limit),
         )
-        use_synthetic = self._settings.synth_search if synthetic is None else synthetic
+        use_synthetic = self._settings.synth.search if synthetic is None else synthetic
         started = time.perf_counter()
         if filters is not None and filters.kinds is not None:
             hits = [to_hit(p) for p in newest_versions(self._store.query(collection, store_query))]
-        elif not use_synthetic or self._settings.synth_weight <= 0:
+        elif not use_synthetic or self._settings.synth.weight <= 0:
             only_chunks = _with_kinds(filters, [PointKind.CHUNK])
             points = self._store.query(collection, store_query.model_copy(update={"filters": only_chunks}))
             hits = [to_hit(p) for p in newest_versions(points)]
@@ -128,7 +136,7 @@ class Searcher:
                 "mode": synth_mode,
                 "limit": synth_limit,
                 "prefetch_limit": max(query.prefetch_limit, synth_limit),
-                "filters": _with_kinds(filters, _SYNTHETIC_KINDS),
+                "filters": _with_kinds(filters, list(SYNTHETIC_KINDS)),
             }
         )
         synth_points = newest_versions(self._store.query(collection, synth_query))
@@ -144,7 +152,7 @@ class Searcher:
         fused = rrf_fuse(
             [[p.id for p in chunk_points], synth_ranking],
             k=self._settings.rrf_k,
-            weights=[1.0, self._settings.synth_weight],
+            weights=[1.0, self._settings.synth.weight],
         )
         hits: list[Hit] = []
         for chunk_id, score in fused[:limit]:

@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-# Synthesis costs seconds of CPU per chunk: tests turn it on where they test it (Settings(synth_enabled=True)).
-os.environ.setdefault("SYNTHRAG_SYNTH_ENABLED", "false")
+# Synthesis costs seconds of CPU per chunk: tests turn it on where they test it (Settings(synth={"enabled": True})).
+os.environ.setdefault("SYNTHRAG_SYNTH__ENABLED", "false")
 
 from app.components import Components, build_components
 from kernel.settings import Settings

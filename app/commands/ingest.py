@@ -24,7 +24,7 @@ def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
     collection = CollectionName(args.collection or settings.collection)
     found, problems = collect_files(args.paths)
     failures: list[tuple[str, str]] = [(str(path), reason) for path, reason in problems]
-    components = build_configured(settings, answers=False, synthesis=settings.synth_enabled and not args.no_synth)
+    components = build_configured(settings, answers=False, synthesis=settings.synth.enabled and not args.no_synth)
     ingestor = components.ingest.ingestor
     synthesis = ingestor.synthesis
     progress = tqdm(total=len(found), unit="doc", file=sys.stderr, disable=args.no_progress or None)
@@ -93,7 +93,7 @@ def _print_synthesis(results: list[IngestOutcome], teacher: str | None) -> None:
     """Per-document and total synthesis counts: generated, kept, dropped by which filter stage."""
     synthesized = [o for o in results if o.synthetic is not None]
     if teacher is None:
-        print("synthesis: off (--no-synth or SYNTHRAG_SYNTH_ENABLED=false)")
+        print("synthesis: off (--no-synth or SYNTHRAG_SYNTH__ENABLED=false)")
     elif synthesized:
         total = SynthCounts()
         for outcome in synthesized:

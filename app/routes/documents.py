@@ -176,6 +176,6 @@ def get_synthetic(document_id: str, documents: DocumentsDep, jobs: JobsDep, tena
         state = f" (its latest job is {job.state}: {job.stage})" if job is not None else ""
         raise NotFoundError(
             f"document {document_id} has no synthetic knowledge{state}: synthesis is off "
-            "(SYNTHRAG_SYNTH_ENABLED=false) or has not finished yet"
+            "(SYNTHRAG_SYNTH__ENABLED=false) or has not finished yet"
         )
     return report

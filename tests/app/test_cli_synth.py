@@ -19,8 +19,8 @@ SCRIPT = Path(sys.executable).parent / "synthrag"
 
 
 def _run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
-    # The product default: the test session's SYNTHRAG_SYNTH_ENABLED=false is not passed on.
-    env = {k: v for k, v in os.environ.items() if k != "SYNTHRAG_SYNTH_ENABLED"}
+    # The product default: the test session's SYNTHRAG_SYNTH__ENABLED=false is not passed on.
+    env = {k: v for k, v in os.environ.items() if k != "SYNTHRAG_SYNTH__ENABLED"}
     env |= {"SYNTHRAG_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
     return subprocess.run([str(SCRIPT), *args], env=env, capture_output=True, text=True, timeout=600, check=False)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app.components import Components, build_components
-from kernel.settings import Settings
+from kernel.settings import Settings, SynthSettings
 from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import serve, upload_and_wait
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 def synth_services(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, llama_model: LlamaCppChatModel
 ) -> Iterator[Components]:
-    # The product default: no synth_enabled given, only the test session's env override removed.
-    settings = Settings(data_dir=tmp_path / "data", synth_enabled=Settings.model_fields["synth_enabled"].default)
+    # The product default: no synth.enabled given, only the test session's env override removed.
+    settings = Settings(data_dir=tmp_path / "data", synth={"enabled": SynthSettings.model_fields["enabled"].default})
     built = build_components(settings, embedder=embedder, teacher=llama_model)
     yield built
     built.close()

@@ -10,10 +10,10 @@ import pytest
 
 from app.components import Components, build_components
 from ingest.pipeline import IngestItem
-from ingest.synthesis import SYNTHETIC_KINDS
 from kernel import payload as P
 from kernel.errors import ModelError
 from kernel.models import (
+    SYNTHETIC_KINDS,
     Document,
     PointKind,
     SearchFilters,
@@ -37,7 +37,7 @@ def _item(name: str, paragraphs: list[str]) -> IngestItem:
 
 @pytest.fixture
 def synth_settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", synth_enabled=True)
+    return Settings(data_dir=tmp_path / "data", synth={"enabled": True})
 
 
 @pytest.fixture
@@ -133,7 +133,9 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
 ) -> None:
     broken = scripted_chat([ModelError("teacher unreachable (test)")], loop=True)
     services = build_components(
-        synth_settings.model_copy(update={"synth_max_attempts": 2}), embedder=embedder, teacher=broken
+        synth_settings.model_copy(update={"synth": synth_settings.synth.model_copy(update={"max_attempts": 2})}),
+        embedder=embedder,
+        teacher=broken,
     )
     try:
         [outcome] = services.ingest.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")

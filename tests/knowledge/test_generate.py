@@ -8,7 +8,7 @@ from typing import Any
 
 from kernel.errors import ModelError
 from kernel.models import ChatMessage, GenerationParams
-from knowledge.cache import GenerationCache
+from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.generate import TeacherGenerator
 from llm.llama_cpp import LlamaCppChatModel
 from tests.fakes import CountingChat, ScriptedChat
@@ -22,6 +22,11 @@ GOOD = {
     "summary": "Bees keep the hive at 35 degrees Celsius.",
     "questions": [{"question": "At what temperature do bees keep the hive?", "answer": "about 35 degrees Celsius"}],
 }
+
+
+def _cached_generations(data_dir: Path) -> int:
+    """Rows in the generation cache's table."""
+    return int(open_synth_db(data_dir).read().execute("SELECT COUNT(*) FROM generations").fetchone()[0])
 
 
 def _generator(model: Any, tmp_path: Path, **kwargs: Any) -> TeacherGenerator:
@@ -92,7 +97,7 @@ def test_failures_are_not_cached(tmp_path: Path) -> None:
     model = ScriptedChat(["garbage", "garbage", json.dumps(GOOD)])
     assert _generator(model, tmp_path).chunk_notes(CHUNK).notes is None
     assert _generator(model, tmp_path).chunk_notes(CHUNK).notes is not None
-    assert GenerationCache.open(tmp_path).count() == 1
+    assert _cached_generations(tmp_path) == 1
 
 
 def test_document_notes_normalize_unknown_type(tmp_path: Path) -> None:

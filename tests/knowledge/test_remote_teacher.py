@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.components import build_components
+from app.components import build_configured
 from ingest.pipeline import IngestItem
 from kernel.models import Document, Section
 from kernel.settings import ChatModelSettings, Settings
@@ -50,8 +50,8 @@ def test_remote_teacher_gets_json_schema_response_format(server: OpenAIStubServe
 def test_remote_teacher_runs_chunks_concurrently_within_the_bound(
     server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", synth_enabled=True, teacher=_remote(server, max_concurrency=3))
-    services = build_components(settings, embedder=embedder)
+    settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True}, teacher=_remote(server, max_concurrency=3))
+    services = build_configured(settings, answers=False, embedder=embedder)
     paragraphs = [f"{p} Record {i} of the lighthouse survey." for i in range(6) for p in LIGHTHOUSES]
     text = "\n\n".join(paragraphs)
     doc = Document(
@@ -72,8 +72,8 @@ def test_unavailable_remote_teacher_is_counted_not_fatal(
     server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     server.fail_status = 503
-    settings = Settings(data_dir=tmp_path / "data", synth_enabled=True, synth_max_attempts=1, teacher=_remote(server))
-    services = build_components(settings, embedder=embedder)
+    settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True, "max_attempts": 1}, teacher=_remote(server))
+    services = build_configured(settings, answers=False, embedder=embedder)
     text = "\n\n".join(LIGHTHOUSES)
     doc = Document(source="l.txt", format="txt", title="L", text=text, sections=[Section(start=0, end=len(text))])
     try:

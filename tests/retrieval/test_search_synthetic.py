@@ -24,7 +24,7 @@ QUERY = "honey bees in the hive"
 
 @pytest.fixture
 def indexed(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
-    settings = Settings(data_dir=tmp_path / "data", synth_weight=0.5, rrf_k=10)
+    settings = Settings(data_dir=tmp_path / "data", synth={"weight": 0.5}, rrf_k=10)
     services = make_services(settings, embedder)
     folder = tmp_path / "docs"
     folder.mkdir()

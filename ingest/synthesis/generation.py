@@ -1,0 +1,58 @@
+"""Generation for the synthesis stage: chunk notes (through a thread pool for a remote teacher), then document notes."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from kernel.models import Chunk
+from knowledge.generate import Generated, TeacherGenerator
+from knowledge.schemas import ChunkNotes, DocumentNotes
+
+#: Called with the number of chunks whose generation finished (for progress and job heartbeats).
+ChunkDoneFn = Callable[[int], None]
+
+
+def generate_chunk_notes(
+    generator: TeacherGenerator, chunks: Sequence[Chunk], *, concurrency: int, on_chunk: ChunkDoneFn | None = None
+) -> list[Generated[ChunkNotes]]:
+    """Notes for every chunk, in chunk order, with up to ``concurrency`` generations in flight.
+
+    Args:
+        generator: The teacher (its cache answers chunks seen before).
+        chunks: The document's chunks.
+        concurrency: Requests in flight; 1 runs them one by one on the calling thread.
+        on_chunk: Called with the count of finished chunks after each one.
+    """
+    done = 0
+    lock = threading.Lock()
+
+    def one(chunk: Chunk) -> Generated[ChunkNotes]:
+        nonlocal done
+        result = generator.chunk_notes(chunk.text)
+        with lock:  # pool threads finish in any order; progress counts each once
+            done += 1
+            if on_chunk is not None:
+                on_chunk(done)
+        return result
+
+    if concurrency <= 1 or len(chunks) == 1:
+        return [one(chunk) for chunk in chunks]
+    # A remote teacher: several requests in flight (the adapter bounds them process-wide too).
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="synth") as pool:
+        return list(pool.map(one, chunks))
+
+
+def generate_document_notes(
+    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None]
+) -> Generated[DocumentNotes] | None:
+    """The document's notes, written from its title and its chunks' summaries and keywords.
+
+    Returns:
+        The generation, or None when no chunk has notes to summarize (nothing was asked).
+    """
+    good = [n for n in notes if n is not None]
+    if not good:
+        return None
+    return generator.document_notes(title, [n.summary for n in good], [k for n in good for k in n.keywords])

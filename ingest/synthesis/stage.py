@@ -1,0 +1,166 @@
+"""Synthesis stage of ingest: teacher notes per chunk and document -> quality filter -> synthetic points.
+
+Runs after a document's chunks are stored, so that the round-trip filter can search them. A chunk
+whose generation fails keeps its raw text indexed; the failure is counted in the report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Protocol
+
+from ingest.synthesis.generation import ChunkDoneFn, generate_chunk_notes, generate_document_notes
+from ingest.synthesis.storage import AverageLength, KeptItem, SyntheticPoints, SynthTarget
+from kernel.models import PointKind
+from kernel.ports import Embedder, PointStore, SparseEncoder
+from kernel.settings import SynthSettings
+from knowledge.filter import round_trip
+from knowledge.generate import TeacherGenerator
+from knowledge.policy import (
+    Candidate,
+    candidates,
+    filter_key,
+    judge_candidate,
+    judge_metadata,
+    judge_round_trip,
+    mark_duplicates,
+)
+from knowledge.reports import ChunkFailure, ReportStore, SynthCounts, SyntheticItem, SyntheticReport
+
+log = logging.getLogger(__name__)
+
+
+class ChunkSearch(Protocol):
+    """Ranks a collection's chunks (chunks only) for a question, as the round-trip filter needs."""
+
+    def __call__(self, collection: str, question: str, vector: list[float], k: int) -> list[str]:
+        """Point ids of the ``k`` best chunks for ``question`` (its dense ``vector`` given), best first."""
+        ...
+
+
+class SynthesisStage:
+    """Generates, filters and stores the synthetic knowledge of documents."""
+
+    def __init__(
+        self,
+        *,
+        store: PointStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        generator: TeacherGenerator,
+        reports: ReportStore,
+        settings: SynthSettings,
+        search: ChunkSearch,
+        average_length: AverageLength,
+        concurrency: int = 1,
+    ) -> None:
+        self._embedder = embedder
+        self._generator = generator
+        self._reports = reports
+        self._settings = settings
+        self._search = search
+        self._points = SyntheticPoints(store=store, embedder=embedder, sparse=sparse, average_length=average_length)
+        self._concurrency = max(1, concurrency)
+
+    @property
+    def key(self) -> str:
+        """Teacher, prompts, filter and embedder: a document synthesized under another key is redone."""
+        return (
+            f"{self._generator.model_id}|{self._generator.prompt_versions}|{filter_key(self._settings)}|"
+            f"{self._embedder.model_id}"
+        )
+
+    @property
+    def teacher(self) -> str:
+        """The teacher's model id."""
+        return self._generator.model_id
+
+    def is_current(self, collection: str, document_id: str, version: str) -> bool:
+        """True if this document version already has synthetic knowledge from this teacher and filter."""
+        return self._reports.is_current(collection, document_id, doc_version=version, synth_key=self.key)
+
+    def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
+        """Synthesize one document: generate (cached), filter, store points, save and return the report."""
+        generated = generate_chunk_notes(
+            self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk
+        )
+        notes = [g.notes for g in generated]
+        counts = SynthCounts(chunks=len(target.chunks))
+        failures: list[ChunkFailure] = []
+        for index, g in enumerate(generated):
+            counts.completion_tokens += g.completion_tokens
+            counts.generation_seconds += g.seconds
+            counts.chunks_cached += int(g.cached)
+            if g.notes is None:
+                failures.append(ChunkFailure(chunk_index=index, error=g.error or "generation failed"))
+        counts.chunks_failed = len(failures)
+
+        document = generate_document_notes(self._generator, target.title, notes)
+        if document is not None:
+            counts.completion_tokens += document.completion_tokens
+            counts.generation_seconds += document.seconds
+        doc_notes = document.notes if document is not None else None
+        doc_error = document.error if document is not None else "no chunk notes to summarize"
+
+        cfg = self._settings
+        found = candidates(notes, doc_notes, chunk_count=len(target.chunks))
+        verdicts = [judge_candidate(c, source=_source(target, c), cfg=cfg) for c in found]
+        metadata, metadata_items = judge_metadata(doc_notes, text=target.text, cfg=cfg)
+        vectors = self._check_questions(collection, target, found, verdicts)
+
+        kept = [
+            KeptItem(c, item.text, vectors.get(i))
+            for i, (c, item) in enumerate(zip(found, verdicts, strict=True))
+            if item.kept
+        ]
+        items = verdicts + metadata_items
+        counts.generated = len(items)
+        counts.kept = sum(1 for item in items if item.kept)
+        for item in items:
+            if item.reason is not None:
+                counts.dropped[item.reason] += 1
+        self._points.write(collection, target, kept, metadata)
+        report = SyntheticReport(
+            document_id=target.document_id,
+            doc_version=target.version,
+            teacher=self._generator.model_id,
+            prompt_version=self._generator.prompt_versions,
+            counts=counts,
+            document=doc_notes,
+            document_error=doc_error,
+            items=items,
+            failures=failures,
+        )
+        self._reports.save(collection, report, synth_key=self.key)
+        return report
+
+    def _check_questions(
+        self, collection: str, target: SynthTarget, found: Sequence[Candidate], verdicts: list[SyntheticItem]
+    ) -> dict[int, list[float]]:
+        """Dedup and round-trip the questions still kept (updating ``verdicts``); their vectors by index."""
+        asked = [i for i, c in enumerate(found) if c.kind is PointKind.QUESTION and verdicts[i].kept]
+        if not asked:
+            return {}
+        vectors = dict(zip(asked, self._embedder.embed([found[i].text for i in asked]), strict=True))
+        cfg = self._settings
+        if cfg.dedup:
+            marked = mark_duplicates(
+                [verdicts[i] for i in asked], [vectors[i] for i in asked], max_similarity=cfg.dedup_max_similarity
+            )
+            for i, item in zip(asked, marked, strict=True):
+                verdicts[i] = item
+        if cfg.roundtrip:
+            for i in asked:
+                if not verdicts[i].kept:
+                    continue
+                c = found[i]
+                ranked = self._search(collection, c.text, vectors[i], cfg.roundtrip_k)
+                rank = round_trip(target.point_ids[c.chunk], ranked, k=cfg.roundtrip_k)
+                verdicts[i] = judge_round_trip(verdicts[i], rank, k=cfg.roundtrip_k)
+        return vectors
+
+
+def _source(target: SynthTarget, candidate: Candidate) -> str:
+    """The text a candidate must be grounded in: the document for its summary, else its chunk."""
+    return target.text if candidate.scope == "document" else target.chunks[candidate.chunk].text
