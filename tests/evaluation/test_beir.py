@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,12 @@ from evaluation.beir import (
 )
 from kernel.errors import InputError
 
-CORPUS = [
+CORPUS: list[dict[str, object]] = [
     {"_id": "d1", "title": "Aspirin", "text": "Aspirin lowers fever.", "metadata": {}},
     {"_id": "d2", "title": "", "text": "Water boils at 100 C.", "metadata": {"source": "x"}},
     {"_id": "d3", "text": "No title field at all."},
 ]
-QUERIES = [
+QUERIES: list[dict[str, object]] = [
     {"_id": "q1", "text": "Does aspirin reduce fever?", "metadata": {}},
     {"_id": "q2", "text": "Boiling point of water?", "metadata": {}},
     {"_id": "q3", "text": "A query judged only in test.", "metadata": {}},
@@ -31,14 +32,14 @@ QUERIES = [
 TRAIN = "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t2\nq2\td3\t0\n"
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, object]]) -> None:
+def _write_jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> None:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
 
 
 @pytest.fixture
 def beir_dir(tmp_path: Path) -> Path:
-    _write_jsonl(tmp_path / "corpus.jsonl", list(CORPUS))
-    _write_jsonl(tmp_path / "queries.jsonl", list(QUERIES))
+    _write_jsonl(tmp_path / "corpus.jsonl", CORPUS)
+    _write_jsonl(tmp_path / "queries.jsonl", QUERIES)
     (tmp_path / "qrels").mkdir()
     (tmp_path / "qrels" / "train.tsv").write_text(TRAIN, encoding="utf-8")
     (tmp_path / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq3\td1\t1\n", encoding="utf-8")

@@ -40,6 +40,7 @@ def test_valid_output_is_parsed_with_schema_and_greedy_first_attempt(tmp_path: P
     assert not result.repaired and result.attempts == 1
     call = model.calls[0]
     assert call.params.temperature == 0.0
+    assert call.schema is not None
     assert call.schema["properties"]["questions"]["maxItems"] == 2
     assert CHUNK in call.messages[1].content
 

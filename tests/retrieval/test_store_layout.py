@@ -22,7 +22,7 @@ class RecordingClient(QdrantClient):
         super().__init__(":memory:")
         self.created: dict[str, Any] = {}
 
-    def create_collection(self, collection_name: str, **kwargs: Any) -> bool:
+    def create_collection(self, collection_name: str, **kwargs: Any) -> bool:  # type: ignore[override]
         self.created = kwargs
         return super().create_collection(collection_name, **kwargs)
 
