@@ -99,11 +99,11 @@ def load_raw_llama(settings: Settings) -> Any:
 class Server:
     """The real app under uvicorn on a free loopback port, in a daemon thread."""
 
-    def __init__(self, settings: Settings, services: Components) -> None:
+    def __init__(self, settings: Settings, components: Components) -> None:
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.bind(("127.0.0.1", 0))
         self.base_url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        app = create_app(settings, components=lambda _settings: services)
+        app = create_app(settings, components=lambda _settings: components)
         self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
         self._thread = threading.Thread(target=self._server.run, args=([self._socket],), daemon=True)
 
@@ -117,16 +117,16 @@ class Server:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True  # the lifespan closes the services
+        self._server.should_exit = True  # the lifespan closes the components
         self._thread.join(timeout=30)
         self._socket.close()
 
 
-def retrieval_sample(client: httpx.Client, services: Components, question: str) -> dict[str, float]:
+def retrieval_sample(client: httpx.Client, components: Components, question: str) -> dict[str, float]:
     """Retrieval timed three ways (ms): the two searches AnswerService.plan runs (top answer_k in the
     default mode, dense top-1) as /v1/search round trips and as their server-side embed+store time,
     and plan() itself in-process (both searches plus prompt building)."""
-    settings = services.settings
+    settings = components.settings
     started = time.perf_counter()
     server = 0.0
     for body in ({"query": question, "k": settings.answer_k}, {"query": question, "k": 1, "mode": "dense"}):
@@ -136,7 +136,7 @@ def retrieval_sample(client: httpx.Client, services: Components, question: str) 
         server += timings["embed_ms"] + timings["store_ms"]
     rtt = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
-    services.answer_service().plan(question, collection=settings.collection)
+    components.answer_service().plan(question, collection=settings.collection)
     plan = (time.perf_counter() - started) * 1000
     return {"search_rtt_ms": rtt, "search_server_ms": server, "plan_ms": plan}
 
@@ -152,13 +152,13 @@ def summary(samples: list[Sample]) -> dict[str, float]:
 
 
 def prompts_for(
-    services: Components, chat: LlamaCppChatModel, questions: list[str]
+    components: Components, chat: LlamaCppChatModel, questions: list[str]
 ) -> tuple[dict[str, list[dict[str, str]]], dict[str, int]]:
     """The exact messages the service will send to the model for each question, and their tokens."""
-    svc = services.answer_service()
+    svc = components.answer_service()
     prompts, tokens = {}, {}
     for question in questions:
-        plan = svc.plan(question, collection=services.settings.collection)
+        plan = svc.plan(question, collection=components.settings.collection)
         if not plan.supported:
             raise RuntimeError(f"the service would refuse {question!r}; pick another question")
         prompts[question] = [{"role": m.role, "content": m.content} for m in plan.messages]
@@ -167,51 +167,51 @@ def prompts_for(
 
 
 def measure(
-    services: Components, llm: Any, prompts: dict[str, list[dict[str, str]]], reps: int, max_tokens: int
+    components: Components, llm: Any, prompts: dict[str, list[dict[str, str]]], reps: int, max_tokens: int
 ) -> tuple[dict[str, list[Sample]], dict[str, list[float]]]:
     """Serve the app, warm both paths up, then alternate service and raw generations one at a time."""
-    settings = services.settings
-    params = services.answer_service().params(max_tokens=max_tokens, temperature=0.0)
+    settings = components.settings
+    params = components.answer_service().params(max_tokens=max_tokens, temperature=0.0)
     samples: dict[str, list[Sample]] = {"service": [], "raw": []}
     retrieval: dict[str, list[float]] = {"search_rtt_ms": [], "search_server_ms": [], "plan_ms": []}
-    with Server(settings, services) as server, httpx.Client(base_url=server.base_url, timeout=300) as client:
+    with Server(settings, components) as server, httpx.Client(base_url=server.base_url, timeout=300) as client:
         paths: dict[str, Callable[[str], Iterator[str]]] = {
             "service": lambda q: service_pieces(client, q, max_tokens),
             "raw": lambda q: raw_pieces(llm, prompts[q], params),
         }
         for path in paths.values():
             timed(path(WARMUP_QUESTION))
-        retrieval_sample(client, services, WARMUP_QUESTION)
+        retrieval_sample(client, components, WARMUP_QUESTION)
         for rep in range(reps):
             for i, question in enumerate(QUESTIONS):
                 # Which path goes first alternates so that neither always follows the other.
                 order = ("service", "raw") if (rep + i) % 2 == 0 else ("raw", "service")
                 for name in order:
                     samples[name].append(timed(paths[name](question)))
-                for part, ms in retrieval_sample(client, services, question).items():
+                for part, ms in retrieval_sample(client, components, question).items():
                     retrieval[part].append(ms)
     return samples, retrieval
 
 
 def run(reps: int, max_tokens: int) -> dict[str, Any]:
-    """Ingest the sample folder with real services, then measure both paths on the same prompts."""
+    """Ingest the sample folder with real components, then measure both paths on the same prompts."""
     with tempfile.TemporaryDirectory(prefix="synthrag-bench-") as tmp:
         settings = get_settings(data_dir=Path(tmp) / "data")
         chat = create_chat_model(settings.llm)
         if not isinstance(chat, LlamaCppChatModel):
             raise RuntimeError("the answer benchmark compares the service with raw llama-cpp: use its backend")
-        services = build_components(settings, chat=chat)
+        components = build_components(settings, chat=chat)
         try:
             found, problems = collect_files(write_sample_folder(Path(tmp) / "docs"))
             if problems:
                 raise RuntimeError(f"sample folder problems: {problems}")
-            services.ingest.ingestor.ingest((load_item(f) for f in found), collection=settings.collection)
-            prompts, tokens = prompts_for(services, chat, [WARMUP_QUESTION, *QUESTIONS])
+            components.ingest.ingestor.ingest((load_item(f) for f in found), collection=settings.collection)
+            prompts, tokens = prompts_for(components, chat, [WARMUP_QUESTION, *QUESTIONS])
             llm = load_raw_llama(settings)
-            samples, retrieval = measure(services, llm, prompts, reps, max_tokens)
-            model_id = services.answer_service().model_id
+            samples, retrieval = measure(components, llm, prompts, reps, max_tokens)
+            model_id = components.answer_service().model_id
         finally:
-            services.close()  # idempotent; the app's lifespan has usually closed it already
+            components.close()  # idempotent; the app's lifespan has usually closed it already
     service, raw = summary(samples["service"]), summary(samples["raw"])
     search = {name: round(percentile(values, 50), 2) for name, values in retrieval.items()}
     pairs = list(zip(samples["service"], samples["raw"], strict=True))  # same rep and question

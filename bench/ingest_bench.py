@@ -13,13 +13,13 @@ from ingest.pipeline import EMBED_STEP
 from retrieval.embedding import SentenceTransformerEmbedder
 
 
-def ingest_vs_encode(services: Components, texts: Sequence[str], reps: int) -> dict[str, Any]:
+def ingest_vs_encode(components: Components, texts: Sequence[str], reps: int) -> dict[str, Any]:
     """Interleaved repetitions on the same texts, same batch size; a fresh collection per Ingestor run
     (so nothing is skipped as unchanged). Chunks per second, medians and paired ratio."""
-    if not isinstance(services.search.embedder, SentenceTransformerEmbedder):
+    if not isinstance(components.search.embedder, SentenceTransformerEmbedder):
         raise RuntimeError("the ingest comparison needs the sentence-transformers embedder")
-    model: Any = services.search.embedder.model
-    batch = services.settings.embed_batch_size
+    model: Any = components.search.embedder.model
+    batch = components.settings.embed_batch_size
     texts = list(texts)
     model.encode(texts[:batch], batch_size=batch)  # warm-up
     ingest_rates: list[float] = []
@@ -44,13 +44,13 @@ def ingest_vs_encode(services: Components, texts: Sequence[str], reps: int) -> d
                 step_rates.append(len(texts) / (time.perf_counter() - started))
                 continue
             collection = f"bench-ingest-{rep}"
-            outcomes = services.ingest.ingestor.ingest(items(texts, prefix=f"ing{rep}"), collection=collection)
+            outcomes = components.ingest.ingestor.ingest(items(texts, prefix=f"ing{rep}"), collection=collection)
             seconds = time.perf_counter() - started
             chunks = sum(o.chunks for o in outcomes if o.status == "indexed")
             if chunks != len(texts):
                 raise RuntimeError(f"ingest stored {chunks} chunks of {len(texts)}")
             ingest_rates.append(chunks / seconds)
-            services.search.store.drop_collection(collection)
+            components.search.store.drop_collection(collection)
     ratios = [i / r for i, r in zip(ingest_rates, raw_rates, strict=True)]
     return {
         "texts": len(texts),

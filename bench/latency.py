@@ -23,27 +23,27 @@ def p50_p95(values: Sequence[float]) -> dict[str, float]:
     return {"p50": round(percentile(values, 50), 3), "p95": round(percentile(values, 95), 3)}
 
 
-def searcher_latency(services: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
+def searcher_latency(components: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
     """Searcher.search per mode, interleaved query by query: embed / store / total ms p50 and p95."""
     for text in queries[:5]:  # warm-up: first calls pay lazy initialisation
         for mode in MODES:
-            services.search.searcher.search(text, collection=collection, k=k, mode=mode)
+            components.search.searcher.search(text, collection=collection, k=k, mode=mode)
     samples: dict[SearchMode, dict[str, list[float]]] = {m: {"embed": [], "store": [], "total": []} for m in MODES}
     for text in queries:
         for mode in MODES:
             started = time.perf_counter()
-            result = services.search.searcher.search(text, collection=collection, k=k, mode=mode)
+            result = components.search.searcher.search(text, collection=collection, k=k, mode=mode)
             samples[mode]["total"].append((time.perf_counter() - started) * 1000)
             samples[mode]["embed"].append(result.timings.embed_ms)
             samples[mode]["store"].append(result.timings.store_ms)
     return {m.value: {part: p50_p95(v) for part, v in parts.items()} for m, parts in samples.items()}
 
 
-def store_only_latency(services: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
+def store_only_latency(components: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
     """Store time alone per mode (query vectors embedded beforehand), for before/after comparisons."""
-    settings = services.settings
-    vectors = services.search.embedder.embed(list(queries))
-    sparse = [services.search.sparse.encode_query(q) for q in queries]
+    settings = components.settings
+    vectors = components.search.embedder.embed(list(queries))
+    sparse = [components.search.sparse.encode_query(q) for q in queries]
     out: dict[str, list[float]] = {m.value: [] for m in MODES}
     for dense, sp in zip(vectors, sparse, strict=True):
         for mode in MODES:
@@ -58,7 +58,7 @@ def store_only_latency(services: Components, collection: str, queries: Sequence[
                 mmr_candidates=settings.mmr_candidates,
             )
             started = time.perf_counter()
-            services.search.store.query(collection, query)
+            components.search.store.query(collection, query)
             out[mode.value].append((time.perf_counter() - started) * 1000)
     return {mode: p50_p95(values) for mode, values in out.items()}
 
@@ -67,16 +67,16 @@ class RawPath:
     """The service's components called directly: sentence-transformers encode, BM25 query encoding,
     and one qdrant-edge shard query built exactly as the service builds it."""
 
-    def __init__(self, services: Components, collection: str) -> None:
-        store = services.search.store
+    def __init__(self, components: Components, collection: str) -> None:
+        store = components.search.store
         if not isinstance(store, EdgeStore):
             raise RuntimeError("the raw comparison needs the embedded qdrant-edge store")
         self._shard = store.shard(collection)
-        if not isinstance(services.search.embedder, SentenceTransformerEmbedder):
+        if not isinstance(components.search.embedder, SentenceTransformerEmbedder):
             raise RuntimeError("the raw comparison needs the sentence-transformers embedder")
-        self._model: Any = services.search.embedder.model
-        self._sparse = services.search.sparse
-        self._settings = services.settings
+        self._model: Any = components.search.embedder.model
+        self._sparse = components.search.sparse
+        self._settings = components.settings
 
     def search(self, text: str, mode: SearchMode, k: int) -> int:
         """Embed and query; returns the number of hits."""
@@ -100,10 +100,10 @@ class RawPath:
 
 
 def http_vs_raw(
-    base_url: str, services: Components, collection: str, queries: Sequence[str], k: int = 10
+    base_url: str, components: Components, collection: str, queries: Sequence[str], k: int = 10
 ) -> dict[str, Any]:
     """POST /v1/search round trips vs RawPath on the same queries, alternating which goes first."""
-    raw = RawPath(services, collection)
+    raw = RawPath(components, collection)
     http: dict[str, list[float]] = {m.value: [] for m in MODES}
     direct: dict[str, list[float]] = {m.value: [] for m in MODES}
     with httpx.Client(base_url=base_url, timeout=60) as client:

@@ -16,13 +16,13 @@ from retrieval.stores.edge import EdgeStore
 EF_VALUES = (None, 64, 128, 256)
 
 
-def recall_at_k(services: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
+def recall_at_k(components: Components, collection: str, queries: Sequence[str], k: int = 10) -> dict[str, Any]:
     """Dense top-k ids with HNSW (default ef and a few explicit ones) vs exact search; recall and latency."""
-    store = services.search.store
+    store = components.search.store
     if not isinstance(store, EdgeStore):
         raise RuntimeError("recall is measured on the embedded qdrant-edge store")
     shard = store.shard(collection)
-    vectors = services.search.embedder.embed(list(queries))
+    vectors = components.search.embedder.embed(list(queries))
 
     def top(vector: list[float], params: qe.SearchParams | None) -> tuple[list[str], float]:
         request = qe.QueryRequest(

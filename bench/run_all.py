@@ -76,13 +76,13 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     texts, vectors, encode_s = corpus.corpus_embeddings(
         corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log
     )
-    services = build_components(settings, embedder=embedder)
+    components = build_components(settings, embedder=embedder)
     bulk = Ingestor(
-        store=services.search.store,
-        collections=services.search.store,
-        bm25=Bm25Stats(services.ingest.db),
+        store=components.search.store,
+        collections=components.search.store,
+        bm25=Bm25Stats(components.ingest.db),
         embedder=corpus.CachedEmbedder(embedder, texts, vectors),
-        sparse=services.search.sparse,
+        sparse=components.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         batch_chunks=1024,
@@ -90,14 +90,14 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     started = time.perf_counter()
     bulk.ingest(corpus.items(texts), collection=COLLECTION)
     load_s = time.perf_counter() - started
-    points = services.search.store.count(COLLECTION)
+    points = components.search.store.count(COLLECTION)
     log(f"tier {n}: {points} points loaded in {load_s:.0f} s; measuring before optimize()")
     queries = corpus.query_texts(cfg["before_after_queries"], seed=corpus.SEED + 7)
-    before = latency.store_only_latency(services, COLLECTION, queries)
+    before = latency.store_only_latency(components, COLLECTION, queries)
     started = time.perf_counter()
-    services.search.store.optimize(COLLECTION)
+    components.search.store.optimize(COLLECTION)
     optimize_s = time.perf_counter() - started
-    after = latency.store_only_latency(services, COLLECTION, queries)
+    after = latency.store_only_latency(components, COLLECTION, queries)
     log(f"tier {n}: optimize() took {optimize_s:.0f} s")
     info = {
         "points": points,
@@ -108,7 +108,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
         "store_ms_before_optimize": before,
         "store_ms_after_optimize": after,
     }
-    return settings, services, info
+    return settings, components, info
 
 
 def _words(texts: list[str]) -> dict[str, float]:
@@ -123,19 +123,21 @@ def _words(texts: list[str]) -> dict[str, float]:
 
 def run_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], *, first: bool, last: bool) -> dict[str, Any]:
     """Everything measured in-process on one index size."""
-    _, services, row = build_tier(work, n, embedder, cfg)
+    _, components, row = build_tier(work, n, embedder, cfg)
     queries = corpus.query_texts(cfg["latency_queries"])
     try:
-        row["searcher"] = latency.searcher_latency(services, COLLECTION, queries)
+        row["searcher"] = latency.searcher_latency(components, COLLECTION, queries)
         if last:
             log(f"tier {n}: recall")
-            row["recall"] = recall.recall_at_k(services, COLLECTION, corpus.query_texts(cfg["recall_queries"], seed=3))
+            row["recall"] = recall.recall_at_k(
+                components, COLLECTION, corpus.query_texts(cfg["recall_queries"], seed=3)
+            )
         if first:
             log("ingest throughput vs raw encode")
             texts = corpus.corpus_parts(cfg["ingest_texts"])[0]
-            row["ingest"] = ingest_bench.ingest_vs_encode(services, texts, cfg["ingest_reps"])
+            row["ingest"] = ingest_bench.ingest_vs_encode(components, texts, cfg["ingest_reps"])
     finally:
-        services.close()
+        components.close()
     log(f"tier {n}: /v1/search over HTTP vs raw components")
     row["http_vs_raw"] = http_vs_raw_tier(work, n, embedder, cfg, queries[: cfg["http_queries"]])
     return row
@@ -149,12 +151,12 @@ def http_vs_raw_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], que
     copy = work / f"data-{n}-raw"
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(data, copy)
-    services = build_components(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder)
+    components = build_components(get_settings(data_dir=copy, collection=COLLECTION), embedder=embedder)
     try:
         with memory.ServeProcess(data, COLLECTION, work / f"serve-{n}.log", cfg["env"]) as server:
-            return latency.http_vs_raw(server.base_url, services, COLLECTION, queries)
+            return latency.http_vs_raw(server.base_url, components, COLLECTION, queries)
     finally:
-        services.close()
+        components.close()
         shutil.rmtree(copy, ignore_errors=True)
 
 

@@ -20,14 +20,14 @@ DEFAULT_DATASET = Path(__file__).resolve().parents[2] / "shared" / "eval" / "sci
 def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, object]:
     """Index the corpus (reused if present), then time every mode over the same queries."""
     settings = get_settings()
-    services = build_components(settings)
+    components = build_components(settings)
     try:
         dataset, collection, _ = prepare_dataset(
-            dataset_dir, split, store=services.search.store, ingestor=services.ingest.ingestor
+            dataset_dir, split, store=components.search.store, ingestor=components.ingest.ingestor
         )
         queries = list(dataset.queries.values())[:n_queries]
         for text in queries[:10]:  # warm-up: first calls pay lazy initialisation
-            services.search.searcher.search(text, collection=collection, k=k, mode=SearchMode.HYBRID_MMR)
+            components.search.searcher.search(text, collection=collection, k=k, mode=SearchMode.HYBRID_MMR)
         rows: dict[str, dict[str, float]] = {}
         # Interleave modes query by query so machine noise hits every mode alike.
         samples: dict[SearchMode, dict[str, list[float]]] = {
@@ -36,7 +36,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
         for text in queries:
             for mode in SearchMode:
                 started = time.perf_counter()
-                result = services.search.searcher.search(text, collection=collection, k=k, mode=mode)
+                result = components.search.searcher.search(text, collection=collection, k=k, mode=mode)
                 total = (time.perf_counter() - started) * 1000
                 samples[mode]["embed"].append(result.timings.embed_ms)
                 samples[mode]["store"].append(result.timings.store_ms)
@@ -49,7 +49,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
             }
         return {
             "benchmark": "search_latency",
-            "points": services.search.store.count(collection),
+            "points": components.search.store.count(collection),
             "documents": len(dataset.corpus),
             "queries": len(queries),
             "k": k,
@@ -57,7 +57,7 @@ def run(dataset_dir: Path, split: str, n_queries: int, k: int) -> dict[str, obje
             "modes": rows,
         }
     finally:
-        services.close()
+        components.close()
 
 
 def to_markdown(report: dict[str, object]) -> str:

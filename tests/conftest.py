@@ -1,4 +1,4 @@
-"""Shared fixtures: the real bundled embedder and chat model (loaded once), real services on a temp data dir,
+"""Shared fixtures: the real bundled embedder and chat model (loaded once), real components on a temp data dir,
 the ChatModel fakes of tests/fakes.py, and the shared evaluation data."""
 
 from __future__ import annotations
@@ -40,15 +40,15 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data")
 
 
-def make_services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Components:
-    """Real services around a shared embedder (loading the model once per test session)."""
+def make_components(settings: Settings, embedder: SentenceTransformerEmbedder) -> Components:
+    """Real components around a shared embedder (loading the model once per test session)."""
     return build_components(settings, embedder=embedder)
 
 
 @pytest.fixture
-def services(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
-    """Real embedded services; closed after the test."""
-    built = make_services(settings, embedder)
+def components(settings: Settings, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
+    """Real embedded components; closed after the test."""
+    built = make_components(settings, embedder)
     yield built
     built.close()
 
@@ -92,7 +92,7 @@ INJECTION = (
 
 
 @pytest.fixture
-def answering(services: Components, llama_model: LlamaCppChatModel, tmp_path: Path) -> Components:
+def answering(components: Components, llama_model: LlamaCppChatModel, tmp_path: Path) -> Components:
     """Components over the sample documents plus a poisoned one, answering with the bundled model."""
     from ingest.files import collect_files, load_item
     from tests.fixtures_docs import write_sample_folder
@@ -102,5 +102,5 @@ def answering(services: Components, llama_model: LlamaCppChatModel, tmp_path: Pa
     write_sample_folder(folder)
     (folder / "notes.txt").write_text(INJECTION)
     found, _ = collect_files([folder])
-    services.ingest.ingestor.ingest((load_item(f) for f in found), collection=services.settings.collection)
-    return services.with_chat(llama_model)
+    components.ingest.ingestor.ingest((load_item(f) for f in found), collection=components.settings.collection)
+    return components.with_chat(llama_model)

@@ -26,7 +26,7 @@ from kernel.settings import Settings
 from llm.factory import create_chat_model
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.search import MAX_QUERY_CHARS
-from tests.conftest import make_services
+from tests.conftest import make_components
 from tests.fixtures_docs import SOURDOUGH, write_sample_folder
 from tests.live_server import live_server
 
@@ -78,7 +78,7 @@ def _norm(text: str) -> str:
 @dataclass
 class Live:
     url: str
-    services: Components
+    components: Components
     texts: dict[str, str]  # source file name -> parsed document text
 
 
@@ -88,18 +88,18 @@ def live(settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Pa
     _require_browser()
     # No waiting room, so one held generation place makes the next ask a 429.
     settings = settings.model_copy(update={"generation_queue": 0, "generation_retry_after_s": RETRY_AFTER_S})
-    services = make_services(settings, embedder).with_chat(create_chat_model(settings.llm))
+    components = make_components(settings, embedder).with_chat(create_chat_model(settings.llm))
     folder = tmp_path / "docs"
     write_sample_folder(folder)
     found, problems = collect_files([folder])
     assert not problems
     items = [load_item(f) for f in found]
-    outcomes = services.ingest.ingestor.ingest(iter(items), collection=services.settings.collection)
+    outcomes = components.ingest.ingestor.ingest(iter(items), collection=components.settings.collection)
     assert all(o.status == "indexed" for o in outcomes)
 
-    app = create_app(settings, components=lambda _settings: services)
+    app = create_app(settings, components=lambda _settings: components)
     with live_server(app) as url:
-        yield Live(url=url, services=services, texts={item.document.source: item.document.text for item in items})
+        yield Live(url=url, components=components, texts={item.document.source: item.document.text for item in items})
 
 
 @pytest.fixture
@@ -194,7 +194,7 @@ def test_errors_are_shown(live: Live, browser: WebDriver) -> None:
     assert not error.is_displayed()
 
     # The model is busy (the one generation place is taken): asking shows the 429 and its Retry-After.
-    with live.services.answer_service().gate.reserve():
+    with live.components.answer_service().gate.reserve():
         browser.find_element(By.ID, "question").send_keys("What is a sourdough starter?")
         browser.find_element(By.ID, "ask-btn").click()
         WebDriverWait(browser, 30).until(lambda d: _status(d) == "failed")

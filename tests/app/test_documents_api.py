@@ -27,12 +27,12 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def client(services: Components) -> Iterator[httpx.Client]:
-    with serve(services) as http:
+def client(components: Components) -> Iterator[httpx.Client]:
+    with serve(components) as http:
         yield http
 
 
-def test_each_format_is_indexed_listed_and_searchable(client: httpx.Client, services: Components) -> None:
+def test_each_format_is_indexed_listed_and_searchable(client: httpx.Client, components: Components) -> None:
     response = upload(client, list(SAMPLES.items()), tags="samples,five", metadata='{"team": "docs"}')
     assert response.status_code == 202, response.text
     results = response.json()["results"]
@@ -54,9 +54,9 @@ def test_each_format_is_indexed_listed_and_searchable(client: httpx.Client, serv
     for doc in by_source.values():
         assert doc["status"] == "indexed" and doc["chunks"] > 0 and doc["error"] is None
         assert doc["tags"] == ["samples", "five"] and doc["metadata"] == {"team": "docs"}
-        assert document_points(services, "default", doc["id"]) == doc["chunks"]
+        assert document_points(components, "default", doc["id"]) == doc["chunks"]
     assert {d["format"] for d in by_source.values()} == {"txt", "markdown", "html", "pdf", "docx"}
-    assert services.search.store.count("default") == sum(d["chunks"] for d in by_source.values())
+    assert components.search.store.count("default") == sum(d["chunks"] for d in by_source.values())
 
     # One more document elsewhere, so that every filter has something to leave out.
     [extra] = upload_and_wait(client, [("extra.txt", make_txt(["Tide pools hold anemones."]))], collection="shore")
@@ -89,13 +89,13 @@ def test_each_format_is_indexed_listed_and_searchable(client: httpx.Client, serv
 
 
 def test_same_file_twice_is_one_document_and_a_new_version_replaces_it(
-    client: httpx.Client, services: Components
+    client: httpx.Client, components: Components
 ) -> None:
     old = make_txt(["Honey bees build wax comb in the hive.", "Drones do not forage for nectar."])
     [first] = upload_and_wait(client, [("notes.txt", old)])
     doc_id = first["document_id"]
-    points = services.search.store.count("default")
-    assert points == document_points(services, "default", doc_id) > 0
+    points = components.search.store.count("default")
+    assert points == document_points(components, "default", doc_id) > 0
 
     again = upload(client, [("notes.txt", old)])
     assert again.status_code == 202, again.text
@@ -104,7 +104,7 @@ def test_same_file_twice_is_one_document_and_a_new_version_replaces_it(
     assert second["document_id"] == doc_id and second["job_id"] == first["job_id"]
     assert second["status"] == "indexed"
     assert client.get("/v1/documents").json()["total"] == 1
-    assert services.search.store.count("default") == points
+    assert components.search.store.count("default") == points
 
     new = make_txt(["Glaciers carve U-shaped valleys as they move.", "Moraines mark where the ice stopped."])
     [version] = upload_and_wait(client, [("notes.txt", new)])
@@ -114,23 +114,23 @@ def test_same_file_twice_is_one_document_and_a_new_version_replaces_it(
     assert doc["status"] == "indexed" and doc["job"]["id"] == version["job_id"]
     assert client.get("/v1/documents").json()["total"] == 1
     # No orphans: the store holds exactly the new version's chunks.
-    assert services.search.store.count("default") == document_points(services, "default", doc_id) == doc["chunks"]
+    assert components.search.store.count("default") == document_points(components, "default", doc_id) == doc["chunks"]
     hits = client.post("/v1/search", json={"query": "honey bees wax comb", "k": 10}).json()["hits"]
     assert hits and all("Glaciers" in h["text"] or "Moraines" in h["text"] for h in hits)
     assert not any("Honey" in h["text"] for h in hits)
     assert top_source(client, "glaciers carving valleys") == "notes.txt"
 
 
-def test_delete_removes_points_and_entry_and_reingest_completes(client: httpx.Client, services: Components) -> None:
+def test_delete_removes_points_and_entry_and_reingest_completes(client: httpx.Client, components: Components) -> None:
     keep, gone = upload_and_wait(client, [("sample.txt", SAMPLES["sample.txt"]), ("sample.md", SAMPLES["sample.md"])])
-    kept_points = document_points(services, "default", keep["document_id"])
-    assert document_points(services, "default", gone["document_id"]) > 0
+    kept_points = document_points(components, "default", keep["document_id"])
+    assert document_points(components, "default", gone["document_id"]) > 0
 
     deleted = client.delete(f"/v1/documents/{gone['document_id']}")
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["points_removed"] > 0
-    assert document_points(services, "default", gone["document_id"]) == 0
-    assert services.search.store.count("default") == kept_points
+    assert document_points(components, "default", gone["document_id"]) == 0
+    assert components.search.store.count("default") == kept_points
     assert client.get(f"/v1/documents/{gone['document_id']}").status_code == 404
     assert client.delete(f"/v1/documents/{gone['document_id']}").status_code == 404
     assert client.post(f"/v1/documents/{gone['document_id']}/reingest").status_code == 404
@@ -147,7 +147,7 @@ def test_delete_removes_points_and_entry_and_reingest_completes(client: httpx.Cl
     assert wait_for_job(client, job["id"])["state"] == "done"
     doc = client.get(f"/v1/documents/{keep['document_id']}").json()
     assert doc["status"] == "indexed" and doc["job"]["id"] == job["id"]
-    assert document_points(services, "default", keep["document_id"]) == kept_points == doc["chunks"]
+    assert document_points(components, "default", keep["document_id"]) == kept_points == doc["chunks"]
     assert top_source(client, QUERIES["sample.txt"]) == "sample.txt"
 
     assert client.get("/v1/jobs/no-such-job").status_code == 404
@@ -159,11 +159,11 @@ def test_failed_job_is_retried_and_completes(settings: Settings, embedder: Sente
 
     settings = settings.model_copy(update={"job_max_attempts": 1})
     store = FlakyStore(create_store(settings))
-    services = build_components(settings, embedder=embedder, store=store)
+    components = build_components(settings, embedder=embedder, store=store)
     try:
-        with serve(services) as client:
+        with serve(components) as client:
             [ok] = upload_and_wait(client, [("sample.txt", SAMPLES["sample.txt"])])
-            points = services.search.store.count("default")
+            points = components.search.store.count("default")
             store.broken = True
             response = upload(client, [("sample.pdf", SAMPLES["sample.pdf"])])
             assert response.status_code == 202, response.text
@@ -174,7 +174,7 @@ def test_failed_job_is_retried_and_completes(settings: Settings, embedder: Sente
             doc = client.get(f"/v1/documents/{result['document_id']}").json()
             assert doc["status"] == "failed" and "store unavailable" in doc["error"]
             assert client.get("/v1/documents", params={"status": "failed"}).json()["total"] == 1
-            assert services.search.store.count("default") == points
+            assert components.search.store.count("default") == points
             assert top_source(client, QUERIES["sample.txt"]) == "sample.txt"  # the worker still serves
             not_failed = client.post(f"/v1/jobs/{ok['job_id']}/retry")
             assert not_failed.status_code == 422 and "only failed or cancelled" in not_failed.json()["error"]["message"]
@@ -189,4 +189,4 @@ def test_failed_job_is_retried_and_completes(settings: Settings, embedder: Sente
             assert doc["status"] == "indexed" and doc["error"] is None and doc["chunks"] > 0
             assert top_source(client, QUERIES["sample.pdf"]) == "sample.pdf"
     finally:
-        services.close()
+        components.close()

@@ -31,8 +31,8 @@ from kernel.errors import StoreError
 
 
 @pytest.fixture
-def client(services: Components) -> Iterator[TestClient]:
-    app = create_app(services.settings, components=lambda _s: services)
+def client(components: Components) -> Iterator[TestClient]:
+    app = create_app(components.settings, components=lambda _s: components)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -116,9 +116,9 @@ def test_failing_job_counter_drops_only_its_gauge(client: TestClient) -> None:
     assert ("synthrag_generation_queue_pending", ()) in found
 
 
-def test_each_app_has_its_own_registry(services: Components) -> None:
-    first = create_app(services.settings, components=lambda _s: services)
-    second = create_app(services.settings, components=lambda _s: services)
+def test_each_app_has_its_own_registry(components: Components) -> None:
+    first = create_app(components.settings, components=lambda _s: components)
+    second = create_app(components.settings, components=lambda _s: components)
     assert first.state.metrics.registry is not second.state.metrics.registry
 
 
@@ -168,7 +168,7 @@ def test_configure_logging_json_replaces_its_own_handler(capsys: pytest.CaptureF
         root.setLevel(level)
 
 
-def test_readyz_ready_with_real_services(client: TestClient) -> None:
+def test_readyz_ready_with_real_components(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200, response.text
     body = response.json()
@@ -189,11 +189,11 @@ class BrokenStore:
 
 
 def test_readyz_503_when_store_fails_while_healthz_stays_up(
-    client: TestClient, services: Components, json_log: io.StringIO
+    client: TestClient, components: Components, json_log: io.StringIO
 ) -> None:
-    broken_search = dataclasses.replace(services.search, store=BrokenStore())  # type: ignore[arg-type]
-    broken = dataclasses.replace(services, search=broken_search)
-    with TestClient(create_app(services.settings, components=lambda _s: broken)) as broken_client:
+    broken_search = dataclasses.replace(components.search, store=BrokenStore())  # type: ignore[arg-type]
+    broken = dataclasses.replace(components, search=broken_search)
+    with TestClient(create_app(components.settings, components=lambda _s: broken)) as broken_client:
         response = broken_client.get("/readyz", headers={"X-Request-ID": "probe-1"})
         assert response.status_code == 503
         body = response.json()

@@ -95,21 +95,23 @@ def test_errors_use_the_openai_shape(client: openai.OpenAI, base_url: str) -> No
     assert httpx.get(f"{base_url}/healthz", timeout=10).status_code == 200
 
 
-def test_full_queue_answers_429_and_server_stays_responsive(services: Components, scripted_chat: ScriptedChats) -> None:
+def test_full_queue_answers_429_and_server_stays_responsive(
+    components: Components, scripted_chat: ScriptedChats
+) -> None:
     from tests.fixtures_docs import make_txt
 
-    (path := services.settings.data_dir.parent / "s.txt").write_bytes(make_txt(["Sourdough bread rises."]))
+    (path := components.settings.data_dir.parent / "s.txt").write_bytes(make_txt(["Sourdough bread rises."]))
     from ingest.files import collect_files, load_item
 
     found, _ = collect_files([path])
-    services.ingest.ingestor.ingest([load_item(found[0])], collection="default")
+    components.ingest.ingestor.ingest([load_item(found[0])], collection="default")
     # A generation that lasts until released: the queue test needs one in flight.
     slow = scripted_chat(["Sourdough rises slowly."], model_id="slow", loop=True, hold=True)
     # No waiting room: with one generation running, the next request is refused.
-    no_queue = services.settings.model_copy(update={"generation_queue": 0})
-    services = dataclasses.replace(services, settings=no_queue).with_chat(slow)
+    no_queue = components.settings.model_copy(update={"generation_queue": 0})
+    components = dataclasses.replace(components, settings=no_queue).with_chat(slow)
     body = {"model": "default", "messages": [{"role": "user", "content": "How does sourdough rise?"}]}
-    app = create_app(services.settings, components=lambda _s: services)
+    app = create_app(components.settings, components=lambda _s: components)
     with live_server(app) as url:
         results: list[int] = []
         first = threading.Thread(

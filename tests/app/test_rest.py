@@ -1,4 +1,4 @@
-"""REST API through FastAPI's TestClient on real services (embedded store, real MiniLM)."""
+"""REST API through FastAPI's TestClient on real components (embedded store, real MiniLM)."""
 
 from __future__ import annotations
 
@@ -15,17 +15,17 @@ from tests.fixtures_docs import write_sample_folder
 
 
 @pytest.fixture
-def client(services: Components, tmp_path: Path) -> Iterator[TestClient]:
+def client(components: Components, tmp_path: Path) -> Iterator[TestClient]:
     folder = tmp_path / "docs"
     folder.mkdir()
     write_sample_folder(folder)
     found, problems = collect_files([folder])
     assert not problems
-    outcomes = services.ingest.ingestor.ingest(
-        (load_item(f, tags=["samples"]) for f in found), collection=services.settings.collection
+    outcomes = components.ingest.ingestor.ingest(
+        (load_item(f, tags=["samples"]) for f in found), collection=components.settings.collection
     )
     assert all(o.status == "indexed" for o in outcomes)
-    app = create_app(services.settings, components=lambda _settings: services)
+    app = create_app(components.settings, components=lambda _settings: components)
     with TestClient(app) as test_client:
         yield test_client
 

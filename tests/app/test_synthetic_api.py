@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def synth_services(
+def synth_components(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, llama_model: LlamaCppChatModel
 ) -> Iterator[Components]:
     # The product default: no synth.enabled given, only the test session's env override removed.
@@ -28,9 +28,9 @@ def synth_services(
     built.close()
 
 
-def test_upload_is_synthesized_and_inspectable(synth_services: Components) -> None:
-    assert synth_services.ingest.ingestor.synthesis is not None  # on by default
-    with serve(synth_services) as client:
+def test_upload_is_synthesized_and_inspectable(synth_components: Components) -> None:
+    assert synth_components.ingest.ingestor.synthesis is not None  # on by default
+    with serve(synth_components) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         doc_id = result["document_id"]
         response = client.get(f"/v1/documents/{doc_id}/synthetic")
@@ -54,20 +54,20 @@ def test_upload_is_synthesized_and_inspectable(synth_services: Components) -> No
         assert missing.status_code == 404
 
         assert client.delete(f"/v1/documents/{doc_id}").status_code == 200
-        assert synth_services.ingest.reports.get(synth_services.settings.collection, doc_id) is None
+        assert synth_components.ingest.reports.get(synth_components.settings.collection, doc_id) is None
 
 
-def test_synthetic_report_is_404_with_a_reason_when_synthesis_is_off(services: Components) -> None:
-    assert services.ingest.ingestor.synthesis is None  # the test session turns synthesis off
-    with serve(services) as client:
+def test_synthetic_report_is_404_with_a_reason_when_synthesis_is_off(components: Components) -> None:
+    assert components.ingest.ingestor.synthesis is None  # the test session turns synthesis off
+    with serve(components) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         response = client.get(f"/v1/documents/{result['document_id']}/synthetic")
         assert response.status_code == 404
         assert "synthesis is off" in response.json()["error"]["message"]
 
 
-def test_search_filters_on_synthesized_metadata(synth_services: Components) -> None:
-    with serve(synth_services) as client:
+def test_search_filters_on_synthesized_metadata(synth_components: Components) -> None:
+    with serve(synth_components) as client:
         [result] = upload_and_wait(client, [("bees.txt", make_txt(BEEKEEPING))])
         report = client.get(f"/v1/documents/{result['document_id']}/synthetic").json()
         doc_type = report["document"]["type"] if report["document"] else None

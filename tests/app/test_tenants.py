@@ -23,7 +23,7 @@ from tests.app.upload_support import (
     upload_and_wait,
     wait_for_job,
 )
-from tests.conftest import make_services
+from tests.conftest import make_components
 from tests.fakes import ScriptedChat, ScriptedChats
 from tests.fixtures_docs import make_txt
 
@@ -45,23 +45,23 @@ def tenant_chat(scripted_chat: ScriptedChats) -> ScriptedChat:
 
 
 @pytest.fixture
-def tenant_services(
+def tenant_components(
     tmp_path: Path, embedder: SentenceTransformerEmbedder, tenant_chat: ScriptedChat
 ) -> Iterator[Components]:
     settings = Settings(data_dir=tmp_path / "data", api_keys={KEY_A: "alpha", KEY_B: "beta"})
-    services = make_services(settings, embedder).with_chat(tenant_chat)
-    yield services
-    services.close()
+    components = make_components(settings, embedder).with_chat(tenant_chat)
+    yield components
+    components.close()
 
 
 @pytest.fixture
-def base_url(tenant_services: Components) -> Iterator[str]:
-    with serve(tenant_services) as client:
+def base_url(tenant_components: Components) -> Iterator[str]:
+    with serve(tenant_components) as client:
         yield str(client.base_url).rstrip("/")
 
 
 def test_tenant_b_cannot_reach_tenant_a_documents(
-    base_url: str, tenant_services: Components, tenant_chat: ScriptedChat
+    base_url: str, tenant_components: Components, tenant_chat: ScriptedChat
 ) -> None:
     chat = tenant_chat
     with (
@@ -72,8 +72,8 @@ def test_tenant_b_cannot_reach_tenant_a_documents(
         [elsewhere] = upload_and_wait(a, [("zephyr.txt", make_txt(SECRET))], collection="launches")
         doc_id, job_id = doc["document_id"], doc["job_id"]
         # Tenants get their own physical collections.
-        assert document_points(tenant_services, "t-alpha__default", doc_id) > 0
-        assert document_points(tenant_services, "t-alpha__launches", elsewhere["document_id"]) > 0
+        assert document_points(tenant_components, "t-alpha__default", doc_id) > 0
+        assert document_points(tenant_components, "t-alpha__launches", elsewhere["document_id"]) > 0
         assert top_source(a, QUESTION) == "zephyr.txt"
 
         # Listing and reading.
@@ -109,7 +109,7 @@ def test_tenant_b_cannot_reach_tenant_a_documents(
         # Deleting.
         assert b.delete(f"/v1/documents/{doc_id}").status_code == 404
         assert a.get(f"/v1/documents/{doc_id}").json()["status"] == "indexed"
-        assert document_points(tenant_services, "t-alpha__default", doc_id) > 0
+        assert document_points(tenant_components, "t-alpha__default", doc_id) > 0
         assert top_source(a, QUESTION) == "zephyr.txt"
 
         # Models: each tenant sees its own collections only.
@@ -119,7 +119,7 @@ def test_tenant_b_cannot_reach_tenant_a_documents(
         assert models_b == {"synthrag", "default"}
 
 
-def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_services: Components) -> None:
+def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_components: Components) -> None:
     data = make_txt(SECRET)
     with (
         httpx.Client(base_url=base_url, timeout=60, headers=bearer(KEY_A)) as a,
@@ -129,8 +129,8 @@ def test_same_file_for_two_tenants_is_two_documents(base_url: str, tenant_servic
         [of_b] = upload_and_wait(b, [("zephyr.txt", data)])
         assert of_b["duplicate"] is False and of_b["document_id"] != of_a["document_id"]
         assert b.delete(f"/v1/documents/{of_b['document_id']}").status_code == 200
-        assert document_points(tenant_services, "t-beta__default", of_b["document_id"]) == 0
-        assert document_points(tenant_services, "t-alpha__default", of_a["document_id"]) > 0
+        assert document_points(tenant_components, "t-beta__default", of_b["document_id"]) == 0
+        assert document_points(tenant_components, "t-alpha__default", of_a["document_id"]) > 0
         assert top_source(a, QUESTION) == "zephyr.txt"
         assert top_source(b, QUESTION) is None
         # A re-upload by B is a new document again, not a duplicate of A's.
@@ -166,8 +166,8 @@ def test_missing_or_unknown_key_is_401(base_url: str, headers: dict[str, str], m
     assert httpx.get(f"{base_url}/healthz", headers=headers, timeout=30).status_code == 200
 
 
-def test_no_keys_means_an_open_service_with_a_warning(services: Components, caplog: pytest.LogCaptureFixture) -> None:
-    app = create_app(services.settings, components=lambda _settings: services)
+def test_no_keys_means_an_open_service_with_a_warning(components: Components, caplog: pytest.LogCaptureFixture) -> None:
+    app = create_app(components.settings, components=lambda _settings: components)
     with caplog.at_level(logging.WARNING, logger="app.main"), TestClient(app) as client:
         assert client.get("/v1/documents").status_code == 200
         response = client.post(

@@ -27,8 +27,8 @@ PAGE_IDS = [
 
 
 @pytest.fixture
-def client(services: Components) -> Iterator[TestClient]:
-    app = create_app(services.settings, components=lambda _settings: services)
+def client(components: Components) -> Iterator[TestClient]:
+    app = create_app(components.settings, components=lambda _settings: components)
     with TestClient(app) as test_client:
         yield test_client
 

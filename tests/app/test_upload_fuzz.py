@@ -22,7 +22,7 @@ from app.main import create_app
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import SAMPLES
-from tests.conftest import make_services
+from tests.conftest import make_components
 
 EXAMPLES = int(os.environ.get("SYNTHRAG_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
@@ -131,13 +131,13 @@ collections = st.one_of(
 @dataclass
 class Fuzzed:
     client: TestClient
-    services: Components
+    components: Components
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransformerEmbedder) -> Iterator[Fuzzed]:
     """One app for the module, without workers; server exceptions propagate (with their traceback)."""
-    built = make_services(
+    built = make_components(
         Settings(data_dir=tmp_path_factory.mktemp("fuzz") / "data", workers=0, max_upload_bytes=MAX_UPLOAD),
         embedder,
     )
@@ -212,15 +212,15 @@ def test_broken_multipart_bodies_never_5xx(fuzzed: Fuzzed, boundary: str, head: 
 
 
 def test_still_serving_and_consistent_after_fuzz(fuzzed: Fuzzed) -> None:
-    services = fuzzed.services
+    components = fuzzed.components
     assert fuzzed.client.get("/healthz").status_code == 200
     ok = fuzzed.client.post("/v1/documents", files=[("files", ("after.txt", b"Fuzzing is over now."))])
     assert ok.status_code == 202, ok.text
     # Every queued job can run: its document is catalogued and its original bytes are stored.
-    conn = services.ingest.db.read()
+    conn = components.ingest.db.read()
     jobs = conn.execute("SELECT document_id, tenant, blob_sha256 FROM jobs WHERE state='queued'").fetchall()
     assert jobs
     for job in jobs:
-        record = services.ingest.catalog.get(job["tenant"], job["document_id"])
+        record = components.ingest.catalog.get(job["tenant"], job["document_id"])
         assert record.content_sha256 == job["blob_sha256"]
-        assert services.ingest.blobs.get(job["blob_sha256"])
+        assert components.ingest.blobs.get(job["blob_sha256"])

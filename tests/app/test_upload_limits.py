@@ -16,7 +16,7 @@ from app.main import create_app
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
 from tests.app.upload_support import SAMPLES, file_parts, wait_for_job
-from tests.conftest import make_services
+from tests.conftest import make_components
 from tests.fixtures_docs import (
     make_encrypted_pdf,
     make_pdf,
@@ -36,7 +36,7 @@ WORDS = "lorem ipsum dolor sit amet consectetur "
 @dataclass
 class Served:
     client: TestClient
-    services: Components
+    components: Components
     indexed_id: str
 
 
@@ -49,23 +49,23 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
         max_page_chars=MAX_PAGE,
         max_document_chars=MAX_DOCUMENT,
     )
-    services = make_services(settings, embedder)
-    app = create_app(settings, components=lambda _settings: services)
+    components = make_components(settings, embedder)
+    app = create_app(settings, components=lambda _settings: components)
     with TestClient(app) as client:
         response = client.post("/v1/documents", files=file_parts([("sample.txt", SAMPLES["sample.txt"])]))
         assert response.status_code == 202, response.text
         [result] = response.json()["results"]
         assert wait_for_job(client, result["job_id"])["state"] == "done"
-        yield Served(client, services, result["document_id"])
-    services.close()
+        yield Served(client, components, result["document_id"])
+    components.close()
 
 
 def snapshot(served: Served) -> dict[str, Any]:
     """What must not change when a request is refused."""
     return {
-        "points": served.services.search.store.count("default"),
+        "points": served.components.search.store.count("default"),
         "documents": served.client.get("/v1/documents").json()["total"],
-        "jobs": served.services.ingest.jobs.counts(),
+        "jobs": served.components.ingest.jobs.counts(),
     }
 
 

@@ -92,15 +92,15 @@ def top_source(client: Client, query: str, **body: Any) -> str | None:
     return hits[0]["source"] if hits else None
 
 
-def document_points(services: Components, collection: str, document_id: str) -> int:
+def document_points(components: Components, collection: str, document_id: str) -> int:
     """How many points of one document the store holds (``collection`` is the physical name)."""
-    return len(services.search.store.document_point_ids(collection, document_id))
+    return len(components.search.store.document_point_ids(collection, document_id))
 
 
 @contextmanager
-def serve(services: Components, *, headers: dict[str, str] | None = None) -> Iterator[httpx.Client]:
-    """A real uvicorn serving an app over ``services`` (its lifespan starts the workers); an httpx client."""
-    app = create_app(services.settings, components=lambda _settings: services)
+def serve(components: Components, *, headers: dict[str, str] | None = None) -> Iterator[httpx.Client]:
+    """A real uvicorn serving an app over ``components`` (its lifespan starts the workers); an httpx client."""
+    app = create_app(components.settings, components=lambda _settings: components)
     with live_server(app) as url, httpx.Client(base_url=url, timeout=60, headers=headers) as client:
         yield client
 

@@ -40,24 +40,24 @@ def slice_dir(tmp_path_factory: pytest.TempPathFactory, scifact_dir: Path) -> Pa
     return folder
 
 
-def test_index_once_then_every_mode_scores(slice_dir: Path, services: Components) -> None:
+def test_index_once_then_every_mode_scores(slice_dir: Path, components: Components) -> None:
     dataset = load_beir(slice_dir, "train")
     fingerprint = corpus_fingerprint(slice_dir)
     collection = eval_collection_name(slice_dir, fingerprint)
     kwargs = {
         "collection": collection,
         "fingerprint": fingerprint,
-        "store": services.search.store,
-        "ingestor": services.ingest.ingestor,
+        "store": components.search.store,
+        "ingestor": components.ingest.ingestor,
     }
     assert ensure_indexed(dataset, **kwargs) is True  # type: ignore[arg-type]
-    points = services.search.store.count(collection)
+    points = components.search.store.count(collection)
     assert points >= len(dataset.corpus)
     assert ensure_indexed(dataset, **kwargs) is False  # type: ignore[arg-type]
-    assert services.search.store.count(collection) == points
+    assert components.search.store.count(collection) == points
 
     for mode in SearchMode:
-        run = run_queries(dataset, services.search.searcher, collection=collection, mode=mode)
+        run = run_queries(dataset, components.search.searcher, collection=collection, mode=mode)
         assert set(run) == set(dataset.queries)
         assert all(len(r) == len(set(r)) for r in run.values())
         report = score(dataset, run)

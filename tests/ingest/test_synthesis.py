@@ -46,7 +46,7 @@ def teacher(counting_chat: CountingChat) -> CountingChat:
 
 
 @pytest.fixture
-def synth_services(
+def synth_components(
     synth_settings: Settings, embedder: SentenceTransformerEmbedder, teacher: CountingChat
 ) -> Iterator[Components]:
     built = build_components(synth_settings, embedder=embedder, teacher=teacher)
@@ -54,16 +54,16 @@ def synth_services(
     built.close()
 
 
-def _synthetic_points(services: Components, collection: str, document_id: str) -> set[str]:
-    return services.search.store.document_point_ids(collection, document_id, kinds=SYNTHETIC_KINDS)
+def _synthetic_points(components: Components, collection: str, document_id: str) -> set[str]:
+    return components.search.store.document_point_ids(collection, document_id, kinds=SYNTHETIC_KINDS)
 
 
 def test_document_is_synthesized_filtered_stored_and_reported(
-    synth_services: Components, teacher: CountingChat
+    synth_components: Components, teacher: CountingChat
 ) -> None:
     collection = "syn"
     items = [_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS), _item("lighthouses.txt", LIGHTHOUSES)]
-    outcomes = synth_services.ingest.ingestor.ingest(items, collection=collection)
+    outcomes = synth_components.ingest.ingestor.ingest(items, collection=collection)
     assert [o.status for o in outcomes] == ["indexed"] * 3
     bees = outcomes[0]
     assert bees.synthetic is not None and bees.document_id is not None
@@ -72,15 +72,15 @@ def test_document_is_synthesized_filtered_stored_and_reported(
     assert counts.generated == counts.kept + sum(counts.dropped.values()) > 0
     assert teacher.calls >= counts.chunks + 1  # one per chunk plus the document notes
 
-    report = synth_services.ingest.reports.get(collection, bees.document_id)
+    report = synth_components.ingest.reports.get(collection, bees.document_id)
     assert report is not None and report.counts == counts
     assert report.teacher == teacher.model_id and report.prompt_version.startswith("chunk.v1/")
     for item in report.items:
         assert item.kept == (item.reason is None)
 
     # Every stored synthetic point links to a chunk of its document and carries the chunk's text.
-    chunk_ids = synth_services.search.store.document_point_ids(collection, bees.document_id, kinds=[PointKind.CHUNK])
-    stored = _stored_synthetic(synth_services, collection, bees.document_id)
+    chunk_ids = synth_components.search.store.document_point_ids(collection, bees.document_id, kinds=[PointKind.CHUNK])
+    stored = _stored_synthetic(synth_components, collection, bees.document_id)
     assert stored, "some synthetic items should survive the filter"
     for point in stored:
         assert point.payload[P.CHUNK_ID] in chunk_ids
@@ -89,42 +89,42 @@ def test_document_is_synthesized_filtered_stored_and_reported(
     # Kept questions retrieve their own chunk among the collection's chunks (the round-trip filter).
     kept_questions = [i for i in report.items if i.kind == "question" and i.kept]
     for question in kept_questions:
-        hits = synth_services.search.searcher.search(question.text, collection=collection, k=5, synthetic=False).hits
+        hits = synth_components.search.searcher.search(question.text, collection=collection, k=5, synthetic=False).hits
         assert any(h.document_id == bees.document_id and h.chunk_index == question.chunk_index for h in hits), question
 
 
-def _stored_synthetic(services: Components, collection: str, document_id: str) -> list[Any]:
+def _stored_synthetic(components: Components, collection: str, document_id: str) -> list[Any]:
     """Every synthetic point of a document (a dense query far wider than its items)."""
     query = store_query(
         SearchMode.DENSE,
         limit=1000,
-        dense=services.search.embedder.embed(["anything"])[0],
+        dense=components.search.embedder.embed(["anything"])[0],
         filters=SearchFilters(document_ids=[document_id], kinds=list(SYNTHETIC_KINDS)),
     )
-    return services.search.store.query(collection, query)
+    return components.search.store.query(collection, query)
 
 
 def test_reingest_costs_no_generation_and_a_new_version_replaces_synthetic_items(
-    synth_services: Components, teacher: CountingChat
+    synth_components: Components, teacher: CountingChat
 ) -> None:
     collection = "syn"
-    [first] = synth_services.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
+    [first] = synth_components.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
     assert first.synthetic is not None and first.document_id is not None
     calls = teacher.calls
-    [again] = synth_services.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
+    [again] = synth_components.ingest.ingestor.ingest([_item("chess.txt", CHESS)], collection=collection)
     assert again.status == "unchanged" and again.synthetic is None
     assert teacher.calls == calls
 
-    old = _synthetic_points(synth_services, collection, first.document_id)
+    old = _synthetic_points(synth_components, collection, first.document_id)
     changed = [*CHESS, "The French Defence answers 1.e4 with e6 and builds a solid pawn chain."]
-    [new] = synth_services.ingest.ingestor.ingest([_item("chess.txt", changed)], collection=collection)
+    [new] = synth_components.ingest.ingestor.ingest([_item("chess.txt", changed)], collection=collection)
     assert new.status == "indexed" and new.synthetic is not None
-    current = _synthetic_points(synth_services, collection, first.document_id)
-    chunk_ids = synth_services.search.store.document_point_ids(collection, first.document_id, kinds=[PointKind.CHUNK])
-    report = synth_services.ingest.reports.get(collection, first.document_id)
+    current = _synthetic_points(synth_components, collection, first.document_id)
+    chunk_ids = synth_components.search.store.document_point_ids(collection, first.document_id, kinds=[PointKind.CHUNK])
+    report = synth_components.ingest.reports.get(collection, first.document_id)
     assert report is not None and report.doc_version != ""
     assert old and current and not (old & current)
-    for point in _stored_synthetic(synth_services, collection, first.document_id):
+    for point in _stored_synthetic(synth_components, collection, first.document_id):
         assert point.payload[P.CHUNK_ID] in chunk_ids  # nothing left over from the old version
 
 
@@ -132,32 +132,32 @@ def test_failed_generation_keeps_raw_chunks_and_is_counted(
     synth_settings: Settings, embedder: SentenceTransformerEmbedder, scripted_chat: ScriptedChats
 ) -> None:
     broken = scripted_chat([ModelError("teacher unreachable (test)")], loop=True)
-    services = build_components(
+    components = build_components(
         synth_settings.model_copy(update={"synth": synth_settings.synth.model_copy(update={"max_attempts": 2})}),
         embedder=embedder,
         teacher=broken,
     )
     try:
-        [outcome] = services.ingest.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
+        [outcome] = components.ingest.ingestor.ingest([_item("bees.txt", BEEKEEPING)], collection="syn")
         assert outcome.status == "indexed" and outcome.synthetic is not None
         assert outcome.synthetic.chunks_failed == outcome.synthetic.chunks == outcome.chunks
         assert len(broken.calls) == 2 * outcome.chunks
         assert outcome.document_id is not None
-        report = services.ingest.reports.get("syn", outcome.document_id)
+        report = components.ingest.reports.get("syn", outcome.document_id)
         assert report is not None and len(report.failures) == outcome.chunks
         assert "teacher unreachable" in report.failures[0].error
-        hits = services.search.searcher.search("honey harvest extractor", collection="syn", k=3).hits
+        hits = components.search.searcher.search("honey harvest extractor", collection="syn", k=3).hits
         assert hits and hits[0].source == "bees.txt"
     finally:
-        services.close()
+        components.close()
 
 
-def test_search_collapses_synthetic_hits_onto_chunks(synth_services: Components) -> None:
+def test_search_collapses_synthetic_hits_onto_chunks(synth_components: Components) -> None:
     collection = "syn"
-    synth_services.ingest.ingestor.ingest(
+    synth_components.ingest.ingestor.ingest(
         [_item("bees.txt", BEEKEEPING), _item("chess.txt", CHESS)], collection=collection
     )
-    hits = synth_services.search.searcher.search(
+    hits = synth_components.search.searcher.search(
         "When is honey harvested?", collection=collection, k=10, synthetic=True
     ).hits
     assert hits and all(h.kind == "chunk" for h in hits)

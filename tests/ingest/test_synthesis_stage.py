@@ -76,31 +76,31 @@ def _item(name: str, text: str) -> IngestItem:
     return IngestItem(document=doc, source_key=name)
 
 
-def _ingestor(services: Components, stage: SynthesisStage | None) -> Ingestor:
+def _ingestor(components: Components, stage: SynthesisStage | None) -> Ingestor:
     return Ingestor(
-        store=services.search.store,
-        collections=services.search.store,
-        bm25=Bm25Stats(services.ingest.db),
-        embedder=services.search.embedder,
-        sparse=services.search.sparse,
-        chunk_max_tokens=services.settings.chunk_max_tokens,
-        chunk_overlap_tokens=services.settings.chunk_overlap_tokens,
+        store=components.search.store,
+        collections=components.search.store,
+        bm25=Bm25Stats(components.ingest.db),
+        embedder=components.search.embedder,
+        sparse=components.search.sparse,
+        chunk_max_tokens=components.settings.chunk_max_tokens,
+        chunk_overlap_tokens=components.settings.chunk_overlap_tokens,
         synthesis=stage,
     )
 
 
-def _synthetic_points(services: Components, collection: str, document_id: str) -> list[Any]:
+def _synthetic_points(components: Components, collection: str, document_id: str) -> list[Any]:
     query = store_query(
         SearchMode.DENSE,
         limit=100,
-        dense=services.search.embedder.embed(["anything"])[0],
+        dense=components.search.embedder.embed(["anything"])[0],
         filters=SearchFilters(document_ids=[document_id], kinds=list(SYNTHETIC_KINDS)),
     )
-    return list(services.search.store.query(collection, query))
+    return list(components.search.store.query(collection, query))
 
 
 def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
-    services: Components, tmp_path: Path
+    components: Components, tmp_path: Path
 ) -> None:
     searches: list[tuple[str, str, int, int]] = []
     lengths: list[str] = []
@@ -114,21 +114,21 @@ def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
         return 42.0
 
     stage = SynthesisStage(
-        store=services.search.store,
-        embedder=services.search.embedder,
-        sparse=services.search.sparse,
+        store=components.search.store,
+        embedder=components.search.embedder,
+        sparse=components.search.sparse,
         generator=TeacherGenerator(ScriptedTeacher(), GenerationCache.open(tmp_path / "cache"), questions=2),
-        reports=services.ingest.reports,
+        reports=components.ingest.reports,
         settings=SynthSettings(roundtrip_k=3),
         search=search,
         average_length=average_length,
     )
-    [outcome] = _ingestor(services, stage).ingest([_item("bees.txt", TEXT)], collection="c")
+    [outcome] = _ingestor(components, stage).ingest([_item("bees.txt", TEXT)], collection="c")
     assert outcome.status == "indexed" and outcome.document_id is not None and outcome.synthetic is not None
-    assert searches == [("c", QUESTION, services.search.embedder.dim, 3)]  # the duplicate was never searched
+    assert searches == [("c", QUESTION, components.search.embedder.dim, 3)]  # the duplicate was never searched
     assert lengths == ["c"]
 
-    report = services.ingest.reports.get("c", outcome.document_id)
+    report = components.ingest.reports.get("c", outcome.document_id)
     assert report is not None
     by_kind = {(i.kind, i.reason) for i in report.items}
     assert ("question", "roundtrip") in by_kind and ("question", "duplicate") in by_kind
@@ -136,42 +136,44 @@ def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
     assert keywords.kept and keywords.text == "honey bees, hive" and keywords.detail == "not in the chunk: unicorn"
     assert outcome.synthetic.dropped["roundtrip"] == 1 and outcome.synthetic.dropped["duplicate"] == 1
 
-    stored = _synthetic_points(services, "c", outcome.document_id)
+    stored = _synthetic_points(components, "c", outcome.document_id)
     assert sorted(p.payload[P.KIND] for p in stored) == ["keywords", "summary", "summary"]
     assert all(p.payload[P.METADATA]["entities"] == ["Worker bees"] for p in stored)
 
 
-def test_built_stage_keeps_a_question_that_retrieves_its_own_chunk(services: Components) -> None:
+def test_built_stage_keeps_a_question_that_retrieves_its_own_chunk(components: Components) -> None:
     others = [_item("chess.txt", "\n\n".join(CHESS)), _item("lights.txt", "\n\n".join(LIGHTHOUSES))]
-    done = _ingestor(services, None).ingest(others, collection="c")
+    done = _ingestor(components, None).ingest(others, collection="c")
     stage = build_synthesis_stage(
-        services.settings,
-        store=services.search.store,
-        bm25=Bm25Stats(services.ingest.db),
-        embedder=services.search.embedder,
-        sparse=services.search.sparse,
+        components.settings,
+        store=components.search.store,
+        bm25=Bm25Stats(components.ingest.db),
+        embedder=components.search.embedder,
+        sparse=components.search.sparse,
         teacher=ScriptedTeacher(),
     )
-    [outcome] = _ingestor(services, stage).ingest([_item("bees.txt", TEXT)], collection="c")
+    [outcome] = _ingestor(components, stage).ingest([_item("bees.txt", TEXT)], collection="c")
     assert outcome.document_id is not None
-    report = services.ingest.reports.get("c", outcome.document_id)
+    report = components.ingest.reports.get("c", outcome.document_id)
     assert report is not None
     questions = [i for i in report.items if i.kind == "question"]
     assert [(q.kept, q.reason) for q in questions] == [(True, None), (False, "duplicate")]
     assert questions[0].detail is not None and questions[0].detail.endswith("; round-trip rank 1")
-    stored = {p.payload[P.KIND]: p for p in _synthetic_points(services, "c", outcome.document_id)}
+    stored = {p.payload[P.KIND]: p for p in _synthetic_points(components, "c", outcome.document_id)}
     assert stored["question"].payload[P.TEXT] == QUESTION
     assert stored["question"].payload[P.ANSWER] == "about 35 degrees Celsius"
 
     # The round trip's search ranks chunks only, though the stored question matches itself best.
-    [chunk_id] = services.search.store.document_point_ids("c", outcome.document_id, kinds=[PointKind.CHUNK])
-    ranked = chunk_search(services.search.searcher)("c", QUESTION, services.search.embedder.embed([QUESTION])[0], 3)
+    [chunk_id] = components.search.store.document_point_ids("c", outcome.document_id, kinds=[PointKind.CHUNK])
+    ranked = chunk_search(components.search.searcher)("c", QUESTION, components.search.embedder.embed([QUESTION])[0], 3)
     assert ranked[0] == chunk_id and len(ranked) == 3
     chunks = set().union(
         *(
-            services.search.store.document_point_ids("c", o.document_id or "", kinds=[PointKind.CHUNK])
+            components.search.store.document_point_ids("c", o.document_id or "", kinds=[PointKind.CHUNK])
             for o in [*done, outcome]
         )
     )
     assert set(ranked) <= chunks
-    assert chunk_search(services.search.searcher)("c", "   ", services.search.embedder.embed([QUESTION])[0], 3) == []
+    assert (
+        chunk_search(components.search.searcher)("c", "   ", components.search.embedder.embed([QUESTION])[0], 3) == []
+    )

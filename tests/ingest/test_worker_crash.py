@@ -33,27 +33,27 @@ def _document(topic: str) -> bytes:
 
 
 def _upload_all(settings: Settings, embedder: SentenceTransformerEmbedder) -> list[str]:
-    services = build_components(settings, embedder=embedder)
+    components = build_components(settings, embedder=embedder)
     try:
         return [
-            services.ingest.documents.upload(
+            components.ingest.documents.upload(
                 tenant="", collection="default", data=_document(t), filename=f"{t}.txt", tags=[], metadata={}
             ).document_id
             for t in TOPICS
         ]
     finally:
-        services.close()
+        components.close()
 
 
 def _points(settings: Settings, embedder: SentenceTransformerEmbedder, doc_ids: list[str]) -> dict[str, set[str]]:
-    services = build_components(settings, embedder=embedder)
+    components = build_components(settings, embedder=embedder)
     try:
-        assert services.search.store.count("default") == sum(
-            len(services.search.store.document_point_ids("default", d)) for d in doc_ids
+        assert components.search.store.count("default") == sum(
+            len(components.search.store.document_point_ids("default", d)) for d in doc_ids
         )
-        return {d: services.search.store.document_point_ids("default", d) for d in doc_ids}
+        return {d: components.search.store.document_point_ids("default", d) for d in doc_ids}
     finally:
-        services.close()
+        components.close()
 
 
 def _jobs(db: Path) -> list[tuple[str, int]]:
@@ -65,13 +65,13 @@ def test_killed_worker_leaves_no_duplicates_or_orphans(tmp_path: Path, embedder:
     # Reference: the same uploads indexed by an uninterrupted in-process worker.
     reference = Settings(data_dir=tmp_path / "reference")
     ref_ids = _upload_all(reference, embedder)
-    services = build_components(reference, embedder=embedder)
+    components = build_components(reference, embedder=embedder)
     try:
-        worker = services.new_worker()
+        worker = components.new_worker()
         while worker.run_once():
             pass
     finally:
-        services.close()
+        components.close()
     expected = _points(reference, embedder, ref_ids)
     assert all(expected.values())
 
@@ -103,12 +103,12 @@ def test_killed_worker_leaves_no_duplicates_or_orphans(tmp_path: Path, embedder:
 
     # The dead worker's job is not reported as running once its lease has run out.
     time.sleep(3.5)
-    services = build_components(crashed, embedder=embedder)
+    components = build_components(crashed, embedder=embedder)
     try:
-        views = [services.ingest.jobs.get("", job_id) for (job_id,) in _job_ids(db)]
+        views = [components.ingest.jobs.get("", job_id) for (job_id,) in _job_ids(db)]
         assert all(v.state != "running" for v in views)
     finally:
-        services.close()
+        components.close()
 
     restart = subprocess.run(
         [str(SCRIPT), "worker", "--exit-when-idle"], env=env, capture_output=True, text=True, timeout=300, check=False

@@ -51,16 +51,18 @@ def test_remote_teacher_runs_chunks_concurrently_within_the_bound(
     server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True}, teacher=_remote(server, max_concurrency=3))
-    services = build_configured(settings, answers=False, embedder=embedder)
+    components = build_configured(settings, answers=False, embedder=embedder)
     paragraphs = [f"{p} Record {i} of the lighthouse survey." for i in range(6) for p in LIGHTHOUSES]
     text = "\n\n".join(paragraphs)
     doc = Document(
         source="lights.txt", format="txt", title="Lighthouses", text=text, sections=[Section(start=0, end=len(text))]
     )
     try:
-        [outcome] = services.ingest.ingestor.ingest([IngestItem(document=doc, source_key="lights.txt")], collection="c")
+        [outcome] = components.ingest.ingestor.ingest(
+            [IngestItem(document=doc, source_key="lights.txt")], collection="c"
+        )
     finally:
-        services.close()
+        components.close()
     assert outcome.synthetic is not None and outcome.chunks >= 4
     assert outcome.synthetic.chunks == outcome.chunks
     probe = server.model
@@ -73,14 +75,14 @@ def test_unavailable_remote_teacher_is_counted_not_fatal(
 ) -> None:
     server.fail_status = 503
     settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True, "max_attempts": 1}, teacher=_remote(server))
-    services = build_configured(settings, answers=False, embedder=embedder)
+    components = build_configured(settings, answers=False, embedder=embedder)
     text = "\n\n".join(LIGHTHOUSES)
     doc = Document(source="l.txt", format="txt", title="L", text=text, sections=[Section(start=0, end=len(text))])
     try:
-        [outcome] = services.ingest.ingestor.ingest([IngestItem(document=doc, source_key="l.txt")], collection="c")
+        [outcome] = components.ingest.ingestor.ingest([IngestItem(document=doc, source_key="l.txt")], collection="c")
         assert outcome.status == "indexed"
         assert outcome.synthetic is not None and outcome.synthetic.chunks_failed == outcome.chunks
         assert len(server.requests) >= 2  # the SDK retried with backoff before giving up
-        assert services.search.searcher.search("Pharos of Alexandria", collection="c", k=1).hits[0].source == "l.txt"
+        assert components.search.searcher.search("Pharos of Alexandria", collection="c", k=1).hits[0].source == "l.txt"
     finally:
-        services.close()
+        components.close()

@@ -15,7 +15,7 @@ from kernel.ids import synthetic_point_id
 from kernel.models import PointKind, SearchFilters, SearchMode, StoredPoint
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder
-from tests.conftest import make_services
+from tests.conftest import make_components
 from tests.fixtures_docs import write_sample_folder
 from tests.retrieval.conftest import store_query
 
@@ -25,37 +25,37 @@ QUERY = "honey bees in the hive"
 @pytest.fixture
 def indexed(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
     settings = Settings(data_dir=tmp_path / "data", synth={"weight": 0.5}, rrf_k=10)
-    services = make_services(settings, embedder)
+    components = make_components(settings, embedder)
     folder = tmp_path / "docs"
     folder.mkdir()
     write_sample_folder(folder)
     found, _ = collect_files([folder])
-    services.ingest.ingestor.ingest((load_item(f) for f in found), collection="c")
-    yield services
-    services.close()
+    components.ingest.ingestor.ingest((load_item(f) for f in found), collection="c")
+    yield components
+    components.close()
 
 
-def _chunk_payload(services: Components, chunk_id: str) -> dict[str, Any]:
+def _chunk_payload(components: Components, chunk_id: str) -> dict[str, Any]:
     every_chunk = store_query(
         SearchMode.DENSE,
         limit=1000,
-        dense=services.search.embedder.embed(["x"])[0],
+        dense=components.search.embedder.embed(["x"])[0],
         filters=SearchFilters(kinds=[PointKind.CHUNK]),
     )
-    return next(p.payload for p in services.search.store.query("c", every_chunk) if p.id == chunk_id)
+    return next(p.payload for p in components.search.store.query("c", every_chunk) if p.id == chunk_id)
 
 
-def _plant(services: Components, parent_id: str, text: str, kind: PointKind = PointKind.QUESTION) -> None:
+def _plant(components: Components, parent_id: str, text: str, kind: PointKind = PointKind.QUESTION) -> None:
     """Store a synthetic item for a chunk, bypassing the filter (what a bad teacher would write)."""
-    parent = _chunk_payload(services, parent_id)
+    parent = _chunk_payload(components, parent_id)
     payload = {**parent, P.KIND: kind.value, P.TEXT: text, P.PARENT_TEXT: parent[P.TEXT], P.CHUNK_ID: parent_id}
     point = StoredPoint(
         id=synthetic_point_id(parent_id=parent_id, kind=kind.value, text=text),
-        dense=services.search.embedder.embed([text])[0],
-        sparse=services.search.sparse.encode_documents([text], avg_len=20.0)[0],
+        dense=components.search.embedder.embed([text])[0],
+        sparse=components.search.sparse.encode_documents([text], avg_len=20.0)[0],
         payload=payload,
     )
-    services.search.store.upsert("c", [point])
+    components.search.store.upsert("c", [point])
 
 
 def test_without_synthetic_items_fused_search_equals_chunk_search(indexed: Components) -> None:
