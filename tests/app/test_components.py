@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +38,7 @@ class CountingStore:
         return getattr(self.inner, name)
 
 
-def _with_samples(components: Components, tmp_path: Any) -> Components:
+def _with_samples(components: Components, tmp_path: Path) -> Components:
     folder = tmp_path / "docs"
     folder.mkdir()
     write_sample_folder(folder)
@@ -48,7 +49,7 @@ def _with_samples(components: Components, tmp_path: Any) -> Components:
 
 @pytest.fixture
 def injected(
-    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any, scripted_chat: ScriptedChats
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path, scripted_chat: ScriptedChats
 ) -> Iterator[tuple[Components, CountingStore, ScriptedChat]]:
     store = CountingStore(create_store(settings))
     chat = scripted_chat(["According to the documents [1]."], model_id="recording", loop=True)
@@ -73,7 +74,7 @@ def test_routes_use_the_injected_store_and_chat_model(
 
 
 def test_without_a_chat_model_answers_are_refused_and_search_still_works(
-    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Any
+    settings: Settings, embedder: SentenceTransformerEmbedder, tmp_path: Path
 ) -> None:
     components = _with_samples(build_components(settings, embedder=embedder), tmp_path)
     app = create_app(settings, components=lambda _s: components)
