@@ -54,6 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--sample-docs", type=int, default=None, metavar="N", help="evaluate on a sample of N documents")
     ev.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the document sample")
+    ev.add_argument(
+        "--max-relevant-share",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with --sample-docs: at most this share (0-1] of the sample is judged relevant, the rest distractors",
+    )
 
     worker = sub.add_parser("worker", help="run ingest workers in this process (jobs from uploads)")
     worker.add_argument("--threads", type=int, default=1, help="worker threads in this process")

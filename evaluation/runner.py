@@ -10,6 +10,7 @@ from evaluation.beir import BeirDataset, corpus_fingerprint, load_beir
 from evaluation.metrics import EvalReport, evaluate
 from evaluation.sample import sample_dataset
 from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
+from kernel.errors import InvalidRequestError
 from kernel.models import Document, SearchMode, Section
 from kernel.ports import CollectionAdmin
 from retrieval.search import Searcher
@@ -35,6 +36,7 @@ def prepare_dataset(
     on_progress: Callable[[IngestOutcome], None] | None = None,
     sample_docs: int | None = None,
     seed: int = 0,
+    max_relevant_share: float | None = None,
     synthesize: bool = False,
     on_stage: StageFn | None = None,
 ) -> tuple[BeirDataset, str, bool]:
@@ -47,8 +49,14 @@ def prepare_dataset(
     fingerprint = corpus_fingerprint(dataset_dir)
     sample = ""
     if sample_docs is not None:
-        dataset = sample_dataset(dataset, sample_docs, seed=seed)
+        dataset = sample_dataset(dataset, sample_docs, seed=seed, max_relevant_share=max_relevant_share)
         sample = f"-s{sample_docs}-{seed}"
+        if max_relevant_share is not None:
+            # repr: the shortest exact spelling, so distinct shares never share an index; collection
+            # names allow only letters, digits, '-' and '_'.
+            sample += "-r" + repr(float(max_relevant_share)).replace(".", "_")
+    elif max_relevant_share is not None:
+        raise InvalidRequestError("--max-relevant-share needs --sample-docs")
     collection = eval_collection_name(dataset_dir, fingerprint, sample=sample)
     indexed = ensure_indexed(
         dataset,

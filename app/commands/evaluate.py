@@ -49,6 +49,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
             on_progress=on_progress,
             sample_docs=getattr(args, "sample_docs", None),
             seed=getattr(args, "seed", 0),
+            max_relevant_share=getattr(args, "max_relevant_share", None),
             synthesize=synthetic,
             on_stage=on_stage,
         )
