@@ -45,21 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print JSON: answer, citations, hits")
 
     ev = sub.add_parser("eval", help="measure retrieval quality on a BEIR-format dataset")
-    ev.add_argument("--dataset", required=True, type=Path, metavar="DIR")
-    ev.add_argument("--split", required=True, metavar="S")
+    _dataset_arguments(ev)
     ev.add_argument("--mode", choices=MODES, default=None)
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument(
-        "--synthetic", action="store_true", help="also index with synthesis and report raw vs +synthetic side by side"
+        "--synthetic",
+        action="store_true",
+        help="also synthesize and report raw vs synthetic re-ranking and expansion side by side, with paired intervals",
     )
-    ev.add_argument("--sample-docs", type=int, default=None, metavar="N", help="evaluate on a sample of N documents")
-    ev.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the document sample")
-    ev.add_argument(
-        "--max-relevant-share",
-        type=float,
-        default=None,
-        metavar="F",
-        help="with --sample-docs: at most this share (0-1] of the sample is judged relevant, the rest distractors",
+
+    cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
+    _dataset_arguments(cal)
+    cal.add_argument("--json", action="store_true", help="print one JSON object")
+    cal.add_argument(
+        "--write-profile", type=Path, default=None, metavar="FILE", help="also write the fitted profile to FILE"
     )
 
     worker = sub.add_parser("worker", help="run ingest workers in this process (jobs from uploads)")
@@ -70,6 +69,28 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     return parser
+
+
+def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    """The dataset and sample options of ``eval`` and ``calibrate``."""
+    parser.add_argument("--dataset", required=True, type=Path, metavar="DIR")
+    parser.add_argument("--split", required=True, metavar="S")
+    parser.add_argument("--sample-docs", type=int, default=None, metavar="N", help="use a sample of N documents")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the document sample")
+    parser.add_argument(
+        "--max-relevant-share",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with --sample-docs: at most this share (0-1] of the sample is judged relevant, the rest distractors",
+    )
+    parser.add_argument(
+        "--synth-top-n",
+        type=int,
+        default=None,
+        metavar="N",
+        help="synthesize only the chunks in the raw top N of the evaluated queries (N >= the re-rank depth is exact)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -99,6 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.inspect import run_inspect
 
             return run_inspect(args, settings)
+        if args.command == "calibrate":
+            from app.commands.calibrate import run_calibrate
+
+            return run_calibrate(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

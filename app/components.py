@@ -30,6 +30,7 @@ from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
 from knowledge.cache import open_synth_db
+from knowledge.profile import stored_profile
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
@@ -171,7 +172,13 @@ def build_search(
     embedder = embedder or create_embedder(settings)
     store = store or create_store(settings)
     sparse = Bm25Encoder()
-    searcher = Searcher(store=store, embedder=embedder, sparse=sparse, settings=settings)
+    searcher = Searcher(
+        store=store,
+        embedder=embedder,
+        sparse=sparse,
+        settings=settings,
+        profiles=lambda collection: stored_profile(store.get_metadata(collection)),
+    )
     return SearchParts(embedder=embedder, sparse=sparse, store=store, searcher=searcher)
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
 
 from evaluation.beir import BeirDataset, corpus_fingerprint, load_beir
 from evaluation.metrics import EvalReport, evaluate
 from evaluation.sample import sample_dataset
+from evaluation.synthetic import Collected, collect, top_chunks
 from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
 from kernel.errors import InvalidRequestError
+from kernel.ids import sha256_text
 from kernel.models import Document, SearchMode, Section
 from kernel.ports import CollectionAdmin
+from kernel.tenancy import synthetic_collection
 from retrieval.search import Searcher
 
 #: Documents ranked per query; recall@100 needs 100 distinct documents.
@@ -126,19 +129,24 @@ def ensure_synthesized(
     store: CollectionAdmin,
     ingestor: Ingestor,
     on_stage: StageFn | None = None,
+    only_chunks: Collection[str] | None = None,
 ) -> bool:
-    """Synthesize every document of an indexed eval collection unless done with this teacher and filter."""
+    """Synthesize every document (or only the chunks ``only_chunks``) unless done with this teacher and filter."""
     stage = ingestor.synthesis
     if stage is None:
         raise ValueError("ensure_synthesized needs an ingestor with a synthesis stage")
     key = f"{fingerprint}:{ingestor.config_key}:{stage.key}"
-    return _once(
-        store,
-        collection,
-        "eval_synthetic",
-        key,
-        lambda: ingestor.ingest(beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True),
-    )
+    if only_chunks is not None:
+        key += ":top-" + sha256_text("\n".join(sorted(only_chunks)))[:16]
+    synthetic = synthetic_collection(collection)
+
+    def build() -> None:
+        ingestor.ingest(
+            beir_items(dataset), collection=collection, on_stage=on_stage, synthesize=True, only_chunks=only_chunks
+        )
+        store.optimize(synthetic)  # the companion's indexes too
+
+    return _once(store, collection, "eval_synthetic", key, build)
 
 
 def _once(store: CollectionAdmin, collection: str, marker: str, key: str, build: Callable[[], object]) -> bool:
@@ -175,3 +183,41 @@ def run_queries(
 def score(dataset: BeirDataset, run: dict[str, list[str]]) -> EvalReport:
     """nDCG@10, recall@10/100 and MRR@10 of a run."""
     return evaluate(run, dataset.qrels)
+
+
+def prepare_synthetic(
+    dataset: BeirDataset,
+    *,
+    collection: str,
+    store: CollectionAdmin,
+    ingestor: Ingestor,
+    searcher: Searcher,
+    modes: Sequence[SearchMode],
+    k: int,
+    depth: int,
+    top_n: int | None = None,
+    fetch: int = 0,
+    on_stage: StageFn | None = None,
+) -> list[Collected]:
+    """Synthesize an indexed eval collection (once), then collect every mode's candidates and evidence.
+
+    With ``top_n`` only the chunks in the raw top ``top_n`` of some evaluated query in some mode are
+    synthesized: re-ranking reads evidence of the raw top ``depth`` only, so with ``top_n >= depth``
+    the result is exactly that of synthesizing everything, at a fraction of the teacher's time.
+    """
+    only: set[str] | None = None
+    if top_n is not None:
+        before = [collect(dataset, searcher, collection=collection, mode=mode, k=k, depth=depth) for mode in modes]
+        only = top_chunks(before, top_n)
+    ensure_synthesized(
+        dataset,
+        collection=collection,
+        fingerprint=collection,
+        store=store,
+        ingestor=ingestor,
+        on_stage=on_stage,
+        only_chunks=only,
+    )
+    return [
+        collect(dataset, searcher, collection=collection, mode=mode, k=k, depth=depth, fetch=fetch) for mode in modes
+    ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,6 +19,7 @@ from kernel.errors import InvalidRequestError, SynthragError
 from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
 from kernel.models import SYNTHETIC_KINDS, Chunk, Document, PointKind, StoredPoint
 from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
+from kernel.tenancy import synthetic_collection
 from knowledge.reports import SynthCounts
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class _Planned:
     point_ids: list[str]
     stale_ids: set[str]
     missing: list[int] = field(default_factory=list)  # indexes of chunks not yet stored
+    stale_synthetic: set[str] = field(default_factory=set)  # the old version's points in the companion
 
 
 ProgressFn = Callable[[IngestOutcome], None]
@@ -142,11 +144,14 @@ class Ingestor:
         on_stage: StageFn | None = None,
         raise_errors: bool = False,
         synthesize: bool = True,
+        only_chunks: Collection[str] | None = None,
     ) -> list[IngestOutcome]:
         """Ingest documents, batching embedding across documents; returns one outcome each.
 
         Chunks of every document are stored first (searchable at once); then, with a synthesis
         stage and ``synthesize``, each document without current synthetic knowledge is synthesized.
+        ``only_chunks`` (point ids) restricts synthesis to those chunks, without document notes,
+        whether or not the documents were synthesized before (the eval's top-N synthesis).
         With ``raise_errors`` a failure raises its SynthragError (job workers decide on retries)
         instead of becoming a ``failed`` outcome.
         """
@@ -187,6 +192,7 @@ class Ingestor:
                 collection=collection,
                 on_stage=on_stage,
                 raise_errors=raise_errors,
+                only_chunks=only_chunks,
             )
         return outcomes
 
@@ -199,6 +205,7 @@ class Ingestor:
         collection: str,
         on_stage: StageFn | None,
         raise_errors: bool,
+        only_chunks: Collection[str] | None = None,
     ) -> list[IngestOutcome]:
         """Run the synthesis stage over stored documents that lack current synthetic knowledge."""
         todo = [
@@ -206,8 +213,10 @@ class Ingestor:
             for o in outcomes
             if o.status != "failed"
             and o.document_id in planned
-            and not stage.is_current(collection, o.document_id, planned[o.document_id].version)
+            and (only_chunks is not None or not _current(stage, collection, planned[o.document_id]))
         ]
+        if only_chunks is not None:
+            todo = [p for p in (_restricted(plan, only_chunks) for plan in todo) if p.chunks]
         total = sum(len(plan.chunks) for plan in todo)
         done = 0
         stage_fn = on_stage or (lambda _stage, _done, _total: None)
@@ -223,6 +232,7 @@ class Ingestor:
                 chunks=plan.chunks,
                 point_ids=plan.point_ids,
                 payloads=[_payload(plan, i, now) for i in range(len(plan.chunks))],
+                document_notes=only_chunks is None,
             )
             offset = done
             try:
@@ -269,10 +279,13 @@ class Ingestor:
         existing = self._store.document_point_ids(collection, doc_id, kinds=[PointKind.CHUNK])
         missing = [i for i, pid in enumerate(ids) if pid not in existing]
         stale = existing - set(ids)
+        stale_synthetic: set[str] = set()
         if missing or stale:
-            # A new version: synthetic items of the old one go with its chunks.
+            # A new version: synthetic items of the old one go with its chunks (older collections
+            # kept them beside the chunks; they are cleared from there too).
             stale |= self._store.document_point_ids(collection, doc_id, kinds=SYNTHETIC_KINDS)
-        return _Planned(item, doc_id, version, chunks, ids, stale, missing)
+            stale_synthetic = self._store.document_point_ids(synthetic_collection(collection), doc_id)
+        return _Planned(item, doc_id, version, chunks, ids, stale, missing, stale_synthetic)
 
     def _flush(
         self, plans: list[_Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
@@ -300,12 +313,25 @@ class Ingestor:
             stale = [pid for plan in plans for pid in plan.stale_ids]
             if stale:
                 self._store.delete(collection, stale)
+            stale_synthetic = [pid for plan in plans for pid in plan.stale_synthetic]
+            if stale_synthetic:
+                self._store.delete(synthetic_collection(collection), stale_synthetic)
         except SynthragError as exc:
             if raise_errors:
                 raise
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
+
+
+def _current(stage: SynthesisStage, collection: str, plan: _Planned) -> bool:
+    return stage.is_current(collection, plan.document_id, plan.version)
+
+
+def _restricted(plan: _Planned, only: Collection[str]) -> _Planned:
+    """The plan with only the chunks whose point ids are in ``only``."""
+    keep = [i for i, pid in enumerate(plan.point_ids) if pid in only]
+    return replace(plan, chunks=[plan.chunks[i] for i in keep], point_ids=[plan.point_ids[i] for i in keep])
 
 
 def _progress(stage_fn: StageFn, offset: int, total: int) -> Callable[[int], None]:

@@ -21,7 +21,7 @@ from kernel.models import Document
 from kernel.ports import PointStore
 from kernel.settings import Settings
 from kernel.sqlite import Database
-from kernel.tenancy import resolve
+from kernel.tenancy import resolve, synthetic_collection
 from knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
@@ -225,7 +225,9 @@ class DocumentService:
         with self._db.transaction() as conn:
             self._queue.cancel_document(conn, doc_id)
         # Points first: if the store fails the catalog entry stays and the delete can be repeated.
-        removed = self._store.delete_document(resolve(tenant, record.collection), doc_id)
+        physical = resolve(tenant, record.collection)
+        removed = self._store.delete_document(physical, doc_id)
+        self._store.delete_document(synthetic_collection(physical), doc_id)
         if self._reports is not None:
             self._reports.delete(resolve(tenant, record.collection), doc_id)
         with self._db.transaction() as conn:

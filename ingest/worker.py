@@ -17,6 +17,7 @@ from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
 from kernel.ports import CollectionAdmin, PointStore
 from kernel.sqlite import Database
+from kernel.tenancy import synthetic_collection
 
 log = logging.getLogger(__name__)
 
@@ -161,3 +162,4 @@ class Worker:
         deleted = self._queue.get(job.tenant, job.id).stage == DELETED_STAGE
         if deleted or not self._catalog.exists(job.document_id):
             self._store.delete_document(job.collection, job.document_id)
+            self._store.delete_document(synthetic_collection(job.collection), job.document_id)

@@ -63,10 +63,18 @@ class PointKind(StrEnum):
     QUESTION = "question"
     SUMMARY = "summary"
     KEYWORDS = "keywords"
+    EXPANSION = "expansion"
 
 
 #: The kinds of point synthesis writes: everything the teacher generates, as opposed to raw chunks.
-SYNTHETIC_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
+#: They live in the collection's synthetic companion (:func:`kernel.tenancy.synthetic_collection`),
+#: never beside the chunks, so that they cannot change chunk-only search or its BM25 statistics.
+SYNTHETIC_KINDS: tuple[PointKind, ...] = (
+    PointKind.QUESTION,
+    PointKind.SUMMARY,
+    PointKind.KEYWORDS,
+    PointKind.EXPANSION,
+)
 
 
 class StoredPoint(_Model):
@@ -93,6 +101,9 @@ class SearchFilters(_Model):
     document_ids: list[str] | None = Field(default=None, description="Only these documents.")
     tags: list[str] | None = Field(default=None, description="Documents carrying any of these tags.")
     kinds: list[PointKind] | None = Field(default=None, description="Only these point kinds.")
+    chunk_ids: list[str] | None = Field(
+        default=None, description="Only points of these chunks (a chunk's own id, or a synthetic item's parent)."
+    )
     metadata: dict[str, str | list[str]] | None = Field(
         default=None,
         description="Document metadata that must match, e.g. {'doc_type': 'report'}; a list accepts any of its values.",

@@ -62,6 +62,12 @@ class SynthSettings(BaseModel):
         description="Generate synthetic knowledge (Q&A, summaries, keywords, metadata) with the teacher at "
         "ingest; `synthrag ingest --no-synth` turns it off for one run.",
     )
+    generate: Literal["used", "all"] = Field(
+        default="used",
+        description="Chunk items to generate: 'used' = only the kinds the teacher profile's search uses "
+        "(none for a teacher whose items do not help: then only the document notes), 'all' = every kind "
+        "(what calibration needs).",
+    )
     questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
     max_attempts: int = Field(default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed.")
     repetition_max: float = Field(
@@ -81,14 +87,36 @@ class SynthSettings(BaseModel):
     roundtrip_k: int = Field(
         default=5, ge=1, le=100, description="Rank within which a question must retrieve its own chunk."
     )
-    # Off: on the SciFact-train sample, fusing the bundled teacher's items scored below chunks alone (README).
-    search: bool = Field(default=False, description="Search synthetic items too and fuse them with chunks.")
+    search: bool | None = Field(
+        default=None,
+        description="Re-rank raw results with synthetic evidence: true/false for every search, or empty to "
+        "follow the teacher profile stored with the collection (on only in the modes its calibration "
+        "found a gain in).",
+    )
+    rerank_depth: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Raw candidates (at least k) that synthetic evidence may re-order; nothing else can enter.",
+    )
+    rerank_lambda: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=50.0,
+        description="Override of the profile's lambda: raw places that full item evidence is worth.",
+    )
+    expansion_alpha: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=50.0,
+        description="Override of the profile's alpha: raw places that full expansion evidence is worth.",
+    )
     weight: float = Field(
         default=0.5,
         ge=0.0,
         le=1.0,
-        description="Weight of the synthetic-item ranking in fusion (chunks weigh 1), so a weak teacher "
-        "cannot push good chunk hits out.",
+        description="Deprecated and ignored: weighted fusion was replaced by bounded re-ranking "
+        "(rerank_lambda, expansion_alpha).",
     )
 
 

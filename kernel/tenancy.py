@@ -1,7 +1,8 @@
 """Names of tenants and collections: one validated :class:`CollectionName`, one :func:`resolve` to store names.
 
 Each tenant's collections live under their own physical (store-level) names, ``t-<tenant>__<name>``;
-the open service (no API keys) uses names as they are.
+the open service (no API keys) uses names as they are. Every collection may have a synthetic
+companion, ``<physical>__synthetic``, holding its synthetic knowledge; users never see or name it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kernel.errors import InvalidRequestError
 
 OPEN_TENANT = ""
 _SEPARATOR = "__"
+_SYNTHETIC_SUFFIX = f"{_SEPARATOR}synthetic"
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 _MAX_NAME = 64
 _RULE = "use letters, digits, '-' and '_' (max 64, start alphanumeric)"
@@ -70,9 +72,20 @@ def resolve(tenant: str, name: str) -> str:
     return f"t-{tenant}{_SEPARATOR}{checked}" if tenant else str(checked)
 
 
+def synthetic_collection(physical: str) -> str:
+    """Store-level name of the companion that holds a collection's synthetic knowledge.
+
+    A user name cannot hold the separator (see :func:`resolve`), so no user collection can collide with it.
+    """
+    return f"{physical}{_SYNTHETIC_SUFFIX}"
+
+
 def logical_collection(tenant: str, physical: str) -> str | None:
-    """The tenant-facing name of a store collection, or None when it belongs to someone else."""
+    """The tenant-facing name of a store collection, or None when it belongs to someone else (or is a companion)."""
     if not tenant:
         return None if _SEPARATOR in physical else physical
     prefix = f"t-{tenant}{_SEPARATOR}"
-    return physical[len(prefix) :] if physical.startswith(prefix) else None
+    if not physical.startswith(prefix):
+        return None
+    rest = physical[len(prefix) :]
+    return None if _SEPARATOR in rest else rest

@@ -1,14 +1,21 @@
-"""Search orchestrator: embed the query (dense and/or BM25), ask the store, shape hits."""
+"""Search orchestrator: embed the query (dense and/or BM25), ask the store, shape hits.
+
+Chunk-only search reads the collection alone. With synthetic re-ranking on, the raw candidates
+(``synth.rerank_depth`` of them, at least ``k``) are re-ordered by evidence from the collection's
+synthetic companion (:mod:`retrieval.evidence`), each within a bounded number of places
+(:mod:`retrieval.rerank`); nothing the raw search did not return can enter.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel import payload as P
-from kernel.errors import InvalidRequestError
+from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.models import (
     SYNTHETIC_KINDS,
     Hit,
@@ -21,12 +28,15 @@ from kernel.models import (
 )
 from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
-from retrieval.fusion import rrf_fuse
-
-#: Synthetic items fetched per chunk hit wanted: several items may point at one chunk.
-_SYNTHETIC_FANOUT = 3
+from kernel.tenancy import synthetic_collection
+from knowledge.profile import TeacherProfile
+from retrieval.evidence import Evidence, EvidenceReader
+from retrieval.rerank import combine, raw_first_order
 
 MAX_QUERY_CHARS = 4000
+
+#: The teacher profile stored with a collection (None when it has none).
+ProfileLookup = Callable[[str], TeacherProfile | None]
 
 
 class SearchTimings(BaseModel):
@@ -48,14 +58,60 @@ class SearchResult(BaseModel):
     timings: SearchTimings = Field(default_factory=SearchTimings)
 
 
+class RerankParams(BaseModel):
+    """How synthetic evidence re-orders raw candidates: strengths in raw places, depth, item kinds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rerank_lambda: float = Field(default=0.0, ge=0.0, le=50.0)
+    expansion_alpha: float = Field(default=0.0, ge=0.0, le=50.0)
+    depth: int = Field(default=20, ge=1)
+    kinds: tuple[PointKind, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether these parameters can change anything."""
+        return (self.rerank_lambda > 0 and bool(self.kinds)) or self.expansion_alpha > 0
+
+
+def rerank_hits(hits: list[Hit], evidence: Evidence, params: RerankParams, *, limit: int) -> list[Hit]:
+    """The raw hits (best first) re-ordered by ``params`` and cut to ``limit``; matched items noted."""
+    depth = max(params.depth, limit)
+    head, tail = hits[:depth], hits[depth:]
+    strength, merged = combine(
+        [(params.rerank_lambda, evidence.item_evidence(params.kinds)), (params.expansion_alpha, evidence.expansion)]
+    )
+    by_id = {hit.id: hit for hit in head}
+    ordered = [by_id[cid] for cid in raw_first_order([h.id for h in head], merged, strength=strength)] + tail
+    out: list[Hit] = []
+    for hit in ordered[:limit]:
+        item = evidence.matched(hit.id, params.kinds)
+        if item is None or params.rerank_lambda == 0:
+            out.append(hit)
+            continue
+        matched = {"matched_kind": item.payload.get(P.KIND), "matched_text": item.payload.get(P.TEXT)}
+        out.append(hit.model_copy(update=matched))
+    return out
+
+
 class Searcher:
     """Runs the four search modes against one store with one embedder."""
 
-    def __init__(self, *, store: PointStore, embedder: Embedder, sparse: SparseEncoder, settings: Settings) -> None:
+    def __init__(
+        self,
+        *,
+        store: PointStore,
+        embedder: Embedder,
+        sparse: SparseEncoder,
+        settings: Settings,
+        profiles: ProfileLookup | None = None,
+    ) -> None:
         self._store = store
         self._embedder = embedder
         self._sparse = sparse
         self._settings = settings
+        self._profiles = profiles
+        self._evidence = EvidenceReader(store, settings)
 
     def embed_query(self, query: str) -> list[float]:
         """The dense vector of a query, for callers that search several times with it."""
@@ -72,97 +128,138 @@ class Searcher:
         mmr_diversity: float | None = None,
         query_vector: list[float] | None = None,
         synthetic: bool | None = None,
+        rerank: RerankParams | None = None,
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query.
 
-        With ``synthetic`` (default: the ``synth.search`` setting) chunks and synthetic items are
-        searched separately; synthetic hits collapse onto their parent chunk (its best item wins)
-        and the two rankings are fused with the synthetic one weighted ``synth.weight`` < 1, so a
-        weak teacher can lift a chunk but not push strong chunk hits out. Filtering on ``kinds``
-        searches exactly those kinds instead.
+        Chunks are searched alone unless synthetic re-ranking applies: ``rerank`` given, or
+        ``synthetic`` (default: the ``synth.search`` setting, else the collection's teacher
+        profile for this mode) with a profile whose strengths are above 0. Filtering on ``kinds``
+        searches exactly those kinds instead (synthetic kinds in the companion collection).
         """
-        text = query.strip()
-        if not text:
-            raise InvalidRequestError("query is empty: send some words to search for")
-        if len(text) > MAX_QUERY_CHARS:
-            raise InvalidRequestError(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
+        text = _checked(query)
         mode = mode or self._settings.search_mode
         limit = k or self._settings.search_k
+        params = rerank if rerank is not None else self._params(collection, mode, synthetic)
         timings = SearchTimings()
-
         started = time.perf_counter()
-        dense: list[float] | None = None
-        sparse: SparseVec | None = None
-        if mode is not SearchMode.BM25:
-            # A caller running several searches for one query embeds it once (see embed_query).
-            dense = query_vector or self.embed_query(text)
-        if mode is not SearchMode.DENSE:
-            sparse = self._sparse.encode_query(text)
+        need_dense = mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
+        need_sparse = mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
+        dense = (query_vector or self.embed_query(text)) if need_dense else None
+        sparse = self._sparse.encode_query(text) if need_sparse else None
         timings.embed_ms = (time.perf_counter() - started) * 1000
 
-        store_query = StoreQuery(
-            mode=mode,
-            limit=limit,
-            dense=dense,
-            sparse=sparse,
-            filters=filters,
-            prefetch_limit=max(self._settings.prefetch_limit, limit),
-            rrf_k=self._settings.rrf_k,
-            mmr_diversity=self._settings.mmr_diversity if mmr_diversity is None else mmr_diversity,
-            mmr_candidates=max(self._settings.mmr_candidates, limit),
-        )
-        use_synthetic = self._settings.synth.search if synthetic is None else synthetic
         started = time.perf_counter()
         if filters is not None and filters.kinds is not None:
-            hits = [to_hit(p) for p in newest_versions(self._store.query(collection, store_query))]
-        elif not use_synthetic or self._settings.synth.weight <= 0:
-            only_chunks = _with_kinds(filters, [PointKind.CHUNK])
-            points = self._store.query(collection, store_query.model_copy(update={"filters": only_chunks}))
-            hits = [to_hit(p) for p in newest_versions(points)]
+            hits = self._by_kinds(collection, self._store_query(mode, limit, dense, sparse, filters, mmr_diversity))
+        elif params is None or not params.active:
+            hits = self._chunks(collection, self._store_query(mode, limit, dense, sparse, filters, mmr_diversity))
         else:
-            hits = self._fused(collection, store_query, filters, limit)
+            depth = max(params.depth, limit)
+            raw = self._chunks(collection, self._store_query(mode, depth, dense, sparse, filters, mmr_diversity))
+            evidence = self._evidence.read(
+                synthetic_collection(collection),
+                [h.id for h in raw],
+                dense=dense if params.rerank_lambda > 0 else None,
+                sparse=sparse if params.expansion_alpha > 0 else None,
+            )
+            hits = rerank_hits(raw, evidence, params, limit=limit)
         timings.store_ms = (time.perf_counter() - started) * 1000
         return SearchResult(hits=hits, mode=mode, timings=timings)
 
-    def _fused(self, collection: str, query: StoreQuery, filters: SearchFilters | None, limit: int) -> list[Hit]:
-        chunk_points = newest_versions(
-            self._store.query(collection, query.model_copy(update={"filters": _with_kinds(filters, [PointKind.CHUNK])}))
+    def search_with_evidence(
+        self, query: str, *, collection: str, mode: SearchMode, depth: int, query_vector: list[float] | None = None
+    ) -> tuple[list[Hit], Evidence]:
+        """The raw top ``depth`` chunk hits and all their synthetic evidence (for calibration and the eval).
+
+        :func:`rerank_hits` over the result gives exactly what :meth:`search` returns with the same parameters.
+        """
+        text = _checked(query)
+        dense = query_vector or self.embed_query(text)
+        sparse = self._sparse.encode_query(text)
+        raw = self._chunks(collection, self._store_query(mode, depth, dense, sparse, None, None))
+        evidence = self._evidence.read(
+            synthetic_collection(collection), [h.id for h in raw], dense=dense, sparse=sparse
         )
-        # MMR diversifies the chunk ranking; synthetic items are ranked by plain hybrid/dense/BM25.
-        synth_mode = SearchMode.HYBRID if query.mode is SearchMode.HYBRID_MMR else query.mode
-        synth_limit = min(limit * _SYNTHETIC_FANOUT, 1000)
-        synth_query = query.model_copy(
-            update={
-                "mode": synth_mode,
-                "limit": synth_limit,
-                "prefetch_limit": max(query.prefetch_limit, synth_limit),
-                "filters": _with_kinds(filters, list(SYNTHETIC_KINDS)),
-            }
+        return raw, evidence
+
+    def profile(self, collection: str) -> TeacherProfile | None:
+        """The teacher profile stored with a collection, if any."""
+        return self._profiles(collection) if self._profiles is not None else None
+
+    def _params(self, collection: str, mode: SearchMode, synthetic: bool | None) -> RerankParams | None:
+        """Re-ranking parameters for a search, or None for chunk-only search."""
+        cfg = self._settings.synth
+        wanted = cfg.search if synthetic is None else synthetic
+        if wanted is False:
+            return None
+        profile = self.profile(collection)
+        if profile is None:
+            return None
+        if wanted is None and mode not in profile.search_modes:
+            return None
+        return RerankParams(
+            rerank_lambda=profile.rerank_lambda if cfg.rerank_lambda is None else cfg.rerank_lambda,
+            expansion_alpha=profile.expansion_alpha if cfg.expansion_alpha is None else cfg.expansion_alpha,
+            depth=cfg.rerank_depth,
+            kinds=tuple(profile.item_kinds),
         )
-        synth_points = newest_versions(self._store.query(collection, synth_query))
-        by_id: dict[str, Hit] = {p.id: to_hit(p) for p in chunk_points}
-        matched: dict[str, ScoredPoint] = {}
-        synth_ranking: list[str] = []
-        for point in synth_points:
-            parent = str(point.payload.get(P.CHUNK_ID, ""))
-            if not parent or parent in matched:
-                continue  # the best item of a chunk is its evidence; later ones add nothing
-            matched[parent] = point
-            synth_ranking.append(parent)
-        fused = rrf_fuse(
-            [[p.id for p in chunk_points], synth_ranking],
-            k=self._settings.rrf_k,
-            weights=[1.0, self._settings.synth.weight],
+
+    def _store_query(  # noqa: PLR0917 - private, called four times with the same shape
+        self,
+        mode: SearchMode,
+        limit: int,
+        dense: list[float] | None,
+        sparse: SparseVec | None,
+        filters: SearchFilters | None,
+        mmr_diversity: float | None,
+    ) -> StoreQuery:
+        cfg = self._settings
+        return StoreQuery(
+            mode=mode,
+            limit=limit,
+            dense=dense if mode is not SearchMode.BM25 else None,
+            sparse=sparse if mode is not SearchMode.DENSE else None,
+            filters=filters,
+            prefetch_limit=max(cfg.prefetch_limit, limit),
+            rrf_k=cfg.rrf_k,
+            mmr_diversity=cfg.mmr_diversity if mmr_diversity is None else mmr_diversity,
+            mmr_candidates=max(cfg.mmr_candidates, limit),
         )
-        hits: list[Hit] = []
-        for chunk_id, score in fused[:limit]:
-            base = by_id.get(chunk_id) or _parent_hit(chunk_id, matched[chunk_id])
-            item = matched.get(chunk_id)
-            update: dict[str, Any] = {"score": score}
-            if item is not None:
-                update |= {"matched_kind": item.payload.get(P.KIND), "matched_text": item.payload.get(P.TEXT)}
-            hits.append(base.model_copy(update=update))
-        return hits
+
+    def _chunks(self, collection: str, query: StoreQuery) -> list[Hit]:
+        only_chunks = _with_kinds(query.filters, [PointKind.CHUNK])
+        points = self._store.query(collection, query.model_copy(update={"filters": only_chunks}))
+        if query.mode is not SearchMode.HYBRID_MMR:
+            # Equal scores (common in RRF) come back in no fixed order; the id breaks the tie, so one
+            # query always gets one ranking. MMR's order is its own, not the scores'.
+            points = sorted(points, key=lambda p: (-p.score, p.id))
+        return [to_hit(p) for p in newest_versions(points)]
+
+    def _by_kinds(self, collection: str, query: StoreQuery) -> list[Hit]:
+        """Exactly the kinds the filter names: chunks from the collection, synthetic items from its companion."""
+        kinds = set(query.filters.kinds or []) if query.filters is not None else set()
+        synthetic = kinds & set(SYNTHETIC_KINDS)
+        if synthetic and PointKind.CHUNK in kinds:
+            raise InvalidRequestError(
+                "filters.kinds mixes chunks and synthetic kinds; search them in separate requests"
+            )
+        if not synthetic:
+            return [to_hit(p) for p in newest_versions(self._store.query(collection, query))]
+        try:
+            points = self._store.query(synthetic_collection(collection), query)
+        except NotFoundError:
+            return []  # nothing synthesized yet
+        return [to_hit(p) for p in newest_versions(points)]
+
+
+def _checked(query: str) -> str:
+    text = query.strip()
+    if not text:
+        raise InvalidRequestError("query is empty: send some words to search for")
+    if len(text) > MAX_QUERY_CHARS:
+        raise InvalidRequestError(f"query is {len(text)} characters; the limit is {MAX_QUERY_CHARS}")
+    return text
 
 
 def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
@@ -184,12 +281,6 @@ def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
 
 def _with_kinds(filters: SearchFilters | None, kinds: list[PointKind]) -> SearchFilters:
     return (filters or SearchFilters()).model_copy(update={"kinds": kinds})
-
-
-def _parent_hit(chunk_id: str, item: ScoredPoint) -> Hit:
-    """The parent chunk of a synthetic item, rebuilt from the copy of its payload the item carries."""
-    payload = {**item.payload, P.KIND: PointKind.CHUNK.value, P.TEXT: item.payload.get(P.PARENT_TEXT, "")}
-    return to_hit(ScoredPoint(id=chunk_id, score=item.score, payload=payload))
 
 
 def to_hit(point: ScoredPoint) -> Hit:

@@ -5,7 +5,7 @@ The stage is built by :func:`ingest.synthesis.build.build_synthesis_stage`.
 
 from ingest.synthesis.generation import ChunkDoneFn
 from ingest.synthesis.stage import ChunkSearch, SynthesisStage
-from ingest.synthesis.storage import AverageLength, SynthTarget
+from ingest.synthesis.storage import AddLengths, SynthTarget
 from kernel.models import SYNTHETIC_KINDS
 
-__all__ = ["SYNTHETIC_KINDS", "AverageLength", "ChunkDoneFn", "ChunkSearch", "SynthTarget", "SynthesisStage"]
+__all__ = ["SYNTHETIC_KINDS", "AddLengths", "ChunkDoneFn", "ChunkSearch", "SynthTarget", "SynthesisStage"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.bm25_stats import Bm25Stats
 from ingest.synthesis.stage import ChunkSearch, SynthesisStage
 from kernel.models import PointKind, SearchFilters, SearchMode
-from kernel.ports import ChatModel, Embedder, PointStore, SparseEncoder
+from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
 from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.generate import TeacherGenerator
@@ -16,7 +16,7 @@ from retrieval.search import Searcher
 def build_synthesis_stage(
     settings: Settings,
     *,
-    store: PointStore,
+    store: VectorStore,
     bm25: Bm25Stats,
     embedder: Embedder,
     sparse: SparseEncoder,
@@ -28,8 +28,8 @@ def build_synthesis_stage(
     Args:
         settings: Its ``synth`` group, the teacher's backend (a remote one gets concurrent requests),
             the data dir (generation cache and reports) and, for the default search, the retrieval settings.
-        store: The vector store the document's chunks are in; synthetic points go there too.
-        bm25: The collections' BM25 length statistics (synthetic points are encoded with their average).
+        store: The vector store the document's chunks are in; synthetic points go to their companion collection.
+        bm25: The collections' BM25 length statistics (the companion keeps its own).
         embedder: The dense embedder of the collection.
         sparse: The BM25 encoder.
         teacher: The model that writes the notes.
@@ -51,7 +51,7 @@ def build_synthesis_stage(
         reports=ReportStore(db),
         settings=settings.synth,
         search=search,
-        average_length=bm25.average,
+        add_lengths=bm25.add,
         concurrency=concurrency,
     )
 

@@ -44,15 +44,24 @@ def generate_chunk_notes(
         return list(pool.map(one, chunks))
 
 
+#: Characters of the document's own text the document notes are written from when no chunk has notes.
+OPENING_CHARS = 1500
+
+
 def generate_document_notes(
-    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None]
+    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None], *, text: str = ""
 ) -> Generated[DocumentNotes] | None:
     """The document's notes, written from its title and its chunks' summaries and keywords.
 
+    Without chunk notes (none generated, or all failed) they are written from the opening of ``text``.
+
     Returns:
-        The generation, or None when no chunk has notes to summarize (nothing was asked).
+        The generation, or None when there is nothing to summarize (no chunk notes and no text).
     """
     good = [n for n in notes if n is not None]
-    if not good:
+    if good:
+        return generator.document_notes(title, [n.summary for n in good], [k for n in good for k in n.keywords])
+    opening = " ".join(text[:OPENING_CHARS].split())
+    if not opening:
         return None
-    return generator.document_notes(title, [n.summary for n in good], [k for n in good for k in n.keywords])
+    return generator.document_notes(title, [opening], [])

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ingest.synthesis.generation import ChunkDoneFn, generate_chunk_notes, generate_document_notes
-from ingest.synthesis.storage import AverageLength, KeptItem, SyntheticPoints, SynthTarget
+from ingest.synthesis.storage import AddLengths, KeptItem, SyntheticPoints, SynthTarget
 from kernel.models import PointKind
-from kernel.ports import Embedder, PointStore, SparseEncoder
+from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import SynthSettings
 from knowledge.filter import round_trip
 from knowledge.generate import TeacherGenerator
@@ -26,6 +26,7 @@ from knowledge.policy import (
     judge_round_trip,
     mark_duplicates,
 )
+from knowledge.profile import CHUNK_ITEM_KINDS, METADATA_KEY, TeacherProfile, profile_for, stored_profile
 from knowledge.reports import ChunkFailure, ReportStore, SynthCounts, SyntheticItem, SyntheticReport
 
 log = logging.getLogger(__name__)
@@ -45,22 +46,23 @@ class SynthesisStage:
     def __init__(
         self,
         *,
-        store: PointStore,
+        store: VectorStore,
         embedder: Embedder,
         sparse: SparseEncoder,
         generator: TeacherGenerator,
         reports: ReportStore,
         settings: SynthSettings,
         search: ChunkSearch,
-        average_length: AverageLength,
+        add_lengths: AddLengths,
         concurrency: int = 1,
     ) -> None:
+        self._store = store
         self._embedder = embedder
         self._generator = generator
         self._reports = reports
         self._settings = settings
         self._search = search
-        self._points = SyntheticPoints(store=store, embedder=embedder, sparse=sparse, average_length=average_length)
+        self._points = SyntheticPoints(store=store, embedder=embedder, sparse=sparse, add_lengths=add_lengths)
         self._concurrency = max(1, concurrency)
 
     @property
@@ -68,7 +70,7 @@ class SynthesisStage:
         """Teacher, prompts, filter and embedder: a document synthesized under another key is redone."""
         return (
             f"{self._generator.model_id}|{self._generator.prompt_versions}|{filter_key(self._settings)}|"
-            f"{self._embedder.model_id}"
+            f"{self._embedder.model_id}|items={self._settings.generate}"
         )
 
     @property
@@ -78,13 +80,50 @@ class SynthesisStage:
 
     def is_current(self, collection: str, document_id: str, version: str) -> bool:
         """True if this document version already has synthetic knowledge from this teacher and filter."""
-        return self._reports.is_current(collection, document_id, doc_version=version, synth_key=self.key)
+        key = self.key + self._kinds_key(collection)
+        return self._reports.is_current(collection, document_id, doc_version=version, synth_key=key)
+
+    def profile(self, collection: str) -> TeacherProfile:
+        """The collection's teacher profile: the one stored with it, else this teacher's bundled or default one."""
+        stored = stored_profile(self._store.get_metadata(collection))
+        if stored is not None and stored.teacher in self.teacher:
+            return stored
+        return profile_for(self.teacher)
+
+    def item_kinds(self, collection: str) -> tuple[PointKind, ...]:
+        """Chunk item kinds to generate: all (``generate=all``), else those the profile's search uses (maybe none)."""
+        profile = self.profile(collection)
+        if self._settings.generate == "all":
+            return tuple(CHUNK_ITEM_KINDS)
+        return tuple(profile.item_kinds) if profile.uses_items else ()
+
+    def _kinds_key(self, collection: str) -> str:
+        return "|kinds=" + ",".join(k.value for k in self.item_kinds(collection))
+
+    def _record_profile(self, collection: str) -> None:
+        """Store the profile with the collection the first time this teacher synthesizes into it."""
+        metadata = self._store.get_metadata(collection)
+        stored = stored_profile(metadata)
+        if stored is None or stored.teacher not in self.teacher:
+            profile = profile_for(self.teacher)
+            self._store.set_metadata(collection, {**metadata, METADATA_KEY: profile.model_dump(mode="json")})
 
     def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
-        """Synthesize one document: generate (cached), filter, store points, save and return the report."""
-        generated = generate_chunk_notes(
-            self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk
-        )
+        """Synthesize one document: generate (cached), filter, store points, save and return the report.
+
+        Chunk notes are generated only when some search uses them (:meth:`item_kinds`); the
+        document notes (title, summary, metadata users filter on) always are.
+        """
+        self._record_profile(collection)
+        kinds = self.item_kinds(collection)
+        if kinds:
+            generated = generate_chunk_notes(
+                self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk
+            )
+        else:
+            generated = []
+            if on_chunk is not None:
+                on_chunk(len(target.chunks))
         notes = [g.notes for g in generated]
         counts = SynthCounts(chunks=len(target.chunks))
         failures: list[ChunkFailure] = []
@@ -96,15 +135,23 @@ class SynthesisStage:
                 failures.append(ChunkFailure(chunk_index=index, error=g.error or "generation failed"))
         counts.chunks_failed = len(failures)
 
-        document = generate_document_notes(self._generator, target.title, notes)
+        document = (
+            generate_document_notes(self._generator, target.title, notes, text=target.text)
+            if target.document_notes
+            else None
+        )
         if document is not None:
             counts.completion_tokens += document.completion_tokens
             counts.generation_seconds += document.seconds
         doc_notes = document.notes if document is not None else None
-        doc_error = document.error if document is not None else "no chunk notes to summarize"
+        doc_error = document.error if document is not None else "no document notes asked or nothing to summarize"
 
         cfg = self._settings
-        found = candidates(notes, doc_notes, chunk_count=len(target.chunks))
+        found = [
+            c
+            for c in candidates(notes, doc_notes, chunk_count=len(target.chunks))
+            if c.scope == "document" or c.kind in kinds
+        ]
         verdicts = [judge_candidate(c, source=_source(target, c), cfg=cfg) for c in found]
         metadata, metadata_items = judge_metadata(doc_notes, text=target.text, cfg=cfg)
         vectors = self._check_questions(collection, target, found, verdicts)
@@ -132,7 +179,7 @@ class SynthesisStage:
             items=items,
             failures=failures,
         )
-        self._reports.save(collection, report, synth_key=self.key)
+        self._reports.save(collection, report, synth_key=self.key + self._kinds_key(collection))
         return report
 
     def _check_questions(

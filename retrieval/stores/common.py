@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from kernel.errors import InvalidRequestError
 from kernel.models import SearchFilters, StoreQuery
-from kernel.payload import DOCUMENT_ID, KIND, METADATA, TAGS
+from kernel.payload import CHUNK_ID, DOCUMENT_ID, KIND, METADATA, TAGS
 
 _T = TypeVar("_T")
 
@@ -19,6 +19,7 @@ def match_any_conditions(filters: SearchFilters | None) -> list[tuple[str, list[
         (DOCUMENT_ID, filters.document_ids),
         (TAGS, filters.tags),
         (KIND, [str(kind) for kind in filters.kinds] if filters.kinds is not None else None),
+        (CHUNK_ID, filters.chunk_ids),
     ]
     pairs += [
         (f"{METADATA}.{key}", [value] if isinstance(value, str) else value)

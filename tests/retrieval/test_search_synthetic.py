@@ -1,4 +1,4 @@
-"""Fusion of chunk and synthetic-item rankings: collapse onto parent chunks, bounded influence of a bad teacher."""
+"""Raw-first re-ranking with synthetic evidence from the companion collection, through the real searcher."""
 
 from __future__ import annotations
 
@@ -11,20 +11,28 @@ import pytest
 from app.components import Components
 from ingest.files import collect_files, load_item
 from kernel import payload as P
+from kernel.errors import InvalidRequestError
 from kernel.ids import synthetic_point_id
 from kernel.models import PointKind, SearchFilters, SearchMode, StoredPoint
 from kernel.settings import Settings
+from kernel.tenancy import synthetic_collection
+from knowledge.profile import METADATA_KEY, TeacherProfile
 from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.rerank import max_shift
+from retrieval.search import RerankParams
 from tests.conftest import make_components
 from tests.fixtures_docs import write_sample_folder
 from tests.retrieval.conftest import store_query
 
 QUERY = "honey bees in the hive"
+#: Words of every sample topic, so that BM25 too ranks several chunks.
+BROAD = "honey bees hive volcano lava chess opening lighthouse keeper sourdough bread"
+KINDS = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
 
 
 @pytest.fixture
 def indexed(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> Iterator[Components]:
-    settings = Settings(data_dir=tmp_path / "data", synth={"weight": 0.5}, rrf_k=10)
+    settings = Settings(data_dir=tmp_path / "data", rrf_k=10)
     components = make_components(settings, embedder)
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -46,7 +54,7 @@ def _chunk_payload(components: Components, chunk_id: str) -> dict[str, Any]:
 
 
 def _plant(components: Components, parent_id: str, text: str, kind: PointKind = PointKind.QUESTION) -> None:
-    """Store a synthetic item for a chunk, bypassing the filter (what a bad teacher would write)."""
+    """Store a synthetic item for a chunk in the companion, bypassing the filter (what a bad teacher would write)."""
     parent = _chunk_payload(components, parent_id)
     payload = {**parent, P.KIND: kind.value, P.TEXT: text, P.PARENT_TEXT: parent[P.TEXT], P.CHUNK_ID: parent_id}
     point = StoredPoint(
@@ -55,30 +63,54 @@ def _plant(components: Components, parent_id: str, text: str, kind: PointKind = 
         sparse=components.search.sparse.encode_documents([text], avg_len=20.0)[0],
         payload=payload,
     )
-    components.search.store.upsert("c", [point])
+    companion = synthetic_collection("c")
+    components.search.store.ensure_collection(companion, dim=components.search.embedder.dim)
+    components.search.store.upsert(companion, [point])
 
 
-def test_without_synthetic_items_fused_search_equals_chunk_search(indexed: Components) -> None:
-    fused = indexed.search.searcher.search(QUERY, collection="c", k=5, synthetic=True)
-    raw = indexed.search.searcher.search(QUERY, collection="c", k=5, synthetic=False)
-    assert [h.id for h in fused.hits] == [h.id for h in raw.hits]
+def _ids(components: Components, query: str = QUERY, **kwargs: Any) -> list[str]:
+    return [h.id for h in components.search.searcher.search(query, collection="c", **kwargs).hits]
 
 
-def test_a_bad_teacher_moves_a_wrong_chunk_up_by_a_bounded_amount(indexed: Components) -> None:
-    k = 5
-    raw = [h.id for h in indexed.search.searcher.search(QUERY, collection="c", k=50, synthetic=False).hits]
-    wrong = raw[-1]  # the least related chunk gets items that repeat the query word for word
-    _plant(indexed, wrong, QUERY)
-    _plant(indexed, wrong, QUERY + "?", kind=PointKind.SUMMARY)
-    hits = indexed.search.searcher.search(QUERY, collection="c", k=k, synthetic=True).hits
-    fused = [h.id for h in hits]
-    assert len(set(fused)) == len(fused)  # two items of one chunk collapse onto it
-    assert raw[0] in fused[:2]
-    assert set(raw[: k - 1]) <= set(fused)  # one bad chunk displaces at most one good hit
-    assert wrong in fused  # it did get lifted: the test is not vacuous
-    lifted = next(h for h in hits if h.id == wrong)
-    assert lifted.kind == "chunk" and lifted.matched_text is not None and lifted.matched_text.startswith(QUERY)
-    assert lifted.text == _chunk_payload(indexed, wrong)[P.TEXT]  # the chunk's text, not the item's
+def test_without_synthetic_items_rerank_equals_chunk_search(indexed: Components) -> None:
+    params = RerankParams(rerank_lambda=5.0, expansion_alpha=5.0, depth=20, kinds=KINDS)
+    assert _ids(indexed, k=5, rerank=params) == _ids(indexed, k=5, synthetic=False)
+
+
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_a_bad_teacher_moves_a_chunk_at_most_the_bound(indexed: Components, mode: SearchMode) -> None:
+    raw = _ids(indexed, BROAD, k=20, mode=mode, synthetic=False)
+    assert len(raw) >= 5
+    target = min(6, len(raw) - 1)
+    wrong = raw[target]  # a lower chunk gets an item that repeats the query word for word
+    _plant(indexed, wrong, BROAD)
+    for strength in (0.0, 1.0, 2.5, 4.0):
+        params = RerankParams(rerank_lambda=strength, depth=20, kinds=KINDS)
+        hits = indexed.search.searcher.search(BROAD, collection="c", k=20, mode=mode, rerank=params).hits
+        ranked = [h.id for h in hits]
+        assert sorted(ranked) == sorted(raw)  # the same candidates, nothing new
+        for position, cid in enumerate(ranked):
+            assert abs(raw.index(cid) - position) <= max_shift(strength)
+        if strength == 0.0:
+            assert ranked == raw
+    lifted = ranked.index(wrong)
+    assert lifted < target  # the evidence did lift it: the test is not vacuous
+    hit = hits[lifted]
+    assert hit.kind == "chunk" and hit.matched_text == BROAD
+    assert hit.text == _chunk_payload(indexed, wrong)[P.TEXT]  # the chunk's text, not the item's
+
+
+def test_the_collection_profile_decides_by_default(indexed: Components) -> None:
+    raw = _ids(indexed, k=10, synthetic=False)
+    _plant(indexed, raw[3], QUERY)
+    store = indexed.search.store
+    assert _ids(indexed, k=10) == raw  # no profile stored: chunks alone
+    profile = TeacherProfile(teacher="t", rerank_lambda=4.0, item_kinds=list(KINDS), search_modes=[SearchMode.HYBRID])
+    store.set_metadata("c", {**store.get_metadata("c"), METADATA_KEY: profile.model_dump(mode="json")})
+    moved = _ids(indexed, k=10)
+    assert moved != raw and moved.index(raw[3]) < 3
+    assert _ids(indexed, k=10, synthetic=False) == raw  # per-request opt-out
+    assert _ids(indexed, k=10, mode=SearchMode.DENSE) == _ids(indexed, k=10, mode=SearchMode.DENSE, synthetic=False)
 
 
 def test_kinds_filter_searches_exactly_those_kinds(indexed: Components) -> None:
@@ -89,3 +121,15 @@ def test_kinds_filter_searches_exactly_those_kinds(indexed: Components) -> None:
     ).hits
     assert [h.kind for h in only_questions] == ["question"]
     assert only_questions[0].text == "Where do worker bees live?"
+    with pytest.raises(InvalidRequestError, match="mixes chunks and synthetic"):
+        indexed.search.searcher.search(
+            QUERY, collection="c", filters=SearchFilters(kinds=[PointKind.CHUNK, PointKind.QUESTION])
+        )
+
+
+def test_synthetic_points_never_enter_the_chunk_collection(indexed: Components) -> None:
+    before = indexed.search.store.count("c")
+    raw = _ids(indexed, k=3, synthetic=False)
+    _plant(indexed, raw[0], "Where do worker bees live?")
+    assert indexed.search.store.count("c") == before
+    assert indexed.search.store.count(synthetic_collection("c")) == 1
