@@ -83,26 +83,38 @@ def test_cli_eval_unknown_split_is_a_clear_error(slice_dir: Path, capsys: pytest
     assert "train" in capsys.readouterr().err
 
 
-def test_cli_eval_synthetic_reports_raw_and_synthetic_side_by_side(
+def test_cli_eval_synthetic_reports_paired_deltas_and_calibrate_records_a_profile(
     slice_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A 6-document sample synthesized by the bundled teacher; the second run reuses index and cache."""
+    """A 6-document sample, its raw top-2 chunks synthesized by the bundled teacher; later runs reuse it all."""
     monkeypatch.setenv("SYNTHRAG_DATA_DIR", str(tmp_path / "data"))
-    args = ["eval", "--dataset", str(slice_dir), "--split", "train", "--synthetic", "--sample-docs", "6", "--seed", "3"]
-    assert main([*args, "--mode", "hybrid", "--json"]) == 0
+    sample = ["--dataset", str(slice_dir), "--split", "train", "--sample-docs", "6", "--seed", "3", "--synth-top-n", "2"]
+    assert main(["eval", *sample, "--synthetic", "--mode", "hybrid", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["teacher"].startswith("llama-cpp:SmolLM2")
-    assert report["sample"].startswith("6 documents")
+    assert report["sample"].startswith(f"{slice_dir.name} train: 6 documents")
     [row] = report["results"]
     assert row["mode"] == "hybrid" and set(row["raw"]) == set(row["synthetic"])
     assert 0 < row["raw"]["n_queries"] == row["synthetic"]["n_queries"] < 20
+    for paired in (row, row["rerank"], row["expansion"]):
+        low, high = paired["delta_ci"]
+        assert low <= paired["delta"] <= high
+        assert paired["wins"] + paired["ties"] + paired["losses"] == row["raw"]["n_queries"]
+    # The bundled profile's strengths are 0: the default is exactly raw.
+    assert (row["delta"], row["delta_ci"], row["losses"]) == (0.0, [0.0, 0.0], 0)
     counts = report["synthesis"]
     assert counts["chunks"] > 0 and counts["generated"] == counts["kept"] + sum(counts["dropped"].values())
 
-    assert main(args) == 0  # text table over every mode, nothing generated again
+    profile_file = tmp_path / "profile.json"
+    assert main(["calibrate", *sample, "--write-profile", str(profile_file)]) == 0  # nothing generated again
     captured = capsys.readouterr()
     assert "reusing index" in captured.err
-    lines = captured.out.splitlines()
+    assert "held" in captured.out and "profile: lambda" in captured.out
+    profile = json.loads(profile_file.read_text())
+    assert profile["teacher"].startswith("llama-cpp:SmolLM2") and profile["calibration"]["queries"] > 0
+
+    assert main(["eval", *sample, "--synthetic"]) == 0  # a text table over every mode
+    lines = capsys.readouterr().out.splitlines()
     assert "teacher llama-cpp:SmolLM2" in lines[0]
-    assert [line.split()[0] for line in lines[2:6]] == ["bm25", "dense", "hybrid", "hybrid-mmr"]
-    assert lines[6].startswith("synthesis:") and "kept" in lines[6]
+    assert [line.split()[0] for line in lines[3:7]] == ["bm25", "dense", "hybrid", "hybrid-mmr"]
+    assert lines[7].startswith("synthesis:") and "kept" in lines[7]

@@ -29,6 +29,7 @@ from kernel.models import (
     Section,
 )
 from kernel.settings import SynthSettings
+from kernel.tenancy import synthetic_collection
 from knowledge.cache import GenerationCache
 from knowledge.generate import TeacherGenerator
 from tests.fixtures_docs import CHESS, LIGHTHOUSES
@@ -96,7 +97,7 @@ def _synthetic_points(components: Components, collection: str, document_id: str)
         dense=components.search.embedder.embed(["anything"])[0],
         filters=SearchFilters(document_ids=[document_id], kinds=list(SYNTHETIC_KINDS)),
     )
-    return list(components.search.store.query(collection, query))
+    return list(components.search.store.query(synthetic_collection(collection), query))
 
 
 def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
@@ -109,7 +110,7 @@ def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
         searches.append((collection, question, len(vector), k))
         return []
 
-    def average_length(collection: str) -> float:
+    def add_lengths(collection: str, counted: Sequence[int]) -> float:
         lengths.append(collection)
         return 42.0
 
@@ -119,14 +120,14 @@ def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
         sparse=components.search.sparse,
         generator=TeacherGenerator(ScriptedTeacher(), GenerationCache.open(tmp_path / "cache"), questions=2),
         reports=components.ingest.reports,
-        settings=SynthSettings(roundtrip_k=3),
+        settings=SynthSettings(roundtrip_k=3, generate="all"),
         search=search,
-        average_length=average_length,
+        add_lengths=add_lengths,
     )
     [outcome] = _ingestor(components, stage).ingest([_item("bees.txt", TEXT)], collection="c")
     assert outcome.status == "indexed" and outcome.document_id is not None and outcome.synthetic is not None
     assert searches == [("c", QUESTION, components.search.embedder.dim, 3)]  # the duplicate was never searched
-    assert lengths == ["c"]
+    assert lengths == [synthetic_collection("c")]  # the companion's own BM25 counters
 
     report = components.ingest.reports.get("c", outcome.document_id)
     assert report is not None
@@ -137,15 +138,18 @@ def test_round_trip_uses_the_injected_search_and_drops_a_question_it_misses(
     assert outcome.synthetic.dropped["roundtrip"] == 1 and outcome.synthetic.dropped["duplicate"] == 1
 
     stored = _synthetic_points(components, "c", outcome.document_id)
-    assert sorted(p.payload[P.KIND] for p in stored) == ["keywords", "summary", "summary"]
+    assert sorted(p.payload[P.KIND] for p in stored) == ["expansion", "keywords", "summary", "summary"]
+    [expansion] = [p for p in stored if p.payload[P.KIND] == "expansion"]
+    assert expansion.payload[P.TEXT] == "honey bees, hive"  # the kept keywords' words (the question was dropped)
     assert all(p.payload[P.METADATA]["entities"] == ["Worker bees"] for p in stored)
 
 
 def test_built_stage_keeps_a_question_that_retrieves_its_own_chunk(components: Components) -> None:
     others = [_item("chess.txt", "\n\n".join(CHESS)), _item("lights.txt", "\n\n".join(LIGHTHOUSES))]
     done = _ingestor(components, None).ingest(others, collection="c")
+    every_kind = components.settings.synth.model_copy(update={"generate": "all"})
     stage = build_synthesis_stage(
-        components.settings,
+        components.settings.model_copy(update={"synth": every_kind}),
         store=components.search.store,
         bm25=Bm25Stats(components.ingest.db),
         embedder=components.search.embedder,
