@@ -88,7 +88,18 @@ def test_cli_eval_synthetic_reports_paired_deltas_and_calibrate_records_a_profil
 ) -> None:
     """A 6-document sample, its raw top-2 chunks synthesized by the bundled teacher; later runs reuse it all."""
     monkeypatch.setenv("SYNTHRAG_DATA_DIR", str(tmp_path / "data"))
-    sample = ["--dataset", str(slice_dir), "--split", "train", "--sample-docs", "6", "--seed", "3", "--synth-top-n", "2"]
+    sample = [
+        "--dataset",
+        str(slice_dir),
+        "--split",
+        "train",
+        "--sample-docs",
+        "6",
+        "--seed",
+        "3",
+        "--synth-top-n",
+        "2",
+    ]
     assert main(["eval", *sample, "--synthetic", "--mode", "hybrid", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["teacher"].startswith("llama-cpp:SmolLM2")

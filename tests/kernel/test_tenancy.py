@@ -7,7 +7,7 @@ from pydantic import BaseModel, ValidationError
 
 from kernel.errors import InvalidRequestError
 from kernel.settings import Settings
-from kernel.tenancy import CollectionName, logical_collection, resolve
+from kernel.tenancy import CollectionName, logical_collection, resolve, synthetic_collection
 
 GOOD = ["default", "a", "Reports_2024", "q1-filings", "x" * 64, "données"]
 BAD = ["", "-x", "_x", "a/b", "../etc", "my docs", "x" * 65, "a.b", "a\x00b"]
@@ -56,3 +56,12 @@ def test_resolve_refuses_the_reserved_separator_and_invalid_names(tenant: str) -
         resolve(tenant, "a__b")
     with pytest.raises(InvalidRequestError, match="invalid collection name"):
         resolve(tenant, "../etc")
+
+
+def test_synthetic_companions_are_never_listed_as_collections() -> None:
+    assert synthetic_collection("t-acme__docs") == "t-acme__docs__synthetic"
+    assert logical_collection("acme", synthetic_collection("t-acme__docs")) is None
+    assert logical_collection("", synthetic_collection("docs")) is None
+    assert logical_collection("", "docs") == "docs"
+    with pytest.raises(InvalidRequestError, match="reserved"):
+        resolve("", "docs__synthetic")  # no user collection can be a companion

@@ -50,7 +50,11 @@ def test_remote_teacher_gets_json_schema_response_format(server: OpenAIStubServe
 def test_remote_teacher_runs_chunks_concurrently_within_the_bound(
     server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True}, teacher=_remote(server, max_concurrency=3))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        synth={"enabled": True, "generate": "all"},
+        teacher=_remote(server, max_concurrency=3),
+    )
     components = build_configured(settings, answers=False, embedder=embedder)
     paragraphs = [f"{p} Record {i} of the lighthouse survey." for i in range(6) for p in LIGHTHOUSES]
     text = "\n\n".join(paragraphs)
@@ -74,7 +78,11 @@ def test_unavailable_remote_teacher_is_counted_not_fatal(
     server: OpenAIStubServer, tmp_path: Path, embedder: SentenceTransformerEmbedder
 ) -> None:
     server.fail_status = 503
-    settings = Settings(data_dir=tmp_path / "data", synth={"enabled": True, "max_attempts": 1}, teacher=_remote(server))
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        synth={"enabled": True, "max_attempts": 1, "generate": "all"},
+        teacher=_remote(server),
+    )
     components = build_configured(settings, answers=False, embedder=embedder)
     text = "\n\n".join(LIGHTHOUSES)
     doc = Document(source="l.txt", format="txt", title="L", text=text, sections=[Section(start=0, end=len(text))])
