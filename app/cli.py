@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument(
         "--write-profile", type=Path, default=None, metavar="FILE", help="also write the fitted profile to FILE"
     )
+    cal.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="C",
+        help="also record the fitted profile with collection C (repeatable; the open service's names)",
+    )
 
     worker = sub.add_parser("worker", help="run ingest workers in this process (jobs from uploads)")
     worker.add_argument("--threads", type=int, default=1, help="worker threads in this process")

@@ -68,6 +68,11 @@ class SynthSettings(BaseModel):
         "(none for a teacher whose items do not help: then only the document notes), 'all' = every kind "
         "(what calibration needs).",
     )
+    profile: str = Field(
+        default="",
+        description="Teacher profile file (JSON, as `synthrag calibrate --write-profile` writes) for collections "
+        "without one; empty = the profile bundled for the teacher, else strengths 0.",
+    )
     questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
     max_attempts: int = Field(default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed.")
     repetition_max: float = Field(

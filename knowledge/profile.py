@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -82,8 +83,18 @@ def bundled_profile(teacher: str) -> TeacherProfile | None:
     return None
 
 
-def profile_for(teacher: str) -> TeacherProfile:
-    """The profile a new synthesis with this teacher starts from: the bundled one, else the default."""
+def profile_for(teacher: str, *, path: str = "") -> TeacherProfile:
+    """The profile a new synthesis with this teacher starts from: the file at ``path``, the bundled one, the default.
+
+    Raises:
+        ConfigError: ``path`` is given but is not a readable profile.
+    """
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read teacher profile {path}: {exc}") from exc
+        return parse_profile(text, source=path)
     return bundled_profile(teacher) or default_profile(teacher)
 
 

@@ -8,8 +8,10 @@ import sys
 
 from app.commands.synthetic_setup import open_components, prepare
 from evaluation.calibration import GRID, NON_INFERIORITY, CalibrationResult, Trial, calibrate
+from kernel.errors import NotFoundError
 from kernel.models import SearchMode
 from kernel.settings import Settings
+from kernel.tenancy import CollectionName
 from knowledge.profile import METADATA_KEY
 
 
@@ -17,6 +19,10 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     """Synthesize the sample (once), fit lambda and alpha by paired comparison, store and print the profile."""
     components = open_components(settings)
     try:
+        targets = [CollectionName(c) for c in args.collection]
+        for name in targets:  # before the long work, not after
+            if not components.search.store.exists(name):
+                raise NotFoundError(f"collection '{name}' does not exist")
         sample = prepare(args, components, list(SearchMode))
         result = calibrate(
             sample.collected,
@@ -27,7 +33,8 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         )
         store = components.search.store
         profile_json = result.profile.model_dump(mode="json")
-        store.set_metadata(sample.collection, {**store.get_metadata(sample.collection), METADATA_KEY: profile_json})
+        for name in [sample.collection, *targets]:
+            store.set_metadata(name, {**store.get_metadata(name), METADATA_KEY: profile_json})
     finally:
         components.close()
     if args.write_profile is not None:

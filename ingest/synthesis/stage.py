@@ -88,7 +88,7 @@ class SynthesisStage:
         stored = stored_profile(self._store.get_metadata(collection))
         if stored is not None and stored.teacher in self.teacher:
             return stored
-        return profile_for(self.teacher)
+        return profile_for(self.teacher, path=self._settings.profile)
 
     def item_kinds(self, collection: str) -> tuple[PointKind, ...]:
         """Chunk item kinds to generate: all (``generate=all``), else those the profile's search uses (maybe none)."""
@@ -105,7 +105,7 @@ class SynthesisStage:
         metadata = self._store.get_metadata(collection)
         stored = stored_profile(metadata)
         if stored is None or stored.teacher not in self.teacher:
-            profile = profile_for(self.teacher)
+            profile = profile_for(self.teacher, path=self._settings.profile)
             self._store.set_metadata(collection, {**metadata, METADATA_KEY: profile.model_dump(mode="json")})
 
     def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
