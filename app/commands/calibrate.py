@@ -33,8 +33,8 @@ def run_calibrate(args: argparse.Namespace, settings: Settings) -> int:
         )
         store = components.search.store
         profile_json = result.profile.model_dump(mode="json")
-        for name in [sample.collection, *map(str, targets)]:
-            store.set_metadata(name, {**store.get_metadata(name), METADATA_KEY: profile_json})
+        for recorded in [sample.collection, *targets]:
+            store.set_metadata(recorded, {**store.get_metadata(recorded), METADATA_KEY: profile_json})
     finally:
         components.close()
     if args.write_profile is not None:
