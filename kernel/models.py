@@ -63,10 +63,11 @@ class PointKind(StrEnum):
     QUESTION = "question"
     SUMMARY = "summary"
     KEYWORDS = "keywords"
+    QUERY = "query"
 
 
 #: The kinds of point synthesis writes: everything the teacher generates, as opposed to raw chunks.
-SYNTHETIC_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
+SYNTHETIC_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS, PointKind.QUERY)
 
 
 class StoredPoint(_Model):
