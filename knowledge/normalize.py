@@ -28,14 +28,17 @@ def normalize_chunk(raw: dict[str, Any], *, questions: int) -> dict[str, Any]:
         question, answer = _clip(item.get("question"), S.QUESTION_MAX), _clip(item.get("answer"), S.ANSWER_MAX)
         if len(question) >= 8 and answer:
             pairs.append({"question": question, "answer": answer})
-    return {
+    out: dict[str, Any] = {
         "keywords": _strings(raw.get("keywords"), limit=S.KEYWORD_MAX, max_items=S.KEYWORDS_MAX_ITEMS),
         "summary": _clip(raw.get("summary"), S.SUMMARY_MAX),
         "questions": pairs[:questions],
-        "queries": _strings(
-            raw.get("queries"), limit=S.QUERY_MAX, max_items=S.QUERIES_MAX_ITEMS, min_length=S.QUERY_MIN
-        ),
     }
+    # Only prompts that ask for queries get the key (a JSON reply without it is not "repaired").
+    if "queries" in raw:
+        out["queries"] = _strings(
+            raw.get("queries"), limit=S.QUERY_MAX, max_items=S.QUERIES_MAX_ITEMS, min_length=S.QUERY_MIN
+        )
+    return out
 
 
 def normalize_document(raw: dict[str, Any]) -> dict[str, Any]:
