@@ -28,7 +28,7 @@ GRID: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 #: The largest loss of nDCG@10 the interval may allow: re-ranking must be non-inferior to raw.
 NON_INFERIORITY = -0.005
 #: Item kinds whose words make the expansion text (see ingest.synthesis.storage).
-EXPANSION_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.KEYWORDS)
+EXPANSION_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.KEYWORDS, PointKind.QUERY)
 
 
 class Trial(BaseModel):

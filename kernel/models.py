@@ -63,6 +63,7 @@ class PointKind(StrEnum):
     QUESTION = "question"
     SUMMARY = "summary"
     KEYWORDS = "keywords"
+    QUERY = "query"
     EXPANSION = "expansion"
 
 
@@ -73,6 +74,7 @@ SYNTHETIC_KINDS: tuple[PointKind, ...] = (
     PointKind.QUESTION,
     PointKind.SUMMARY,
     PointKind.KEYWORDS,
+    PointKind.QUERY,
     PointKind.EXPANSION,
 )
 

@@ -158,3 +158,14 @@ class ChatModel(Protocol):
     def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
         """Generate a reply token by token (text pieces, in order)."""
         ...
+
+
+@runtime_checkable
+class BatchChatModel(ChatModel, Protocol):
+    """A ChatModel that also decodes several conversations at once (callers without it loop over ``complete``)."""
+
+    def complete_many(
+        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+    ) -> list[Completion]:
+        """One reply per conversation, in order (no schema); raises ModelError if the batch cannot run."""
+        ...

@@ -75,6 +75,12 @@ class SynthSettings(BaseModel):
     )
     questions: int = Field(default=2, ge=1, le=10, description="Question/answer pairs asked per chunk.")
     max_attempts: int = Field(default=2, ge=1, le=10, description="Teacher calls per item before it counts as failed.")
+    batch_size: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="Chunks the local teacher decodes together in one batch (first attempts; retries go one by one).",
+    )
     repetition_max: float = Field(
         default=0.5, ge=0.0, le=1.0, description="Filter: drop items whose share of repeated words is above this."
     )

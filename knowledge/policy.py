@@ -36,6 +36,8 @@ class Candidate:
             return "document_summary"
         if self.kind is PointKind.QUESTION:
             return "question"
+        if self.kind is PointKind.QUERY:
+            return "query"
         return "keywords" if self.kind is PointKind.KEYWORDS else "summary"
 
 
@@ -50,7 +52,7 @@ def filter_key(cfg: SynthSettings) -> str:
 def candidates(
     notes: Sequence[ChunkNotes | None], document: DocumentNotes | None, *, chunk_count: int
 ) -> list[Candidate]:
-    """Every item the notes propose: each chunk's questions, summary and keywords, then the document summary.
+    """Every item the notes propose: each chunk's questions, queries, summary and keywords, then the document summary.
 
     Args:
         notes: Per chunk, its notes (None where generation failed).
@@ -62,6 +64,8 @@ def candidates(
         if note is None:
             continue
         out += [Candidate(PointKind.QUESTION, index, qa.question, answer=qa.answer) for qa in note.questions]
+        # A query or claim is judged like a question, but grounded on its own words (it has no answer).
+        out += [Candidate(PointKind.QUERY, index, query) for query in note.queries]
         out.append(Candidate(PointKind.SUMMARY, index, note.summary))
         out.append(Candidate(PointKind.KEYWORDS, index, ", ".join(note.keywords), keywords=tuple(note.keywords)))
     if document is not None and chunk_count:

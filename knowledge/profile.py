@@ -23,7 +23,7 @@ from kernel.models import PointKind, SearchMode
 METADATA_KEY = "synthetic_profile"
 
 #: Chunk item kinds a teacher can be asked for (the document summary is not a ranking signal).
-CHUNK_ITEM_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS)
+CHUNK_ITEM_KINDS: tuple[PointKind, ...] = (PointKind.QUESTION, PointKind.SUMMARY, PointKind.KEYWORDS, PointKind.QUERY)
 
 
 class Calibration(BaseModel):

@@ -8,7 +8,10 @@ from importlib import resources
 from kernel.errors import ConfigError
 
 #: The prompt files in use. Bump the version (new file) whenever a prompt or its schema changes.
+#: chunk.v2 asks for compact tagged lines (knowledge/compact.py); chunk.v1 for grammar-constrained JSON.
 CHUNK_PROMPT = "chunk.v1"
+#: Chunk prompts whose replies are JSON under a schema (every later version is compact).
+JSON_CHUNK_PROMPTS = frozenset({"chunk.v1"})
 DOCUMENT_PROMPT = "document.v1"
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kernel.sqlite import Database
 from knowledge.schemas import DocumentNotes
 
-ItemKind = Literal["question", "summary", "keywords", "document_summary", "entity", "date"]
+ItemKind = Literal["question", "query", "summary", "keywords", "document_summary", "entity", "date"]
 DropReason = Literal["repetitive", "grounding", "duplicate", "roundtrip"]
 DROP_REASONS: tuple[DropReason, ...] = ("repetitive", "grounding", "duplicate", "roundtrip")
 

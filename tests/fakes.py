@@ -185,3 +185,24 @@ class CountingChat:
 
     def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
         return self._inner.stream(messages, params=params)
+
+
+class ScriptedBatchChat(ScriptedChat):
+    """A ScriptedChat with ``complete_many`` (a BatchChatModel): each conversation takes the next reply.
+
+    ``batch_error`` makes every ``complete_many`` raise it (the single ``complete`` still answers
+    from the script); ``batches`` records the size of each ``complete_many`` call.
+    """
+
+    def __init__(self, replies: Sequence[Reply], *, batch_error: Exception | None = None, **kwargs: Any) -> None:
+        super().__init__(replies, **kwargs)
+        self._batch_error = batch_error
+        self.batches: list[int] = []
+
+    def complete_many(
+        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+    ) -> list[Completion]:
+        self.batches.append(len(conversations))
+        if self._batch_error is not None:
+            raise self._batch_error.with_traceback(None)
+        return [self.complete(messages, params=params) for messages in conversations]

@@ -37,7 +37,11 @@ def build_synthesis_stage(
     """
     db = open_synth_db(settings.data_dir)
     generator = TeacherGenerator(
-        teacher, GenerationCache(db), questions=settings.synth.questions, max_attempts=settings.synth.max_attempts
+        teacher,
+        GenerationCache(db),
+        questions=settings.synth.questions,
+        max_attempts=settings.synth.max_attempts,
+        batch_size=settings.synth.batch_size,
     )
     if search is None:
         search = chunk_search(Searcher(store=store, embedder=embedder, sparse=sparse, settings=settings))

@@ -22,7 +22,8 @@ def generate_chunk_notes(
     Args:
         generator: The teacher (its cache answers chunks seen before).
         chunks: The document's chunks.
-        concurrency: Requests in flight; 1 runs them one by one on the calling thread.
+        concurrency: Requests in flight; 1 runs them on the calling thread, batched when the model decodes
+            several conversations at once (see ``TeacherGenerator.chunk_notes_many``).
         on_chunk: Called with the count of finished chunks after each one.
     """
     done = 0
@@ -38,7 +39,8 @@ def generate_chunk_notes(
         return result
 
     if concurrency <= 1 or len(chunks) == 1:
-        return [one(chunk) for chunk in chunks]
+        # The local teacher: one call decodes a batch of chunks (when the model can), progress per chunk.
+        return generator.chunk_notes_many([chunk.text for chunk in chunks], on_done=on_chunk)
     # A remote teacher: several requests in flight (the adapter bounds them process-wide too).
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="synth") as pool:
         return list(pool.map(one, chunks))

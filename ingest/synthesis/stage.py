@@ -31,6 +31,9 @@ from knowledge.reports import ChunkFailure, ReportStore, SynthCounts, SyntheticI
 
 log = logging.getLogger(__name__)
 
+#: Kinds that stand in for a user's search: deduplicated and round-tripped.
+_ASKED = (PointKind.QUESTION, PointKind.QUERY)
+
 
 class ChunkSearch(Protocol):
     """Ranks a collection's chunks (chunks only) for a question, as the round-trip filter needs."""
@@ -185,8 +188,8 @@ class SynthesisStage:
     def _check_questions(
         self, collection: str, target: SynthTarget, found: Sequence[Candidate], verdicts: list[SyntheticItem]
     ) -> dict[int, list[float]]:
-        """Dedup and round-trip the questions still kept (updating ``verdicts``); their vectors by index."""
-        asked = [i for i, c in enumerate(found) if c.kind is PointKind.QUESTION and verdicts[i].kept]
+        """Dedup and round-trip the questions and queries still kept (updating ``verdicts``); their vectors by index."""
+        asked = [i for i, c in enumerate(found) if c.kind in _ASKED and verdicts[i].kept]
         if not asked:
             return {}
         vectors = dict(zip(asked, self._embedder.embed([found[i].text for i in asked]), strict=True))

@@ -23,7 +23,7 @@ from knowledge.policy import Candidate
 #: Counts documents of the given BM25 lengths in a collection; returns its new average length.
 AddLengths = Callable[[str, Sequence[int]], float]
 #: Item kinds whose words expand their chunk (a summary restates the chunk; questions and keywords add terms).
-EXPANDING_KINDS: frozenset[PointKind] = frozenset({PointKind.QUESTION, PointKind.KEYWORDS})
+EXPANDING_KINDS: frozenset[PointKind] = frozenset({PointKind.QUESTION, PointKind.KEYWORDS, PointKind.QUERY})
 
 
 @dataclass(frozen=True, slots=True)

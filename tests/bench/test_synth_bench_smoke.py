@@ -1,4 +1,4 @@
-"""Smoke test of the teacher-throughput benchmark: one chunk each way, report shape only."""
+"""Smoke test of the teacher-throughput benchmark: old and new path on two chunks, report shape only."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from bench import synth_throughput
 pytestmark = pytest.mark.slow
 
 
-def test_synth_bench_reports_adapter_and_raw_rates(
+def test_synth_bench_reports_old_and_new_paths(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scifact_dir: Path
 ) -> None:
     assert scifact_dir == synth_throughput.SCIFACT  # the benchmark reads the same shared copy
     out = tmp_path / "synth.json"
-    assert synth_throughput.main(["--chunks", "1", "--json-out", str(out)]) == 0
+    assert synth_throughput.main(["--smoke", "--json-out", str(out)]) == 0
     report = json.loads(out.read_text())
-    assert report["benchmark"] == "synth_throughput" and report["chunks"] == 1
-    for path in ("adapter", "raw"):
-        assert report["tokens_per_s_median"][path] > 0
-        assert report["seconds_per_chunk_mean"][path] > 0
-    assert report["adapter_vs_raw_paired_median"] > 0
-    assert "| adapter |" in capsys.readouterr().out
+    assert report["benchmark"] == "synth_throughput" and report["chunks"] == 2
+    for path in (synth_throughput.OLD, synth_throughput.NEW):
+        assert report["chunks_per_s"][path] > 0
+        assert 0.0 <= report["quality"][path]["kept_rate"] <= 1.0
+    assert report["new_vs_old_chunks_per_s"] > 0
+    assert "new / old chunks/s" in capsys.readouterr().out

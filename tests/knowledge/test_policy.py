@@ -163,3 +163,20 @@ def test_round_trip_verdict_from_the_rank() -> None:
     assert kept.kept and kept.detail == "grounding 1.00 (min 0.60); round-trip rank 2"
     dropped = judge_round_trip(item, None, k=5)
     assert not dropped.kept and dropped.reason == "roundtrip" and dropped.detail == "own chunk not in top 5"
+
+
+def test_queries_become_query_candidates_grounded_on_their_own_words() -> None:
+    from knowledge.schemas import ChunkNotes, QAPair
+
+    source = "Honey bees keep their hive at about 35 degrees Celsius in winter."
+    notes = ChunkNotes(
+        keywords=["honey bees"],
+        summary="Bees keep the hive warm.",
+        questions=[QAPair(question="How warm is the hive?", answer="35 degrees Celsius")],
+        queries=["honey bees hive winter", "Quantum chromodynamics explains confinement."],
+    )
+    found = [c for c in candidates([notes], None, chunk_count=1) if c.kind is PointKind.QUERY]
+    assert [c.item_kind for c in found] == ["query", "query"]
+    verdicts = [judge_candidate(c, source=source, cfg=SynthSettings()) for c in found]
+    assert [v.kept for v in verdicts] == [True, False]
+    assert verdicts[1].reason == "grounding"

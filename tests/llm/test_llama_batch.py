@@ -1,0 +1,90 @@
+"""complete_many on the real bundled SmolLM2: the same greedy text as complete(), and clear errors for oversize batches."""
+
+from __future__ import annotations
+
+import pytest
+
+from kernel.errors import ModelError
+from kernel.models import ChatMessage, GenerationParams
+from kernel.ports import BatchChatModel
+from llm.llama_batch import BatchDecoder, common_prefix, cut_at_stop, window
+from llm.llama_cpp import LlamaCppChatModel
+from tests.conftest import LLAMA_CONTEXT_TOKENS
+
+SYSTEM = ChatMessage(role="system", content="You are a helpful assistant. Answer briefly.")
+CONVERSATIONS = [
+    [SYSTEM, ChatMessage(role="user", content=question)]
+    for question in ("Name a city and its country.", "What is the capital of France?", "Write a haiku about bees.")
+]
+
+
+def test_common_prefix_keeps_one_own_token_per_prompt() -> None:
+    assert common_prefix([[1, 2, 3, 4], [1, 2, 5]]) == 2
+    assert common_prefix([[1, 2, 3], [1, 2, 3]]) == 2
+    assert common_prefix([[7], [7, 8]]) == 0
+    assert common_prefix([]) == 0
+
+
+def test_window_pads_the_longest_prompt_plus_reply() -> None:
+    assert window([[0] * 10, [0] * 300], max_tokens=100) == 512
+    assert cut_at_stop("abc\n\nrest", ["\n\n", "zz"]) == "abc"
+    assert cut_at_stop("abc", ["\n\n"]) is None
+
+
+@pytest.mark.slow
+def test_complete_many_matches_sequential_greedy_complete(llama_model: LlamaCppChatModel) -> None:
+    assert isinstance(llama_model, BatchChatModel)
+    params = GenerationParams(max_tokens=40, temperature=0.0)
+    sequential = [llama_model.complete(c, params=params) for c in CONVERSATIONS]
+    batched = llama_model.complete_many(CONVERSATIONS, params=params)
+    # Token-identical: same prompt tokens, argmax like llama.cpp's greedy sampler, same stop rules.
+    assert [b.text for b in batched] == [s.text for s in sequential]
+    assert [b.completion_tokens for b in batched] == [s.completion_tokens for s in sequential]
+    assert [b.finish_reason for b in batched] == [s.finish_reason for s in sequential]
+    assert [b.prompt_tokens for b in batched] == [s.prompt_tokens for s in sequential]
+
+
+@pytest.mark.slow
+def test_complete_many_stop_strings_and_sampled_fallback(llama_model: LlamaCppChatModel) -> None:
+    stop = GenerationParams(max_tokens=40, temperature=0.0, stop=[","])
+    for one, many in zip(
+        [llama_model.complete(c, params=stop) for c in CONVERSATIONS],
+        llama_model.complete_many(CONVERSATIONS, params=stop),
+        strict=True,
+    ):
+        assert many.text == one.text and "," not in many.text
+    # Sampled generation is not batched: each conversation goes through complete() with the fixed seed.
+    sampled = GenerationParams(max_tokens=12, temperature=0.7)
+    assert [c.text for c in llama_model.complete_many(CONVERSATIONS[:2], params=sampled)] == [
+        llama_model.complete(c, params=sampled).text for c in CONVERSATIONS[:2]
+    ]
+
+
+@pytest.mark.slow
+def test_many_conversations_are_split_into_batches_that_fit(llama_model: LlamaCppChatModel) -> None:
+    # Each ~1200-token prompt needs a 1536-cell window: 12 of them exceed the decoder's 4 x 4096 cells.
+    params = GenerationParams(max_tokens=2, temperature=0.0)
+    long_user = ChatMessage(role="user", content="lighthouse " * 1200)
+    results = llama_model.complete_many([[SYSTEM, long_user]] * 12, params=params)
+    assert len(results) == 12 and all(r.completion_tokens <= 2 for r in results)
+
+
+@pytest.mark.slow
+def test_over_long_prompt_is_a_model_error(llama_model: LlamaCppChatModel) -> None:
+    words = ChatMessage(role="user", content="lighthouse " * (LLAMA_CONTEXT_TOKENS + 100))
+    with pytest.raises(ModelError, match="context window"):
+        llama_model.complete_many([CONVERSATIONS[0], [SYSTEM, words]], params=GenerationParams(max_tokens=8))
+
+
+@pytest.mark.slow
+def test_decoder_rejects_a_batch_larger_than_its_cells(llama_model: LlamaCppChatModel) -> None:
+    import llama_cpp
+
+    decoder = BatchDecoder(llama_cpp, llama_model._llm, max_cells=1024, max_sequences=4)
+    try:
+        with pytest.raises(ModelError, match="batch too large"):
+            decoder.generate([[1] * 300] * 4, max_tokens=100, stop=[])
+        with pytest.raises(ModelError, match="at most 4"):
+            decoder.generate([[1, 2]] * 5, max_tokens=4, stop=[])
+    finally:
+        decoder.close()
