@@ -5,6 +5,7 @@ from __future__ import annotations
 from evaluation.calibration import NON_INFERIORITY, calibrate, split_queries
 from evaluation.synthetic import Collected, compare, run_variant, top_chunks
 from kernel.models import Hit, PointKind, SearchMode
+from knowledge.profile import CHUNK_ITEM_KINDS
 from retrieval.evidence import Evidence
 from retrieval.search import RerankParams
 
@@ -41,7 +42,7 @@ def test_helpful_evidence_is_chosen_and_checked_on_the_held_out_half() -> None:
     profile = result.profile
     assert profile.rerank_lambda == result.chosen.rerank_lambda and profile.uses_items
     assert set(profile.search_modes) == set(SearchMode)
-    assert [t.method for t in result.by_kind] == ["rerank:question", "rerank:summary", "rerank:keywords"]
+    assert [t.method for t in result.by_kind] == [f"rerank:{k.value}" for k in CHUNK_ITEM_KINDS]
 
 
 def test_harmful_evidence_gets_zero_strength_and_no_items() -> None:

@@ -44,7 +44,9 @@ def built(
     store: VectorStore = (
         EdgeStore(tmp_path / "edge") if request.param == "edge" else ClientStore(QdrantClient(":memory:"))
     )
-    settings = Settings(data_dir=tmp_path / "data", synth={"generate": "all", "roundtrip": False, "grounding": False, "dedup": False})
+    settings = Settings(
+        data_dir=tmp_path / "data", synth={"generate": "all", "roundtrip": False, "grounding": False, "dedup": False}
+    )
     components = build_components(settings, embedder=embedder, store=store, teacher=ScriptedTeacher())
     yield components
     components.close()
