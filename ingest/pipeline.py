@@ -221,6 +221,17 @@ class Ingestor:
         done = 0
         stage_fn = on_stage or (lambda _stage, _done, _total: None)
         results: dict[str, SynthCounts] = {}
+        if len(todo) > 1:
+            # Generation first, batched across documents (cached); each document below then only filters and stores.
+            texts = [chunk.text for plan in todo for chunk in plan.chunks]
+            try:
+                stage.warm(
+                    collection, texts, on_chunk=_progress(lambda _s, d, t: stage_fn("generation", d, t), 0, total)
+                )
+            except SynthragError as exc:
+                if raise_errors:
+                    raise
+                log.error("batched generation failed, going on document by document: %s", exc.message)
         for plan in todo:
             stage_fn("synthesis", done, total)
             now = time.time()

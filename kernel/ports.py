@@ -165,7 +165,11 @@ class BatchChatModel(ChatModel, Protocol):
     """A ChatModel that also decodes several conversations at once (callers without it loop over ``complete``)."""
 
     def complete_many(
-        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+        self,
+        conversations: Sequence[Sequence[ChatMessage]],
+        *,
+        params: GenerationParams,
+        schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
-        """One reply per conversation, in order (no schema); raises ModelError if the batch cannot run."""
+        """One reply per conversation, in order (constrained to ``schema`` when given); ModelError if it cannot run."""
         ...

@@ -105,7 +105,7 @@ class SynthSettings(BaseModel):
         "found a gain in).",
     )
     rerank_depth: int = Field(
-        default=20,
+        default=10,
         ge=1,
         le=1000,
         description="Raw candidates (at least k) that synthetic evidence may re-order; nothing else can enter.",

@@ -117,8 +117,8 @@ class TeacherGenerator:
     ) -> list[Generated[S.ChunkNotes]]:
         """:meth:`chunk_notes` for several chunks, in order: cached ones from the cache, the rest batched.
 
-        First attempts go through the model's ``complete_many`` (greedy, ``batch_size`` at a time)
-        when the model has it and the prompt needs no schema; a failed item, or a whole batch the
+        First attempts go through the model's ``complete_many`` (greedy, ``batch_size`` at a time,
+        under the prompt's schema if it has one) when the model has it; a failed item, or a whole batch the
         model rejects, gets its later attempts one by one as :meth:`chunk_notes` would.
 
         Args:
@@ -140,7 +140,7 @@ class TeacherGenerator:
         for index, hit in enumerate(results):
             if hit is not None:
                 finish(index, hit)
-        if not isinstance(self._model, BatchChatModel) or self._chunk_json:
+        if not isinstance(self._model, BatchChatModel):
             for index in pending:
                 finish(index, self._generate(requests[index], cached=False))
         else:
@@ -209,7 +209,8 @@ class TeacherGenerator:
         completions: list[Completion | None] = [None] * len(requests)
         failed = "no attempt made"
         try:
-            completions = list(model.complete_many([r.messages for r in requests], params=params))
+            schema = requests[0].schema  # one prompt, one schema (or none) for the whole batch
+            completions = list(model.complete_many([r.messages for r in requests], params=params, schema=schema))
         except ModelError as exc:
             failed = f"teacher call failed: {exc.message}"
         # The batch's time is shared evenly: its items were decoded together.

@@ -11,6 +11,7 @@ Not thread-safe: the caller holds the model's lock.
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,8 @@ from kernel.errors import ModelError
 PROMPT_BATCH = 512
 #: llama.cpp pads context sizes to this many cells.
 CELL_PAD = 256
+#: numpy view of ``llama_token_data`` (id, logit, p), for filling a whole vocabulary at once.
+_TOKEN_DATA = np.dtype([("id", np.intc), ("logit", np.single), ("p", np.single)], align=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +78,7 @@ class BatchDecoder:
         # The shape of the open context: sequences and cells per sequence.
         self._shape = (0, 0)
         self._vocab = llama_cpp.llama_model_get_vocab(llm.model)
+        self._grammars: list[Any] = []
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(self._vocab))
 
     def close(self) -> None:
@@ -87,8 +91,13 @@ class BatchDecoder:
     def __del__(self) -> None:
         self.close()
 
-    def generate(self, prompts: Sequence[Sequence[int]], *, max_tokens: int, stop: Sequence[str]) -> list[Decoded]:
+    def generate(
+        self, prompts: Sequence[Sequence[int]], *, max_tokens: int, stop: Sequence[str], grammar: str | None = None
+    ) -> list[Decoded]:
         """Greedy replies to token ``prompts`` (each already chat-formatted, BOS included), in order.
+
+        With ``grammar`` (GBNF) every reply is constrained by its own grammar sampler, as llama.cpp
+        constrains one: the next token is the best one the grammar allows.
 
         Raises:
             ModelError: Too many sequences, the batch does not fit the context, or llama.cpp failed.
@@ -110,11 +119,21 @@ class BatchDecoder:
         memory = self._lib.llama_get_memory(ctx)
         self._lib.llama_memory_clear(memory, True)
         batch = self._lib.llama_batch_init(max(PROMPT_BATCH, len(prompts)), 0, 1)
+        self._grammars = [self._grammar_sampler(grammar) for _ in prompts] if grammar else []
         try:
             return self._run(ctx, memory, batch, prompts, max_tokens=max_tokens, stop=stop)
         finally:
+            for sampler in self._grammars:
+                self._lib.llama_sampler_free(sampler)
+            self._grammars = []
             self._lib.llama_batch_free(batch)
             self._lib.llama_memory_clear(memory, True)
+
+    def _grammar_sampler(self, grammar: str) -> Any:
+        sampler = self._lib.llama_sampler_init_grammar(self._vocab, grammar.encode("utf-8"), b"root")
+        if not sampler:
+            raise ModelError("llama.cpp could not parse the grammar of the output schema")
+        return sampler
 
     def _run(
         self,
@@ -174,11 +193,48 @@ class BatchDecoder:
     def _text(self, tokens: list[int]) -> str:
         return bytes(self._llm.detokenize(tokens)).decode("utf-8", "ignore")
 
-    def _argmax(self, ctx: Any, row: int) -> int:
+    def _argmax(self, ctx: Any, row: int, seq: int) -> int:
         pointer = self._lib.llama_get_logits_ith(ctx, row)
         if not pointer:
             raise ModelError(f"llama.cpp returned no logits for batch row {row}")
-        return int(np.ctypeslib.as_array(pointer, shape=(self._n_vocab,)).argmax())
+        logits = np.ctypeslib.as_array(pointer, shape=(self._n_vocab,))
+        best = int(logits.argmax())
+        if not self._grammars:
+            return best
+        sampler = self._grammars[seq]
+        # The unconstrained best is usually allowed: test it alone before filtering the whole vocabulary.
+        token = best if self._allowed(sampler, best, float(logits[best])) else self._constrained(sampler, logits)
+        self._lib.llama_sampler_accept(sampler, token)
+        return token
+
+    def _allowed(self, sampler: Any, token: int, logit: float) -> bool:
+        one = (self._lib.llama_token_data * 1)()
+        one[0].id, one[0].logit, one[0].p = token, logit, 0.0
+        candidates = self._lib.llama_token_data_array(
+            data=ctypes.cast(one, ctypes.POINTER(self._lib.llama_token_data)), size=1, selected=-1, sorted=False
+        )
+        self._lib.llama_sampler_apply(sampler, ctypes.byref(candidates))
+        return bool(np.isfinite(one[0].logit))
+
+    def _constrained(self, sampler: Any, logits: np.ndarray[Any, Any]) -> int:
+        """The best token the grammar allows (it sets the others' logits to -inf)."""
+        data = (self._lib.llama_token_data * self._n_vocab)()
+        view = np.frombuffer(data, dtype=_TOKEN_DATA)
+        view["id"] = np.arange(self._n_vocab, dtype=np.intc)
+        view["logit"] = logits
+        view["p"] = 0.0
+        candidates = self._lib.llama_token_data_array(
+            data=ctypes.cast(data, ctypes.POINTER(self._lib.llama_token_data)),
+            size=self._n_vocab,
+            selected=-1,
+            sorted=False,
+        )
+        self._lib.llama_sampler_apply(sampler, ctypes.byref(candidates))
+        size = int(candidates.size)
+        kept = view[:size]
+        if size == 0 or not np.isfinite(kept["logit"]).any():
+            raise ModelError("the output grammar allows no next token")
+        return int(kept["id"][int(np.argmax(kept["logit"]))])
 
     def _feed(self, ctx: Any, batch: Any, entries: Sequence[tuple[int, int, int, bool]]) -> dict[int, int]:
         """Decode (sequence, position, token, wants logits) entries in batches; the greedy next token per sequence.
@@ -201,7 +257,7 @@ class BatchDecoder:
             code = int(self._lib.llama_decode(ctx, batch))
             if code != 0:
                 raise ModelError(f"llama.cpp batch decode failed (code {code}; 1 means no room in the KV cache)")
-            picked.update((seq, self._argmax(ctx, row)) for seq, row in rows.items())
+            picked.update((seq, self._argmax(ctx, row, seq)) for seq, row in rows.items())
         return picked
 
     def _context(self, sequences: int, cells: int) -> Any:

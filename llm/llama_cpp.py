@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.metadata
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -148,9 +150,17 @@ class LlamaCppChatModel:
         )
 
     def complete_many(
-        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+        self,
+        conversations: Sequence[Sequence[ChatMessage]],
+        *,
+        params: GenerationParams,
+        schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
-        """Replies to several conversations, in order, decoded together (no schema).
+        """Replies to several conversations, in order, decoded together.
+
+        With ``schema`` every reply is constrained by the same grammar :meth:`complete` would use
+        (llama-cpp-python's JSON-schema converter), one grammar sampler per sequence, so greedy
+        replies are the same as one by one.
 
         Greedy (``temperature`` 0) conversations go through one multi-sequence batch: their shared
         prompt prefix is decoded once and each step decodes one token of every unfinished reply. The
@@ -163,7 +173,8 @@ class LlamaCppChatModel:
             ModelError: A prompt does not fit the context window, or llama.cpp failed.
         """
         if params.temperature > 0 or self._formatter is None:
-            return [self.complete(messages, params=params) for messages in conversations]
+            return [self.complete(messages, params=params, schema=schema) for messages in conversations]
+        grammar = _gbnf(schema) if schema else None
         prompts = [self._prompt_tokens(messages) for messages in conversations]
         for tokens in prompts:
             if len(tokens) >= self._n_ctx:
@@ -183,7 +194,7 @@ class LlamaCppChatModel:
                 )
                 for group in groups:
                     room = _room(group, max_tokens=params.max_tokens, n_ctx=self._n_ctx)
-                    decoded = self._batch.generate(group, max_tokens=room, stop=list(params.stop))
+                    decoded = self._batch.generate(group, max_tokens=room, stop=list(params.stop), grammar=grammar)
                     completions += [
                         Completion(
                             text=d.text,
@@ -326,3 +337,10 @@ def _template_formatter(llama_cpp: Any, llm: Any) -> Any:
     return llama_cpp.llama_chat_format.Jinja2ChatFormatter(
         template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos())
     )
+
+
+def _gbnf(schema: dict[str, Any]) -> str:
+    """The GBNF grammar llama-cpp-python builds for a JSON-schema ``response_format`` (same converter, same input)."""
+    _import_llama_cpp()
+    converter = importlib.import_module("llama_cpp.llama_grammar")
+    return str(converter.json_schema_to_gbnf(json.dumps(schema)))

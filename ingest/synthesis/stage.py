@@ -111,6 +111,17 @@ class SynthesisStage:
             profile = profile_for(self.teacher, path=self._settings.profile)
             self._store.set_metadata(collection, {**metadata, METADATA_KEY: profile.model_dump(mode="json")})
 
+    def warm(self, collection: str, chunks: Sequence[str], *, on_chunk: ChunkDoneFn | None = None) -> None:
+        """Generate (into the cache) the notes of many documents' chunks at once, before :meth:`run` per document.
+
+        A local teacher decodes chunks in batches of ``batch_size``; across documents the batches stay
+        full even when each document has one or two chunks to synthesize. Nothing happens when no
+        chunk items are generated for this collection, or for a remote teacher (it runs concurrent calls).
+        """
+        if self._concurrency > 1 or not self.item_kinds(collection):
+            return
+        self._generator.chunk_notes_many(list(chunks), on_done=on_chunk)
+
     def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
         """Synthesize one document: generate (cached), filter, store points, save and return the report.
 

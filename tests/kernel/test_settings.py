@@ -25,7 +25,7 @@ def test_synthesis_settings_are_one_group_with_the_old_defaults(env: pytest.Monk
     assert (synth.enabled, synth.questions, synth.max_attempts, synth.repetition_max) == (True, 2, 2, 0.5)
     assert (synth.grounding, synth.grounding_min, synth.dedup, synth.dedup_max_similarity) == (True, 0.6, True, 0.9)
     assert (synth.roundtrip, synth.roundtrip_k, synth.search, synth.weight) == (True, 5, None, 0.5)
-    assert (synth.generate, synth.rerank_depth, synth.rerank_lambda, synth.expansion_alpha) == ("used", 20, None, None)
+    assert (synth.generate, synth.rerank_depth, synth.rerank_lambda, synth.expansion_alpha) == ("used", 10, None, None)
     assert all(field.description for field in SynthSettings.model_fields.values())
     assert not any(name.startswith("synth_") for name in Settings.model_fields)
 
