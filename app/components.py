@@ -30,10 +30,10 @@ from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
 from knowledge.cache import open_synth_db
-from knowledge.profile import stored_profile
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
+from retrieval.profiles import CollectionProfiles
 from retrieval.search import Searcher
 from retrieval.sparse import Bm25Encoder
 from retrieval.stores.factory import create_store
@@ -177,7 +177,7 @@ def build_search(
         embedder=embedder,
         sparse=sparse,
         settings=settings,
-        profiles=lambda collection: stored_profile(store.get_metadata(collection)),
+        profiles=CollectionProfiles(store),
     )
     return SearchParts(embedder=embedder, sparse=sparse, store=store, searcher=searcher)
 

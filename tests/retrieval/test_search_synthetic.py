@@ -18,8 +18,9 @@ from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import METADATA_KEY, TeacherProfile
 from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import max_shift
-from retrieval.search import RerankParams
+from retrieval.search import RerankParams, Searcher
 from tests.conftest import make_components
 from tests.fixtures_docs import write_sample_folder
 from tests.retrieval.conftest import store_query
@@ -101,16 +102,40 @@ def test_a_bad_teacher_moves_a_chunk_at_most_the_bound(indexed: Components, mode
 
 
 def test_the_collection_profile_decides_by_default(indexed: Components) -> None:
-    raw = _ids(indexed, k=10, synthetic=False)
-    _plant(indexed, raw[3], QUERY)
     store = indexed.search.store
-    assert _ids(indexed, k=10) == raw  # no profile stored: chunks alone
+    # No cache between searches here (the service re-reads a profile at most every PROFILE_TTL_S).
+    searcher = Searcher(
+        store=store,
+        embedder=indexed.search.embedder,
+        sparse=indexed.search.sparse,
+        settings=indexed.settings,
+        profiles=CollectionProfiles(store, ttl_s=0.0),
+    )
+
+    def ids(**kwargs: Any) -> list[str]:
+        return [h.id for h in searcher.search(QUERY, collection="c", k=10, **kwargs).hits]
+
+    raw = ids(synthetic=False)
+    _plant(indexed, raw[3], QUERY)
+    assert ids() == raw  # no profile stored: chunks alone
     profile = TeacherProfile(teacher="t", rerank_lambda=4.0, item_kinds=list(KINDS), search_modes=[SearchMode.HYBRID])
     store.set_metadata("c", {**store.get_metadata("c"), METADATA_KEY: profile.model_dump(mode="json")})
-    moved = _ids(indexed, k=10)
+    moved = ids()
     assert moved != raw and moved.index(raw[3]) < 3
-    assert _ids(indexed, k=10, synthetic=False) == raw  # per-request opt-out
-    assert _ids(indexed, k=10, mode=SearchMode.DENSE) == _ids(indexed, k=10, mode=SearchMode.DENSE, synthetic=False)
+    assert ids(synthetic=False) == raw  # per-request opt-out
+    assert ids(mode=SearchMode.DENSE) == ids(mode=SearchMode.DENSE, synthetic=False)  # not in the profile's modes
+
+
+def test_profiles_are_cached_for_a_short_time(indexed: Components) -> None:
+    store = indexed.search.store
+    now = [0.0]
+    profiles = CollectionProfiles(store, ttl_s=5.0, clock=lambda: now[0])
+    assert profiles("c") is None
+    profile = TeacherProfile(teacher="t", rerank_lambda=2.0)
+    store.set_metadata("c", {**store.get_metadata("c"), METADATA_KEY: profile.model_dump(mode="json")})
+    assert profiles("c") is None  # still the cached read
+    now[0] = 5.0
+    assert profiles("c") == profile
 
 
 def test_kinds_filter_searches_exactly_those_kinds(indexed: Components) -> None:
