@@ -1,4 +1,4 @@
-"""Teacher throughput: the old path (chunk.v1 JSON grammar, one chunk at a time) vs the new (chunk.v2 compact, batched).
+"""Teacher throughput: the old path (one chunk at a time) vs the new (batched decoding), same chunk prompt and grammar.
 
 Both run on the same SciFact chunks in one process, through TeacherGenerator over the llama-cpp
 adapter with a fresh cache (nothing cached), alternating old and new batch by batch so that other
@@ -26,12 +26,13 @@ from kernel.settings import Settings, SynthSettings, configure_offline
 from knowledge.cache import GenerationCache
 from knowledge.generate import TeacherGenerator
 from knowledge.policy import candidates, judge_candidate
+from knowledge.prompts import CHUNK_PROMPT
 from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
 from retrieval.embedding import create_embedder
 
 SCIFACT = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "scifact"
 QUESTIONS = 2
-OLD, NEW = "chunk.v1", "chunk.v2"
+OLD, NEW = "one-by-one", "batched"
 
 
 def sample_chunks(n: int) -> list[str]:
@@ -88,17 +89,18 @@ def run(n_chunks: int, *, batch_size: int = 8, threads: int = 2) -> dict[str, An
     seconds: dict[str, float] = {OLD: 0.0, NEW: 0.0}
     batch_rates: dict[str, list[float]] = {OLD: [], NEW: []}
 
-    def path(prompt: str, part: list[str]) -> tuple[list[Any], float]:
+    def path(name: str, part: list[str]) -> tuple[list[Any], float]:
         with tempfile.TemporaryDirectory() as cache_dir:
             generator = TeacherGenerator(
                 adapter,
                 GenerationCache.open(Path(cache_dir)),
                 questions=QUESTIONS,
                 batch_size=batch_size,
-                chunk_prompt=prompt,
+                chunk_prompt=CHUNK_PROMPT,
             )
             started = time.perf_counter()
-            result = generator.chunk_notes_many(part)
+            # Old: the adapter's complete() per chunk, as synthesis ran before batching.
+            result = [generator.chunk_notes(t) for t in part] if name == OLD else generator.chunk_notes_many(part)
             return result, time.perf_counter() - started
 
     path(OLD, texts[:1])
@@ -140,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     report = run(chunks, batch_size=batch_size)
     print("| path | chunks/s | s per chunk | tokens/s | valid notes | kept items (rate) | kept per kind |")
     print("|---|---|---|---|---|---|---|")
-    for name, label in ((OLD, "old: chunk.v1 JSON, one by one"), (NEW, "new: chunk.v2 compact, batched")):
+    for name, label in ((OLD, f"old: {CHUNK_PROMPT} one by one"), (NEW, f"new: {CHUNK_PROMPT} batched")):
         q = report["quality"][name]
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(q["kept_by_kind"].items()))
         print(
