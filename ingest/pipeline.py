@@ -225,9 +225,7 @@ class Ingestor:
             # Generation first, batched across documents (cached); each document below then only filters and stores.
             texts = [chunk.text for plan in todo for chunk in plan.chunks]
             try:
-                stage.warm(
-                    collection, texts, on_chunk=_progress(lambda _s, d, t: stage_fn("generation", d, t), 0, total)
-                )
+                stage.warm(collection, texts, on_chunk=_progress(stage_fn, 0, total))
             except SynthragError as exc:
                 if raise_errors:
                     raise
