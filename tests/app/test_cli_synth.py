@@ -63,3 +63,20 @@ def test_no_synth_skips_the_teacher(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "synthesis: off" in result.stdout
     assert "generated" not in result.stdout
+
+
+def test_ingest_with_synthesis_leaves_chunk_search_exactly_as_no_synth(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "bees.txt").write_text("\n\n".join(BEEKEEPING))
+    (docs / "chess.txt").write_text("\n\n".join(CHESS))
+    synthesized, plain = tmp_path / "synth", tmp_path / "plain"
+    assert _run(["ingest", str(docs), "--no-progress"], synthesized).returncode == 0
+    assert _run(["ingest", str(docs), "--no-progress", "--no-synth"], plain).returncode == 0
+    for mode in ("bm25", "dense", "hybrid", "hybrid-mmr"):
+        for query in ("when is honey harvested", "which opening starts with e4"):
+            args = ["search", query, "--mode", mode, "--k", "8", "--json"]
+            with_synth = json.loads(_run(args, synthesized).stdout)["hits"]
+            without = json.loads(_run(args, plain).stdout)["hits"]
+            key = ["text", "score", "document_id", "chunk_index", "start", "end"]
+            assert [[h[k] for k in key] for h in with_synth] == [[h[k] for k in key] for h in without], (mode, query)
