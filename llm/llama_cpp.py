@@ -100,6 +100,11 @@ class LlamaCppChatModel:
     def model_id(self) -> str:
         return self._model_id
 
+    @property
+    def llama(self) -> Any:
+        """The loaded ``llama_cpp.Llama`` (for benchmarks and tests of the low-level decoder; not locked)."""
+        return self._llm
+
     def count_tokens(self, text: str) -> int:
         """Number of model tokens in ``text`` (no special tokens)."""
         # Tokenizing only reads the vocabulary, so it needs no lock (llama-server does the same).

@@ -200,9 +200,13 @@ class ScriptedBatchChat(ScriptedChat):
         self.batches: list[int] = []
 
     def complete_many(
-        self, conversations: Sequence[Sequence[ChatMessage]], *, params: GenerationParams
+        self,
+        conversations: Sequence[Sequence[ChatMessage]],
+        *,
+        params: GenerationParams,
+        schema: dict[str, Any] | None = None,
     ) -> list[Completion]:
         self.batches.append(len(conversations))
         if self._batch_error is not None:
             raise self._batch_error.with_traceback(None)
-        return [self.complete(messages, params=params) for messages in conversations]
+        return [self.complete(messages, params=params, schema=schema) for messages in conversations]

@@ -72,9 +72,9 @@ def test_a_model_without_complete_many_is_called_one_by_one(tmp_path: Path) -> N
     assert all(r.notes is not None for r in results) and len(model.calls) == 3
 
 
-def test_json_prompt_is_never_batched(tmp_path: Path) -> None:
+def test_json_prompt_is_batched_under_its_schema(tmp_path: Path) -> None:
     reply = '{"keywords": ["bees"], "summary": "Bees keep warm.", "questions": [{"question": "How warm is it?", "answer": "35"}]}'
     model = ScriptedBatchChat([reply], loop=True)
     generator = TeacherGenerator(model, GenerationCache.open(tmp_path), questions=2, chunk_prompt="chunk.v1")
     assert all(r.notes is not None for r in generator.chunk_notes_many(CHUNKS[:2]))
-    assert model.batches == [] and all(call.schema is not None for call in model.calls)
+    assert model.batches == [2] and all(call.schema is not None for call in model.calls)

@@ -86,7 +86,7 @@ def test_over_long_prompt_is_a_model_error(llama_model: LlamaCppChatModel) -> No
 def test_decoder_rejects_a_batch_larger_than_its_cells(llama_model: LlamaCppChatModel) -> None:
     import llama_cpp
 
-    decoder = BatchDecoder(llama_cpp, llama_model._llm, max_cells=1024, max_sequences=4)
+    decoder = BatchDecoder(llama_cpp, llama_model.llama, max_cells=1024, max_sequences=4)
     try:
         with pytest.raises(ModelError, match="batch too large"):
             decoder.generate([[1] * 300] * 4, max_tokens=100, stop=[])
