@@ -179,6 +179,9 @@ def _profile(
     calibration = Calibration(
         dataset=dataset, queries=queries, chosen={"fit": chosen.as_json(), "holdout": holdout.as_json()}
     )
+    if not modes:
+        # No mode gains on the held-out half: no search would use the items, so none are generated.
+        return TeacherProfile(teacher=teacher, item_kinds=[], calibration=calibration)
     return TeacherProfile(
         teacher=teacher,
         rerank_lambda=chosen.rerank_lambda,

@@ -62,8 +62,8 @@ class TeacherProfile(BaseModel):
 
     @property
     def uses_items(self) -> bool:
-        """Whether any search uses chunk items (so they are worth generating)."""
-        return bool(self.item_kinds) and (self.rerank_lambda > 0 or self.expansion_alpha > 0)
+        """Whether some search uses chunk items by default (so they are worth generating)."""
+        return bool(self.item_kinds and self.search_modes) and (self.rerank_lambda > 0 or self.expansion_alpha > 0)
 
 
 def default_profile(teacher: str) -> TeacherProfile:
