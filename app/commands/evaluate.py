@@ -9,15 +9,14 @@ from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
-from app.commands.synthetic_setup import SyntheticSample, open_components, prepare
+from app.commands.synthetic_setup import SyntheticSample, index_sample, open_components, prepare
 from app.components import Components, build_configured
 from evaluation.beir import BeirDataset
 from evaluation.calibration import GRID
 from evaluation.metrics import EvalReport
 from evaluation.paired import PairedComparison
-from evaluation.runner import CHUNK_DEPTH, RANK_DEPTH, prepare_dataset, run_queries, score
+from evaluation.runner import CHUNK_DEPTH, RANK_DEPTH, run_queries, score
 from evaluation.synthetic import compare, run_variant
-from ingest.pipeline import IngestOutcome
 from kernel.errors import InvalidRequestError
 from kernel.ids import document_id
 from kernel.models import SearchMode
@@ -35,26 +34,11 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidRequestError("--synth-top-n needs --synthetic")
     modes = [SearchMode(args.mode)] if args.mode else [settings.search_mode]
     components = build_configured(settings, answers=False, synthesis=False)
-    searcher, ingestor = components.search.searcher, components.ingest.ingestor
+    searcher = components.search.searcher
     try:
         bar = tqdm(unit="doc", file=sys.stderr, desc="indexing", leave=False)
-
-        def on_progress(_: IngestOutcome) -> None:
-            bar.update(1)
-
-        dataset, collection, indexed = prepare_dataset(
-            args.dataset,
-            args.split,
-            store=components.search.store,
-            ingestor=ingestor,
-            on_progress=on_progress,
-            sample_docs=getattr(args, "sample_docs", None),
-            seed=getattr(args, "seed", 0),
-            max_relevant_share=getattr(args, "max_relevant_share", None),
-        )
+        dataset, collection = index_sample(args, components, bar)
         bar.close()
-        if not indexed:
-            print(f"reusing index {collection}", file=sys.stderr)
         rows = [
             (mode, score(dataset, run_queries(dataset, searcher, collection=collection, mode=mode))) for mode in modes
         ]

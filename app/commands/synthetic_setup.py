@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tqdm import tqdm
 
@@ -40,6 +41,27 @@ def open_components(settings: Settings) -> Components:
     return build_configured(calibration_settings(settings), answers=False, synthesis=True)
 
 
+def index_sample(args: argparse.Namespace, components: Components, bar: tqdm[Any]) -> tuple[BeirDataset, str]:
+    """Load the dataset (or its sample) and index it once, counting documents on ``bar``; (dataset, collection)."""
+
+    def on_progress(_: IngestOutcome) -> None:
+        bar.update(1)
+
+    dataset, collection, indexed = prepare_dataset(
+        args.dataset,
+        args.split,
+        store=components.search.store,
+        ingestor=components.ingest.ingestor,
+        on_progress=on_progress,
+        sample_docs=getattr(args, "sample_docs", None),
+        seed=getattr(args, "seed", 0),
+        max_relevant_share=getattr(args, "max_relevant_share", None),
+    )
+    if not indexed:
+        print(f"reusing index {collection}", file=sys.stderr)
+    return dataset, collection
+
+
 def prepare(args: argparse.Namespace, components: Components, modes: Sequence[SearchMode]) -> SyntheticSample:
     """Index (once), synthesize (once, or the raw top N only) and collect candidates and evidence."""
     settings = components.settings
@@ -51,9 +73,6 @@ def prepare(args: argparse.Namespace, components: Components, modes: Sequence[Se
     assert stage is not None  # open_components builds one
     bar = tqdm(unit="doc", file=sys.stderr, desc="indexing", leave=False)
 
-    def on_progress(_: IngestOutcome) -> None:
-        bar.update(1)
-
     def on_stage(name: str, done: int, total: int) -> None:
         if name == "synthesis":
             bar.set_description("synthesis")
@@ -62,18 +81,7 @@ def prepare(args: argparse.Namespace, components: Components, modes: Sequence[Se
             bar.n = done
             bar.refresh()
 
-    dataset, collection, indexed = prepare_dataset(
-        args.dataset,
-        args.split,
-        store=components.search.store,
-        ingestor=ingestor,
-        on_progress=on_progress,
-        sample_docs=args.sample_docs,
-        seed=args.seed,
-        max_relevant_share=args.max_relevant_share,
-    )
-    if not indexed:
-        print(f"reusing index {collection}", file=sys.stderr)
+    dataset, collection = index_sample(args, components, bar)
     collected = prepare_synthetic(
         dataset,
         collection=collection,
