@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
 from ingest.jobs import JobQueue, JobRecord, JobSpec
-from ingest.parse import parse_document
+from ingest.parse import ParseLimits, parse_document
 from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
 from kernel.ids import document_id
 from kernel.models import Document
@@ -96,7 +96,8 @@ class DocumentService:
         source = clean_filename(filename)
         if not data:
             raise EmptyDocumentError(f"{source} is empty (0 bytes)")
-        doc = parse_document(data, source)  # 415 for unknown types, 422 for corrupt/encrypted/empty
+        limits = ParseLimits(max_chars=self._settings.max_document_chars, max_page_chars=self._settings.max_page_chars)
+        doc = parse_document(data, source, limits)  # 415 unknown type, 422 corrupt/encrypted/empty/too much text
         check_limits(
             doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
         )

