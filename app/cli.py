@@ -54,6 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="also synthesize and report raw vs synthetic re-ranking and expansion side by side, with paired intervals",
     )
 
+    docs = sub.add_parser(
+        "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"
+    )
+    docs.add_argument("--dataset", required=True, type=Path, metavar="DIR", help="docs/, queries.jsonl, qrels.tsv")
+    docs.add_argument("--mode", choices=MODES, default=None)
+    docs.add_argument("--k", type=int, default=5, help="hits that count (default 5)")
+    docs.add_argument(
+        "--compare",
+        action="store_true",
+        help="measure plain, +context headers and +query period/organisation side by side, paired per question",
+    )
+    docs.add_argument("--json", action="store_true", help="print one JSON object")
+
     cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
     _dataset_arguments(cal)
     cal.add_argument("--json", action="store_true", help="print one JSON object")
@@ -131,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.calibrate import run_calibrate
 
             return run_calibrate(args, settings)
+        if args.command == "eval-docs":
+            from app.commands.evaluate_docs import run_eval_docs
+
+            return run_eval_docs(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

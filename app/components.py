@@ -211,6 +211,7 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
         chunk_max_tokens=settings.chunk_max_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         synthesis=synthesis,
+        context_headers=settings.context_headers,
     )
     wake = threading.Event()
     documents = DocumentService(

@@ -11,6 +11,7 @@ from ingest.jobs import JobRecord
 from ingest.uploads import UploadResult
 from kernel.models import Hit, SearchFilters, SearchMode
 from kernel.tenancy import CollectionName, logical_collection
+from retrieval.preference import QueryInterpretation
 from retrieval.search import MAX_QUERY_CHARS, SearchTimings
 
 
@@ -39,6 +40,9 @@ class SearchResponse(BaseModel):
     mode: SearchMode
     hits: list[Hit]
     timings: SearchTimings
+    interpretation: QueryInterpretation | None = Field(
+        default=None, description="Periods/organisations the query named that documents carry; preferred first."
+    )
 
 
 class Health(BaseModel):

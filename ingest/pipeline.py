@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.bm25_stats import Bm25Stats
 from ingest.chunking import chunk_document
+from ingest.context import ORGANISATION, PERIOD, chunk_header, document_context, indexed_text
 from ingest.synthesis import SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
@@ -21,6 +22,7 @@ from kernel.models import SYNTHETIC_KINDS, Chunk, Document, PointKind, StoredPoi
 from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from kernel.tenancy import synthetic_collection
 from knowledge.reports import SynthCounts
+from retrieval.preference import CONTEXT_KEY, merge_context
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,8 @@ class _Planned:
     stale_ids: set[str]
     missing: list[int] = field(default_factory=list)  # indexes of chunks not yet stored
     stale_synthetic: set[str] = field(default_factory=set)  # the old version's points in the companion
+    context: dict[str, Any] = field(default_factory=dict)  # period, organisation found in the document
+    headers: list[str] = field(default_factory=list)  # per chunk: the context header indexed with it
 
 
 ProgressFn = Callable[[IngestOutcome], None]
@@ -86,9 +90,11 @@ class Ingestor:
         chunk_overlap_tokens: int,
         batch_chunks: int = 256,
         synthesis: SynthesisStage | None = None,
+        context_headers: bool = True,
     ) -> None:
         """Args: store: where points go; collections: creates them and records the embedding model;
-        bm25: the collections' BM25 length counters (shared with the synthesis stage)."""
+        bm25: the collections' BM25 length counters (shared with the synthesis stage);
+        context_headers: index each chunk with its document's header (title, organisation, period)."""
         self._store = store
         self._collections = collections
         self._bm25 = bm25
@@ -97,7 +103,9 @@ class Ingestor:
         self._max_tokens = min(chunk_max_tokens, embedder.max_tokens)
         self._overlap = chunk_overlap_tokens
         self._batch_chunks = batch_chunks
-        self._chunk_config = f"{self._max_tokens}/{self._overlap}"
+        self._context_headers = context_headers
+        # Headers change what is indexed, so they are part of every point's identity.
+        self._chunk_config = f"{self._max_tokens}/{self._overlap}" + ("/ctx1" if context_headers else "")
         self._synthesis = synthesis
 
     @property
@@ -294,7 +302,20 @@ class Ingestor:
             # kept them beside the chunks; they are cleared from there too).
             stale |= self._store.document_point_ids(collection, doc_id, kinds=SYNTHETIC_KINDS)
             stale_synthetic = self._store.document_point_ids(synthetic_collection(collection), doc_id)
-        return _Planned(item, doc_id, version, chunks, ids, stale, missing, stale_synthetic)
+        context = document_context(item.document)
+        metadata = {**context, **item.document.metadata, **item.metadata}
+        headers = [chunk_header(item.document, c, metadata) if self._context_headers else "" for c in chunks]
+        return _Planned(item, doc_id, version, chunks, ids, stale, missing, stale_synthetic, context, headers)
+
+    def _record_context(self, collection: str, plans: list[_Planned]) -> None:
+        """Add these documents' periods and organisations to the collection's list (queries match against it)."""
+        periods, organisations = _context_values(plans, PERIOD), _context_values(plans, ORGANISATION)
+        if not periods and not organisations:
+            return
+        meta = self._collections.get_metadata(collection)
+        merged = merge_context(meta.get(CONTEXT_KEY), periods, organisations)
+        if merged != meta.get(CONTEXT_KEY):
+            self._collections.set_metadata(collection, {**meta, CONTEXT_KEY: merged})
 
     def _flush(
         self, plans: list[_Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
@@ -302,7 +323,7 @@ class Ingestor:
         if not plans:
             return []
         work = [(plan, i) for plan in plans for i in plan.missing]
-        texts = [plan.chunks[i].text for plan, i in work]
+        texts = [indexed_text(plan.headers[i], plan.chunks[i].text) for plan, i in work]
         stage = on_stage or (lambda _stage, _done, _total: None)
         try:
             dense: list[list[float]] = []
@@ -325,12 +346,18 @@ class Ingestor:
             stale_synthetic = [pid for plan in plans for pid in plan.stale_synthetic]
             if stale_synthetic:
                 self._store.delete(synthetic_collection(collection), stale_synthetic)
+            self._record_context(collection, plans)
         except SynthragError as exc:
             if raise_errors:
                 raise
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
+
+
+def _context_values(plans: list[_Planned], key: str) -> set[str]:
+    values = ({**plan.context, **plan.item.document.metadata, **plan.item.metadata}.get(key) for plan in plans)
+    return {v for v in values if isinstance(v, str) and v}
 
 
 def _current(stage: SynthesisStage, collection: str, plan: _Planned) -> bool:
@@ -377,7 +404,8 @@ def _payload(plan: _Planned, index: int, ingested_at: float) -> dict[str, Any]:
         P.START: chunk.start,
         P.END: chunk.end,
         P.CONTENT_HASH: sha256_text(chunk.text),
-        P.METADATA: {**doc.metadata, **plan.item.metadata, "format": doc.format},
+        P.METADATA: {**plan.context, **doc.metadata, **plan.item.metadata, "format": doc.format},
+        P.CONTEXT: plan.headers[index],
         P.DOC_VERSION: plan.version,
         P.INGESTED_AT: ingested_at,
     }

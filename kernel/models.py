@@ -154,6 +154,9 @@ class Hit(_Model):
     end: int | None = None
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    context: str | None = Field(
+        default=None, description="Header indexed with the chunk: title, organisation, period, section."
+    )
     matched_kind: str | None = Field(
         default=None, description="Synthetic item kind (question, summary, keywords) that best matched this chunk."
     )

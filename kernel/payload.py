@@ -24,6 +24,8 @@ INGESTED_AT = "ingested_at"
 PARENT_TEXT = "parent_text"
 ANSWER = "answer"
 SCOPE = "scope"
+#: On chunks: the header (title, organisation, period, section) indexed with the chunk's text.
+CONTEXT = "context"
 
 #: Payload fields that get a keyword index in every adapter.
 KEYWORD_FIELDS: tuple[str, ...] = (DOCUMENT_ID, CHUNK_ID, KIND, TAGS, SOURCE)

@@ -174,6 +174,14 @@ class Settings(BaseSettings):
         description="Chunk size bound in embedding word pieces (model cuts at 256).",
     )
     chunk_overlap_tokens: int = Field(default=32, ge=0, le=128, description="Overlap between chunks.")
+    context_headers: bool = Field(
+        default=True,
+        description="Index each chunk with its document's header: title, organisation, period, section.",
+    )
+    query_preferences: bool = Field(
+        default=True,
+        description="Prefer documents of the period/organisation a query names ('Q2 2023', 'latest quarter').",
+    )
 
     search_mode: SearchMode = Field(default=SearchMode.HYBRID, description="Default search mode.")
     search_k: int = Field(default=10, ge=1, le=1000, description="Default number of hits.")

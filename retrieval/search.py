@@ -9,7 +9,6 @@ synthetic companion (:mod:`retrieval.evidence`), each within a bounded number of
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,12 +30,11 @@ from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
 from retrieval.evidence import Evidence, EvidenceReader
+from retrieval.preference import QueryInterpretation, interpret, prefer, preference_filters
+from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import combine, raw_first_order
 
 MAX_QUERY_CHARS = 4000
-
-#: The teacher profile stored with a collection (None when it has none).
-ProfileLookup = Callable[[str], TeacherProfile | None]
 
 
 class SearchTimings(BaseModel):
@@ -56,6 +54,9 @@ class SearchResult(BaseModel):
     hits: list[Hit]
     mode: SearchMode
     timings: SearchTimings = Field(default_factory=SearchTimings)
+    interpretation: QueryInterpretation | None = Field(
+        default=None, description="Periods/organisations the query named and that were preferred."
+    )
 
 
 class RerankParams(BaseModel):
@@ -104,7 +105,7 @@ class Searcher:
         embedder: Embedder,
         sparse: SparseEncoder,
         settings: Settings,
-        profiles: ProfileLookup | None = None,
+        profiles: CollectionProfiles | None = None,
     ) -> None:
         self._store = store
         self._embedder = embedder
@@ -164,8 +165,29 @@ class Searcher:
                 sparse=sparse if params.expansion_alpha > 0 else None,
             )
             hits = rerank_hits(raw, evidence, params, limit=limit)
+        reading = self._interpret(text, collection, filters)
+        if reading is not None:
+            narrowed = preference_filters(filters, reading)
+            if narrowed is not None:
+                preferred = self._chunks(
+                    collection, self._store_query(mode, limit, dense, sparse, narrowed, mmr_diversity)
+                )
+                hits = prefer(preferred, hits, limit)
+                reading = reading.model_copy(update={"preferred_hits": len(preferred)})
         timings.store_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(hits=hits, mode=mode, timings=timings)
+        return SearchResult(hits=hits, mode=mode, timings=timings, interpretation=reading)
+
+    def _interpret(self, text: str, collection: str, filters: SearchFilters | None) -> QueryInterpretation | None:
+        """The query's periods/organisations that some document carries, when preferences apply."""
+        if not self._settings.query_preferences or self._profiles is None:
+            return None
+        if filters is not None and filters.kinds is not None:
+            return None  # an explicit kinds search (synthetic items) is not about documents
+        periods, organisations = self._profiles.context(collection)
+        if not periods and not organisations:
+            return None
+        reading = interpret(text, periods=periods, organisations=organisations)
+        return reading if reading.active else None
 
     def search_with_evidence(
         self, query: str, *, collection: str, mode: SearchMode, depth: int, query_vector: list[float] | None = None
@@ -301,4 +323,5 @@ def to_hit(point: ScoredPoint) -> Hit:
         end=pl.get(P.END),
         tags=list(pl.get(P.TAGS) or []),
         metadata=dict(pl.get(P.METADATA) or {}),
+        context=pl.get(P.CONTEXT) or None,
     )

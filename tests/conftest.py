@@ -26,6 +26,7 @@ LLAMA_CONTEXT_TOKENS = 4096
 #: Data shared by the worktrees, beside the repository (``../shared``); not part of it.
 SHARED_DIR = Path(__file__).resolve().parents[1].parent / "shared"
 SCIFACT_DIR = SHARED_DIR / "eval" / "scifact"
+EARNINGS_CALLS_DIR = SHARED_DIR / "eval" / "earnings-calls"
 
 
 @pytest.fixture(scope="session")
@@ -82,6 +83,17 @@ def scifact_dir() -> Path:
             pytest.fail(message + " (CI=true: the data must be there)")
         pytest.skip(message)
     return SCIFACT_DIR
+
+
+@pytest.fixture(scope="session")
+def earnings_calls_dir() -> Path:
+    """The earnings-call transcripts in ``../shared/eval/earnings-calls``: skipped when missing, a failure under CI=true."""
+    if not (EARNINGS_CALLS_DIR / "docs").is_dir():
+        message = f"earnings-call data not found at {EARNINGS_CALLS_DIR}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (CI=true: the data must be there)")
+        pytest.skip(message)
+    return EARNINGS_CALLS_DIR
 
 
 INJECTION = (

@@ -24,4 +24,10 @@ def search(body: SearchRequest, searcher: SearcherDep, scope: ScopeDep) -> Searc
         synthetic=body.synthetic,
     )
     collection = body.collection or scope.default
-    return SearchResponse(collection=collection, mode=result.mode, hits=result.hits, timings=result.timings)
+    return SearchResponse(
+        collection=collection,
+        mode=result.mode,
+        hits=result.hits,
+        timings=result.timings,
+        interpretation=result.interpretation,
+    )
