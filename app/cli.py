@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"
     )
     docs.add_argument("--dataset", required=True, type=Path, metavar="DIR", help="docs/, queries.jsonl, qrels.tsv")
+    docs.add_argument(
+        "--queries", type=Path, default=None, metavar="FILE", help="another JSONL of questions over the same docs/"
+    )
     docs.add_argument("--mode", choices=MODES, default=None)
     docs.add_argument("--k", type=int, default=5, help="hits that count (default 5)")
     docs.add_argument(

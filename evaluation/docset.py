@@ -59,14 +59,21 @@ def _qrels_tsv(path: Path) -> dict[str, set[str]]:
     return qrels
 
 
-def load_docset(root: Path) -> DocSet:
-    """Load a document-folder dataset; judged queries are those with at least one relevant file."""
+def load_docset(root: Path, queries_file: Path | None = None) -> DocSet:
+    """Load a document-folder dataset; judged queries are those with at least one relevant file.
+
+    ``queries_file`` (JSONL with ``_id``, ``text``, ``source_docs``) replaces the folder's questions
+    and judgments: another question set over the same files.
+    """
     if not is_docset(root):
         raise DatasetMissingError(f"{root} is not a document-folder dataset (needs docs/ and queries.jsonl)")
+    if queries_file is not None and not queries_file.is_file():
+        raise DatasetMissingError(f"questions file not found: {queries_file}")
     files = sorted(p for p in (root / "docs").iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     queries: dict[str, str] = {}
     sources: dict[str, set[str]] = {}
-    with (root / "queries.jsonl").open(encoding="utf-8") as handle:
+    path = queries_file or root / "queries.jsonl"
+    with path.open(encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, 1):
             if not line.strip():
                 continue
@@ -74,9 +81,9 @@ def load_docset(root: Path) -> DocSet:
                 record = json.loads(line)
                 queries[str(record["_id"])] = str(record["text"])
             except (ValueError, KeyError, TypeError) as e:
-                raise DatasetFormatError(f"{root / 'queries.jsonl'}:{lineno}: {e}") from e
+                raise DatasetFormatError(f"{path}:{lineno}: {e}") from e
             sources[str(record["_id"])] = {str(s) for s in record.get("source_docs") or []}
-    qrels = _qrels_tsv(root / "qrels.tsv") if (root / "qrels.tsv").is_file() else sources
+    qrels = _qrels_tsv(root / "qrels.tsv") if queries_file is None and (root / "qrels.tsv").is_file() else sources
     names = {f.name for f in files}
     unknown = sorted({name for rel in qrels.values() for name in rel} - names)
     if unknown:

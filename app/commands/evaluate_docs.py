@@ -71,7 +71,7 @@ def _measure(docset: DocSet, components: Components, modes: list[SearchMode], k:
 
 def run_eval_docs(args: argparse.Namespace, settings: Settings) -> int:
     """Measure the default configuration, or with --compare every variant in one run, paired per question."""
-    docset = load_docset(args.dataset)
+    docset = load_docset(args.dataset, args.queries)
     modes = [SearchMode(args.mode)] if args.mode else [settings.search_mode]
     variants = VARIANTS if args.compare else (Variant("default", settings.context_headers, settings.query_preferences),)
     base = build_configured(settings, answers=False, synthesis=False)
@@ -87,7 +87,9 @@ def run_eval_docs(args: argparse.Namespace, settings: Settings) -> int:
         base.close()
     rows = _rows(results)
     if args.json:
-        print(json.dumps({"dataset": str(args.dataset), "k": args.k, "questions": len(docset.qrels), "results": rows}))
+        questions = str(args.queries or args.dataset / "queries.jsonl")
+        summary = {"dataset": str(args.dataset), "queries": questions, "k": args.k, "questions": len(docset.qrels)}
+        print(json.dumps({**summary, "results": rows}))
         return 0
     print(f"dataset={args.dataset} questions={len(docset.qrels)} measure=relevant document in top {args.k}")
     for row in rows:
