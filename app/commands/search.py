@@ -37,13 +37,20 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
                 "end": h.end,
                 "kind": h.kind,
                 "chunk_index": h.chunk_index,
+                "context": h.context,
+                "metadata": h.metadata,
                 "matched_kind": h.matched_kind,
                 "matched_text": h.matched_text,
             }
             for h in result.hits
         ]
-        print(json.dumps({"collection": collection, "mode": result.mode.value, "hits": hits}, indent=2))
+        reading = result.interpretation.model_dump(mode="json") if result.interpretation is not None else None
+        body = {"collection": collection, "mode": result.mode.value, "hits": hits, "interpretation": reading}
+        print(json.dumps(body, indent=2))
         return 0
+    if result.interpretation is not None:
+        named = ", ".join(result.interpretation.periods + result.interpretation.organisations)
+        print(f"preferring documents of: {named}")
     if not result.hits:
         print("no hits")
     for rank, hit in enumerate(result.hits, 1):
