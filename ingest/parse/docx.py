@@ -1,16 +1,20 @@
-"""DOCX parser on python-docx: paragraphs, heading styles and table cells, guarded against zip bombs."""
+"""DOCX parser on python-docx: paragraphs, heading styles and shaped tables, guarded against zip bombs."""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from collections.abc import Sequence
 
 import docx
-from docx.table import Table
+from docx.oxml.ns import qn
+from docx.table import Table as DocxTable
+from docx.table import _Cell, _Row
 from docx.text.paragraph import Paragraph
 
 from ingest.parse._text import Block, base_name, build_document
+from ingest.parse.tables import Table, guess_header_rows, make_table, shape_table
 from kernel.errors import CorruptDocumentError
 from kernel.models import Document
 
@@ -78,26 +82,54 @@ def _heading_level(paragraph: Paragraph) -> int:
     return int(match.group(1)) if match else 0
 
 
-def _table_text(table: Table) -> str:
-    lines: list[str] = []
+def _cell_text(cell: _Cell) -> str:
+    """A cell's paragraphs and any nested table's cells, flattened to one line."""
+    parts: list[str] = []
+    for item in cell.iter_inner_content():
+        if isinstance(item, Paragraph):
+            parts.append(item.text)
+        else:
+            parts += [_cell_text(inner) for row in item.rows for inner in _distinct(row.cells)]
+    return " ".join(" ".join(parts).split())
+
+
+def _distinct(cells: Sequence[_Cell]) -> list[_Cell]:
+    # A merged cell is returned once per grid column it spans (the same object each time).
+    return [cell for i, cell in enumerate(cells) if i == 0 or cell is not cells[i - 1]]
+
+
+def _is_header_row(row: _Row) -> bool:
+    """The row repeats as a header on every page (``w:tblHeader``), Word's way to mark header rows."""
+    marks = row._tr.xpath("./w:trPr/w:tblHeader")
+    return bool(marks) and marks[0].get(qn("w:val"), "true") not in ("false", "0", "off")
+
+
+def _table(table: DocxTable, caption: str) -> Table:
+    """The table on its layout grid: a cell spanning columns is text once, then None for the rest."""
+    rows: list[list[str | None]] = []
     for row in table.rows:
-        cells: list[str] = []
-        seen: set[int] = set()
+        cells: list[str | None] = [""] * row.grid_cols_before
+        previous: _Cell | None = None
         for cell in row.cells:
-            # A merged cell is returned once per grid column it spans (the same object each time); keep it once.
-            if id(cell) in seen:
-                continue
-            seen.add(id(cell))
-            text = " ".join(cell.text.split())
-            if text:
-                cells.append(text)
-        if cells:
-            lines.append(" | ".join(cells))
-    return "\n".join(lines)
+            cells.append(None if cell is previous else _cell_text(cell))
+            previous = cell
+        rows.append(cells)
+    marked = 0
+    while marked < len(table.rows) and _is_header_row(table.rows[marked]):
+        marked += 1
+    header_rows = marked or guess_header_rows(rows)
+    return make_table(rows, header_rows=header_rows, caption=caption)
+
+
+def _is_caption(paragraph: Paragraph) -> bool:
+    try:
+        return str(getattr(paragraph.style, "name", "") or "").lower() == "caption"
+    except (KeyError, ValueError, AttributeError):
+        return False
 
 
 def parse_docx(data: bytes, filename: str) -> Document:
-    """Parse a Word document: paragraphs in order, heading styles as headings, tables row by row.
+    """Parse a Word document: paragraphs in order, heading styles as headings, each table shaped as one block.
 
     Args:
         data: the file's bytes.
@@ -115,11 +147,15 @@ def parse_docx(data: bytes, filename: str) -> Document:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[Block] = []
+        caption_before = False  # the last block is a caption paragraph, which a table right after takes
         for item in document.iter_inner_content():
             if isinstance(item, Paragraph):
                 blocks.append(Block(item.text, level=_heading_level(item)))
+                caption_before = _is_caption(item)
             else:
-                blocks.append(Block(_table_text(item)))
+                caption = blocks.pop().text if caption_before else ""
+                blocks.append(Block(shape_table(_table(item, caption))))
+                caption_before = False
         title: str | None = document.core_properties.title
     except CorruptDocumentError:
         raise
