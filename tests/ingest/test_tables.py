@@ -6,10 +6,14 @@ import io
 import time
 
 import docx
+import pypdfium2 as pdfium
 import pytest
 
 from ingest.parse import parse_document
+from ingest.parse._text import normalize_text
 from ingest.parse.tables import Table, cell_label_coverage, guess_header_rows, make_table, shape_table
+from tests.fixtures_docs import LIGHTHOUSES, PdfCell, make_pdf, make_table_pdf
+from tests.fixtures_docs import right_aligned as R
 
 QUARTERS = make_table(
     [
@@ -262,3 +266,90 @@ def test_markdown_pipe_table_is_one_shaped_block() -> None:
     ]
     assert blocks[3] == "Name | Height\n-- | --\nnot a table: the separator is too short"
     assert len([s for s in doc.sections if "Revenue —" in doc.text[s.start : s.end]]) == 1
+
+
+# --- pdf ---------------------------------------------------------------------------------------
+
+QUARTER_HEADER: list[list[PdfCell]] = [
+    [(300, "Three months ended March 31"), (505, "Change")],
+    [R(380, "2024"), R(460, "2023"), R(540, "%")],
+]
+
+
+def _row(label: str, *values: str, indent: float = 72) -> list[PdfCell]:
+    return [(indent, label), *(R(right, value) for right, value in zip((380, 460, 540), values, strict=False) if value)]
+
+
+def _pdfium_text(data: bytes) -> str:
+    """What the parser wrote before tables: PDFium's text of each page, normalised and joined."""
+    pdf = pdfium.PdfDocument(data)
+    try:
+        pages = [normalize_text(pdf[i].get_textpage().get_text_range()) for i in range(len(pdf))]
+    finally:
+        pdf.close()
+    return "\n\n".join(page for page in pages if page)
+
+
+def test_pdf_table_across_two_pages_keeps_the_first_pages_headers() -> None:
+    page_one: list[list[PdfCell]] = [
+        [(72, "Segment revenue (in millions)")],
+        [],
+        *QUARTER_HEADER,
+        _row("Europe", "1,204", "1,010", "19.2"),
+        [(72, "Americas:")],
+        _row("North America", "2,310", "2,200", "5.0", indent=84),
+    ]
+    page_two = [_row("South America", "410", "", "(3.1)", indent=84), _row("Asia", "880", "790", "11.4")]
+    doc = parse_document(make_table_pdf([page_one, page_two]), "segments.pdf")
+    assert [s.page for s in doc.sections] == [1, 2]
+    first, second = (doc.text[s.start : s.end] for s in doc.sections)
+    assert first == (
+        "Segment revenue (in millions)\n"
+        "Europe — Three months ended March 31, 2024: 1,204; Three months ended March 31, 2023: 1,010; "
+        "Change, %: 19.2.\n"
+        "Americas:\n"
+        "North America — Three months ended March 31, 2024: 2,310; Three months ended March 31, 2023: 2,200; "
+        "Change, %: 5.0."
+    )
+    assert second == (
+        "South America — Three months ended March 31, 2024: 410; Change, %: (3.1).\n"
+        "Asia — Three months ended March 31, 2024: 880; Three months ended March 31, 2023: 790; Change, %: 11.4."
+    )
+    source = make_table(
+        [
+            ["", "Three months ended March 31", None, "Change"],
+            ["", "2024", "2023", "%"],
+            ["Europe", "1,204", "1,010", "19.2"],
+            ["North America", "2,310", "2,200", "5.0"],
+            ["South America", "410", "", "(3.1)"],
+            ["Asia", "880", "790", "11.4"],
+        ],
+        header_rows=2,
+    )
+    assert cell_label_coverage(doc.text, source) == 1.0
+    assert cell_label_coverage(_pdfium_text(make_table_pdf([page_one, page_two])), source) == 0.0
+
+
+def test_pdf_next_page_with_other_columns_or_far_down_does_not_take_the_header() -> None:
+    page_one: list[list[PdfCell]] = [
+        *QUARTER_HEADER,
+        _row("Europe", "1,204", "1,010", "19.2"),
+        _row("Asia", "880", "790", "11.4"),
+    ]
+    two_columns = [[(72, "Staff"), R(380, "1,204"), R(460, "1,010")], [(72, "Sites"), R(380, "12"), R(460, "11")]]
+    prose: list[list[PdfCell]] = [[(72, f"Paragraph line {n} of the notes.")] for n in range(5)]
+    for page_two in (two_columns, [*prose, *page_one[2:]]):
+        data = make_table_pdf([page_one, page_two])
+        doc = parse_document(data, "t.pdf")
+        assert doc.text.split("\n\n")[1] == _pdfium_text(make_table_pdf([page_two]))
+
+
+def test_pdf_prose_and_unlabelled_numbers_come_out_exactly_as_pdfium_writes_them() -> None:
+    numbers = (
+        "Revenue rose 12% to 1,204 million in 2024 from 1,010 million in 2023, while costs fell 3% to 512 "
+        "and 430 million. Of 37 sites, 12 opened in 2022 and 25 in 2021; 4,100 staff work at 9 of them. "
+        "Margins were 19.2% and 19.1%, against 18.0% and 17.5% in the two years before, on 1,000 orders."
+    )
+    no_header = [[(72, "Staff"), R(380, "1,204"), R(460, "1,010")], [(72, "Sites"), R(380, "12"), R(460, "11")]]
+    for data in (make_pdf([*LIGHTHOUSES, numbers]), make_table_pdf([no_header])):
+        assert parse_document(data, "prose.pdf").text == _pdfium_text(data)
