@@ -6,11 +6,11 @@ import io
 import re
 import zipfile
 from collections.abc import Sequence
+from typing import Any
 
 import docx
 from docx.oxml.ns import qn
 from docx.table import Table as DocxTable
-from docx.table import _Cell, _Row
 from docx.text.paragraph import Paragraph
 
 from ingest.parse._text import Block, base_name, build_document
@@ -70,19 +70,23 @@ def check_zip_safety(
         )
 
 
-def _heading_level(paragraph: Paragraph) -> int:
+def _style_name(paragraph: Paragraph) -> str:
     try:
         style = paragraph.style
     except (KeyError, ValueError, AttributeError):  # a dangling style id just means body text
-        return 0
-    style_name = str(getattr(style, "name", "") or "")
+        return ""
+    return str(getattr(style, "name", "") or "")
+
+
+def _heading_level(paragraph: Paragraph) -> int:
+    style_name = _style_name(paragraph)
     if style_name.lower() == "title":
         return 1
     match = _HEADING_STYLE.match(style_name)
     return int(match.group(1)) if match else 0
 
 
-def _cell_text(cell: _Cell) -> str:
+def _cell_text(cell: Any) -> str:
     """A cell's paragraphs and any nested table's cells, flattened to one line."""
     parts: list[str] = []
     for item in cell.iter_inner_content():
@@ -93,39 +97,39 @@ def _cell_text(cell: _Cell) -> str:
     return " ".join(" ".join(parts).split())
 
 
-def _distinct(cells: Sequence[_Cell]) -> list[_Cell]:
+def _distinct(cells: Sequence[Any]) -> list[Any]:
     # A merged cell is returned once per grid column it spans (the same object each time).
     return [cell for i, cell in enumerate(cells) if i == 0 or cell is not cells[i - 1]]
 
 
-def _is_header_row(row: _Row) -> bool:
-    """The row repeats as a header on every page (``w:tblHeader``), Word's way to mark header rows."""
-    marks = row._tr.xpath("./w:trPr/w:tblHeader")
-    return bool(marks) and marks[0].get(qn("w:val"), "true") not in ("false", "0", "off")
+def _header_marks(body: Any) -> list[int]:
+    """For each table of the body, in order: how many leading rows Word repeats as a header (``w:tblHeader``)."""
+    marks: list[int] = []
+    for tbl in body.iterchildren(qn("w:tbl")):
+        count = 0
+        for tr in tbl.iterchildren(qn("w:tr")):
+            mark = tr.find(f"{qn('w:trPr')}/{qn('w:tblHeader')}")
+            if mark is None or mark.get(qn("w:val"), "true") in ("false", "0", "off"):
+                break
+            count += 1
+        marks.append(count)
+    return marks
 
 
-def _table(table: DocxTable, caption: str) -> Table:
-    """The table on its layout grid: a cell spanning columns is text once, then None for the rest."""
+def _table(table: DocxTable, caption: str, marked: int) -> Table:
+    """The table on its layout grid: a cell spanning columns is text once, then None for the rest.
+
+    Header rows are the ``marked`` ones, else guessed (``guess_header_rows``).
+    """
     rows: list[list[str | None]] = []
     for row in table.rows:
         cells: list[str | None] = [""] * row.grid_cols_before
-        previous: _Cell | None = None
+        previous: Any = None
         for cell in row.cells:
             cells.append(None if cell is previous else _cell_text(cell))
             previous = cell
         rows.append(cells)
-    marked = 0
-    while marked < len(table.rows) and _is_header_row(table.rows[marked]):
-        marked += 1
-    header_rows = marked or guess_header_rows(rows)
-    return make_table(rows, header_rows=header_rows, caption=caption)
-
-
-def _is_caption(paragraph: Paragraph) -> bool:
-    try:
-        return str(getattr(paragraph.style, "name", "") or "").lower() == "caption"
-    except (KeyError, ValueError, AttributeError):
-        return False
+    return make_table(rows, header_rows=marked or guess_header_rows(rows), caption=caption)
 
 
 def parse_docx(data: bytes, filename: str) -> Document:
@@ -147,14 +151,15 @@ def parse_docx(data: bytes, filename: str) -> Document:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[Block] = []
+        marks = iter(_header_marks(document.element.body))
         caption_before = False  # the last block is a caption paragraph, which a table right after takes
         for item in document.iter_inner_content():
             if isinstance(item, Paragraph):
                 blocks.append(Block(item.text, level=_heading_level(item)))
-                caption_before = _is_caption(item)
+                caption_before = _style_name(item).lower() == "caption"
             else:
                 caption = blocks.pop().text if caption_before else ""
-                blocks.append(Block(shape_table(_table(item, caption))))
+                blocks.append(Block(shape_table(_table(item, caption, next(marks, 0)))))
                 caption_before = False
         title: str | None = document.core_properties.title
     except CorruptDocumentError:

@@ -23,7 +23,7 @@ HeaderRows = tuple[tuple[str | None, ...], ...]
 #: A gap wider than this many glyph heights separates two cells (a word space is about half one).
 CELL_GAP = 1.5
 #: Lines above a table that may be its header, and lines of a page around a table that continues.
-MAX_HEADER_LINES = 2
+MAX_HEADER_LINES = 3
 MAX_MARGIN_LINES = 3
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _TOLERANCE = 2.0  # points of slack when comparing positions

@@ -10,7 +10,6 @@ import pypdfium2 as pdfium
 import pytest
 
 from ingest.parse import parse_document
-from ingest.parse._text import normalize_text
 from ingest.parse.tables import Table, cell_label_coverage, guess_header_rows, make_table, shape_table
 from tests.fixtures_docs import LIGHTHOUSES, PdfCell, make_pdf, make_table_pdf
 from tests.fixtures_docs import right_aligned as R
@@ -144,6 +143,7 @@ def test_coverage_without_header_needs_only_the_row_label() -> None:
 
 def _docx_with_quarters(*, mark_header: bool) -> bytes:
     from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
 
     document = docx.Document()
     document.add_paragraph("Results for the half year.")
@@ -162,9 +162,13 @@ def _docx_with_quarters(*, mark_header: bool) -> bytes:
     grid.cell(0, 1).merge(grid.cell(0, 2))
     grid.cell(0, 3).merge(grid.cell(0, 4))
     grid.cell(0, 0).merge(grid.cell(1, 0))
-    if mark_header:
-        for row in grid.rows[:2]:
-            row._tr.get_or_add_trPr().append(OxmlElement("w:tblHeader"))
+    if mark_header:  # Word's "repeat as header row" on the first two rows
+        for tr in list(document.element.body.iter(qn("w:tr")))[:2]:
+            properties = tr.find(qn("w:trPr"))
+            if properties is None:
+                properties = OxmlElement("w:trPr")
+                tr.insert(0, properties)
+            properties.append(OxmlElement("w:tblHeader"))
     out = io.BytesIO()
     document.save(out)
     return out.getvalue()
@@ -179,6 +183,29 @@ def test_docx_table_rows_keep_labels_with_merged_headers_and_caption(mark_header
         "Europe — 2024, Q1: 1,204; 2024, Q2: 1,310; 2023, Q1: 1,010; 2023, Q2: 1,105.\n"
         "Americas — 2024, Q1: Q2 closed; 2024, Q2: —; 2023, Q1: 2,000; 2023, Q2: 2,050.",
     ]
+
+
+def test_docx_rows_marked_as_header_win_over_the_guess() -> None:
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def build(marked: int) -> bytes:
+        document = docx.Document()
+        grid = document.add_table(rows=3, cols=2)
+        for r, row in enumerate([["Code", "Region"], ["", "full name"], ["EU", "Europe"]]):
+            for c, value in enumerate(row):
+                grid.cell(r, c).text = value
+        for tr in list(document.element.body.iter(qn("w:tr")))[:marked]:
+            properties = OxmlElement("w:trPr")
+            properties.append(OxmlElement("w:tblHeader"))
+            tr.insert(0, properties)
+        out = io.BytesIO()
+        document.save(out)
+        return out.getvalue()
+
+    # A table of text: the guess takes the first row only; Word's marks say two.
+    assert parse_document(build(0), "t.docx").text == "Code\nRegion: full name.\nEU — Region: Europe."
+    assert parse_document(build(2), "t.docx").text == "Code\nEU — Region, full name: Europe."
 
 
 def test_docx_nested_table_text_is_flattened_into_its_cell() -> None:
@@ -281,13 +308,14 @@ def _row(label: str, *values: str, indent: float = 72) -> list[PdfCell]:
 
 
 def _pdfium_text(data: bytes) -> str:
-    """What the parser wrote before tables: PDFium's text of each page, normalised and joined."""
+    """What the parser wrote before tables: PDFium's text of each page, lines trimmed, pages apart."""
     pdf = pdfium.PdfDocument(data)
     try:
-        pages = [normalize_text(pdf[i].get_textpage().get_text_range()) for i in range(len(pdf))]
+        pages = [pdf[i].get_textpage().get_text_range() for i in range(len(pdf))]
     finally:
         pdf.close()
-    return "\n\n".join(page for page in pages if page)
+    lines = ["\n".join(" ".join(line.split()) for line in page.splitlines() if line.strip()) for page in pages]
+    return "\n\n".join(page for page in lines if page)
 
 
 def test_pdf_table_across_two_pages_keeps_the_first_pages_headers() -> None:
