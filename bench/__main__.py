@@ -1,16 +1,17 @@
-"""Entry point: ``python -m bench all [--smoke]`` (everything), or one of ``search`` / ``answer`` / ``synth``."""
+"""Entry point: ``python -m bench all [--smoke]`` (everything), or one of ``search`` ``answer`` ``synth`` ``tables``."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import answer_latency, run_all, search_latency, synth_throughput
+from bench import answer_latency, run_all, search_latency, synth_throughput, tables
 
 BENCHMARKS = {
     "all": run_all.main,
     "search": search_latency.main,
     "answer": answer_latency.main,
     "synth": synth_throughput.main,
+    "tables": tables.main,
 }
 
 if __name__ == "__main__":

@@ -70,20 +70,28 @@ def make_pdf(pages: Sequence[str], *, title: str | None = None) -> bytes:
     Paragraphs (blank-line separated) are wrapped into lines; the xref offsets are computed exactly.
     ``title`` goes into the document information dictionary.
     """
-    objects: dict[int, bytes] = {
-        1: b"<< /Type /Catalog /Pages 2 0 R >>",
-        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
-    }
-    kids = []
-    for i, text in enumerate(pages):
-        page_id, content_id = 4 + 2 * i, 5 + 2 * i
-        kids.append(f"{page_id} 0 R")
+    streams = []
+    for text in pages:
         ops = ["BT", "/F1 11 Tf", "14 TL", "72 760 Td"]
         for paragraph in text.split("\n\n") if text.strip() else []:
             ops += [f"({_pdf_escape(line)}) Tj T*" for line in textwrap.wrap(" ".join(paragraph.split()), 90)]
             ops.append("T*")
         ops.append("ET")
-        stream = "\n".join(ops).encode("cp1252", errors="replace")
+        streams.append("\n".join(ops))
+    return _pdf_from_streams(streams, title=title)
+
+
+def _pdf_from_streams(streams: Sequence[str], *, title: str | None = None) -> bytes:
+    """A PDF with one page per content stream, Helvetica as /F1, exact xref offsets."""
+    objects: dict[int, bytes] = {
+        1: b"<< /Type /Catalog /Pages 2 0 R >>",
+        3: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    }
+    kids = []
+    for i, text in enumerate(streams):
+        page_id, content_id = 4 + 2 * i, 5 + 2 * i
+        kids.append(f"{page_id} 0 R")
+        stream = text.encode("cp1252", errors="replace")
         objects[page_id] = (
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
             f"/Resources << /Font << /F1 3 0 R >> >> /Contents {content_id} 0 R >>"
@@ -92,7 +100,7 @@ def make_pdf(pages: Sequence[str], *, title: str | None = None) -> bytes:
     objects[2] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>".encode()
     info = ""
     if title is not None:
-        info_id = 4 + 2 * len(pages)
+        info_id = 4 + 2 * len(streams)
         objects[info_id] = f"<< /Title ({_pdf_escape(title)}) >>".encode("cp1252", errors="replace")
         info = f" /Info {info_id} 0 R"
     out = io.BytesIO()
@@ -107,6 +115,37 @@ def make_pdf(pages: Sequence[str], *, title: str | None = None) -> bytes:
     out.write(b"".join(b"%010d 00000 n \n" % offsets[n] for n in range(1, size)))
     out.write(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (size, info.encode(), xref))
     return out.getvalue()
+
+
+#: Helvetica advance widths (thousandths of the font size) of the characters tables use most.
+_HELVETICA = {**dict.fromkeys("0123456789$", 556), **dict.fromkeys(",. ", 278), "(": 333, ")": 333, "-": 333, "%": 889}
+
+PdfCell = tuple[float, str]  # x of the left edge, text
+
+
+def right_aligned(right: float, text: str, size: float = 11) -> PdfCell:
+    """A cell whose text ends at ``right`` (widths are Helvetica's for digits and signs, 556 otherwise)."""
+    return right - sum(_HELVETICA.get(ch, 556) for ch in text) * size / 1000, text
+
+
+def make_table_pdf(pages: Sequence[Sequence[Sequence[PdfCell]]], *, leading: float = 14) -> bytes:
+    """A PDF whose pages are lines of cells placed at x positions with ``Td`` moves (Helvetica 11).
+
+    Each page is a list of lines from the top (y 760, then ``leading`` lower each); a line is a list
+    of ``(x, text)`` cells, written left to right on the same baseline; an empty line leaves a gap.
+    """
+    streams = []
+    for lines in pages:
+        ops = ["BT", "/F1 11 Tf"]
+        x = y = 0.0
+        for number, cells in enumerate(lines):
+            for left, text in cells:
+                top = 760 - number * leading
+                ops.append(f"{left - x:.2f} {top - y:.2f} Td ({_pdf_escape(text)}) Tj")
+                x, y = left, top
+        ops.append("ET")
+        streams.append("\n".join(ops))
+    return _pdf_from_streams(streams)
 
 
 def make_encrypted_pdf(pages: Sequence[str], *, user_password: str = "secret", owner_password: str = "owner") -> bytes:

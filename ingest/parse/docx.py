@@ -1,16 +1,20 @@
-"""DOCX parser on python-docx: paragraphs, heading styles and table cells, guarded against zip bombs."""
+"""DOCX parser on python-docx: paragraphs, heading styles and shaped tables, guarded against zip bombs."""
 
 from __future__ import annotations
 
 import io
 import re
 import zipfile
+from collections.abc import Sequence
+from typing import Any
 
 import docx
-from docx.table import Table
+from docx.oxml.ns import qn
+from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
 
 from ingest.parse._text import Block, base_name, build_document
+from ingest.parse.tables import Table, guess_header_rows, make_table, shape_table
 from kernel.errors import CorruptDocumentError
 from kernel.models import Document
 
@@ -66,38 +70,70 @@ def check_zip_safety(
         )
 
 
-def _heading_level(paragraph: Paragraph) -> int:
+def _style_name(paragraph: Paragraph) -> str:
     try:
         style = paragraph.style
     except (KeyError, ValueError, AttributeError):  # a dangling style id just means body text
-        return 0
-    style_name = str(getattr(style, "name", "") or "")
+        return ""
+    return str(getattr(style, "name", "") or "")
+
+
+def _heading_level(paragraph: Paragraph) -> int:
+    style_name = _style_name(paragraph)
     if style_name.lower() == "title":
         return 1
     match = _HEADING_STYLE.match(style_name)
     return int(match.group(1)) if match else 0
 
 
-def _table_text(table: Table) -> str:
-    lines: list[str] = []
+def _cell_text(cell: Any) -> str:
+    """A cell's paragraphs and any nested table's cells, flattened to one line."""
+    parts: list[str] = []
+    for item in cell.iter_inner_content():
+        if isinstance(item, Paragraph):
+            parts.append(item.text)
+        else:
+            parts += [_cell_text(inner) for row in item.rows for inner in _distinct(row.cells)]
+    return " ".join(" ".join(parts).split())
+
+
+def _distinct(cells: Sequence[Any]) -> list[Any]:
+    # A merged cell is returned once per grid column it spans (the same object each time).
+    return [cell for i, cell in enumerate(cells) if i == 0 or cell is not cells[i - 1]]
+
+
+def _header_marks(body: Any) -> list[int]:
+    """For each table of the body, in order: how many leading rows Word repeats as a header (``w:tblHeader``)."""
+    marks: list[int] = []
+    for tbl in body.iterchildren(qn("w:tbl")):
+        count = 0
+        for tr in tbl.iterchildren(qn("w:tr")):
+            mark = tr.find(f"{qn('w:trPr')}/{qn('w:tblHeader')}")
+            if mark is None or mark.get(qn("w:val"), "true") in ("false", "0", "off"):
+                break
+            count += 1
+        marks.append(count)
+    return marks
+
+
+def _table(table: DocxTable, caption: str, marked: int) -> Table:
+    """The table on its layout grid: a cell spanning columns is text once, then None for the rest.
+
+    Header rows are the ``marked`` ones, else guessed (``guess_header_rows``).
+    """
+    rows: list[list[str | None]] = []
     for row in table.rows:
-        cells: list[str] = []
-        seen: set[int] = set()
+        cells: list[str | None] = [""] * row.grid_cols_before
+        previous: Any = None
         for cell in row.cells:
-            # A merged cell is returned once per grid column it spans (the same object each time); keep it once.
-            if id(cell) in seen:
-                continue
-            seen.add(id(cell))
-            text = " ".join(cell.text.split())
-            if text:
-                cells.append(text)
-        if cells:
-            lines.append(" | ".join(cells))
-    return "\n".join(lines)
+            cells.append(None if cell is previous else _cell_text(cell))
+            previous = cell
+        rows.append(cells)
+    return make_table(rows, header_rows=marked or guess_header_rows(rows), caption=caption)
 
 
 def parse_docx(data: bytes, filename: str) -> Document:
-    """Parse a Word document: paragraphs in order, heading styles as headings, tables row by row.
+    """Parse a Word document: paragraphs in order, heading styles as headings, each table shaped as one block.
 
     Args:
         data: the file's bytes.
@@ -115,11 +151,16 @@ def parse_docx(data: bytes, filename: str) -> Document:
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[Block] = []
+        marks = iter(_header_marks(document.element.body))
+        caption_before = False  # the last block is a caption paragraph, which a table right after takes
         for item in document.iter_inner_content():
             if isinstance(item, Paragraph):
                 blocks.append(Block(item.text, level=_heading_level(item)))
+                caption_before = _style_name(item).lower() == "caption"
             else:
-                blocks.append(Block(_table_text(item)))
+                caption = blocks.pop().text if caption_before else ""
+                blocks.append(Block(shape_table(_table(item, caption, next(marks, 0)))))
+                caption_before = False
         title: str | None = document.core_properties.title
     except CorruptDocumentError:
         raise

@@ -1,4 +1,4 @@
-"""HTML parser on the stdlib ``html.parser``: visible text only, block elements as paragraphs."""
+"""HTML parser on the stdlib ``html.parser``: visible text only, block elements as paragraphs, tables shaped."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import re
 from html.parser import HTMLParser
 
 from ingest.parse._text import Block, build_document, decode_text
+from ingest.parse.html_tables import HtmlTable
+from ingest.parse.tables import shape_table
 from kernel.models import Document
 
 # Content a reader never sees as prose: code, styling, navigation chrome, embedded media.
@@ -35,10 +37,18 @@ class _Extractor(HTMLParser):
         self._in_title = False
         self._pre_depth = 0
         self._heading_level = 0
+        self._table: HtmlTable | None = None
+        self._nested_tables = 0  # tables inside a cell of self._table: their text joins that cell
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
             self._skip_depth += 1
+        elif self._table is not None:
+            self._table_tag(self._table, tag, attrs)
+        elif tag == "table" and not self._skip_depth:
+            self._end_head()
+            self._flush()
+            self._table = HtmlTable()
         elif tag == "head":
             self._in_head = True
         elif tag == "title":
@@ -58,7 +68,9 @@ class _Extractor(HTMLParser):
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         # Self-closing forms (<br/>, <hr/>) never open a region, so only their break matters.
-        if tag == "br":
+        if self._table is not None:
+            self._table.text(" ")
+        elif tag == "br":
             self._text.append("\n")
         elif tag in _BLOCK:
             self._flush()
@@ -66,6 +78,8 @@ class _Extractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
+        elif self._table is not None:
+            self._table_end_tag(self._table, tag)
         elif tag == "head":
             self._in_head = False
         elif tag == "title":
@@ -81,13 +95,62 @@ class _Extractor(HTMLParser):
             return
         if self._in_title:
             self.title_parts.append(data)
+        elif self._table is not None:
+            if not self._table.text(_space(data)):
+                self._text.append(_space(data))  # stray text in a table: browsers show it before the table
         elif not self._in_head:
             # Outside <pre>, HTML whitespace (newlines included) is just a space.
             self._text.append(data if self._pre_depth else _space(data))
 
     def close(self) -> None:
         super().close()
+        self._end_table()
+
+    def _table_tag(self, table: HtmlTable, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._nested_tables += 1
+        elif self._nested_tables:
+            table.text(" ")  # a nested table is flattened into the cell around it
+        elif tag == "tr":
+            table.start_row()
+        elif tag in _CELLS:
+            table.start_cell(tag, attrs)
+        elif tag == "thead":
+            table.end_row()
+            table.in_head = True
+        elif tag in ("tbody", "tfoot"):
+            table.end_row()
+            table.in_head = False
+        elif tag == "caption":
+            table.in_caption = True
+        else:
+            table.text(" ")  # paragraphs, line breaks, lists inside a cell are just space
+
+    def _table_end_tag(self, table: HtmlTable, tag: str) -> None:
+        if tag == "table" and self._nested_tables:
+            self._nested_tables -= 1
+        elif tag == "table":
+            self._end_table()
+        elif self._nested_tables:
+            table.text(" ")
+        elif tag == "tr":
+            table.end_row()
+        elif tag in _CELLS:
+            table.end_cell()
+        elif tag == "thead":
+            table.end_row()
+            table.in_head = False
+        elif tag == "caption":
+            table.in_caption = False
+        else:
+            table.text(" ")
+
+    def _end_table(self) -> None:
+        """Close the open table (if any) into one block, after any stray text it held."""
+        table, self._table, self._nested_tables = self._table, None, 0
         self._flush()
+        if table is not None:
+            self.blocks.append(Block(shape_table(table.table())))
 
     def _end_head(self) -> None:
         # Browsers close an unclosed <head> at the first body content; so do we.
@@ -117,7 +180,8 @@ def parse_html(data: bytes, filename: str) -> Document:
         filename: the file's name; its stem is the title when there is no ``<title>`` or ``<h1>``.
 
     Returns:
-        A Document with one section per block element; h1-h6 become heading sections.
+        A Document with one section per block element; h1-h6 become heading sections; each table is
+        one section, its rows shaped with their labels (see ``ingest.parse.tables``).
 
     Raises:
         CorruptDocumentError: the bytes are not text.

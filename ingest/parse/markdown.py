@@ -1,10 +1,11 @@
-"""Markdown parser: heading-aware sections, inline markup stripped, code and lists kept as text."""
+"""Markdown parser: heading-aware sections, inline markup stripped, code and lists kept as text, tables shaped."""
 
 from __future__ import annotations
 
 import re
 
 from ingest.parse._text import Block, build_document, decode_text
+from ingest.parse.tables import Table, make_table, shape_table
 from kernel.models import Document
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
@@ -13,6 +14,7 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _LINK_DEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s+\S+")
 _TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_CELL_SPLIT = re.compile(r"(?<!\\)\|")
 _BULLET = re.compile(r"^(\s*)[*+](\s+)")
 _QUOTE = re.compile(r"^ {0,3}>[ ]?")
 _FRONT_MATTER = re.compile(r"\A---\n(.*?)\n(?:---|\.\.\.)\n", re.DOTALL)
@@ -74,6 +76,38 @@ def _clean_line(line: str) -> str | None:
     return strip_inline(line)
 
 
+def _cells(line: str) -> list[str]:
+    """A pipe-table row's cells: split on unescaped pipes, outer pipes dropped, markup stripped."""
+    parts = _CELL_SPLIT.split(line.strip())
+    if len(parts) > 1 and not parts[0].strip():
+        parts = parts[1:]
+    if len(parts) > 1 and not parts[-1].strip():
+        parts = parts[:-1]
+    return [strip_inline(part.strip()) for part in parts]
+
+
+def _table_at(lines: list[str], index: int) -> tuple[Table, int] | None:
+    """The pipe table whose header row is ``lines[index]`` and where it ends, or None if none starts there.
+
+    A table is a row with pipes, then a separator line with the same number of cells, then rows up to
+    a blank line or a line without a pipe; rows are cut or padded to the header's width.
+    """
+    if index + 1 >= len(lines):
+        return None
+    head, separator = _QUOTE.sub("", lines[index]), _QUOTE.sub("", lines[index + 1])
+    if "|" not in head or "|" not in separator or not _TABLE_SEPARATOR.match(separator):
+        return None
+    header = _cells(head)
+    if len(header) != len(_cells(separator)):
+        return None
+    rows = [header]
+    end = index + 2
+    while end < len(lines) and "|" in (line := _QUOTE.sub("", lines[end])) and not _FENCE.match(line):
+        rows.append(_cells(line)[: len(header)])
+        end += 1
+    return make_table(rows, header_rows=1), end
+
+
 def _blocks(lines: list[str]) -> list[Block]:
     blocks: list[Block] = []
     paragraph: list[str] = []
@@ -84,7 +118,15 @@ def _blocks(lines: list[str]) -> list[Block]:
             blocks.append(Block("\n".join(paragraph)))
             paragraph.clear()
 
-    for raw in lines:
+    index = 0
+    while index < len(lines):
+        raw = lines[index]
+        index += 1
+        if fence is None and (found := _table_at(lines, index - 1)):
+            flush()
+            table, index = found
+            blocks.append(Block(shape_table(table)))
+            continue
         if fence is not None:  # inside a code block everything is literal text
             if raw.strip().startswith(fence):
                 fence = None

@@ -234,7 +234,7 @@ def test_markdown_sections_follow_headings() -> None:
     assert ("Text right under.", "Deep", 0) in spans
     assert ("Body under the setext heading.", "Sub heading", 0) in spans
     assert ("- Shield volcanoes\n- Stratovolcanoes", "Types", 0) in spans
-    assert ("Name | Height\nFuji | 3776 m", "Types", 0) in spans
+    assert ("Name\nFuji — Height: 3776 m.", "Types", 0) in spans
     assert ("# a comment, not a heading\nx = 1", "Types", 0) in spans
 
 
@@ -398,16 +398,16 @@ def test_docx_merged_cell_is_read_once_per_row() -> None:
     import docx
 
     document = docx.Document()
-    table = document.add_table(rows=2, cols=3)
-    for c, value in enumerate(["Flour", "Water", "Salt"]):
-        table.cell(1, c).text = value
-    merged = table.cell(0, 0).merge(table.cell(0, 1))
-    merged.text = "Ingredients"
-    table.cell(0, 2).text = "Grams"
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 1).merge(table.cell(0, 2)).text = "Grams"
+    table.cell(1, 1).text, table.cell(1, 2).text = "Bread", "Pizza"
+    table.cell(2, 0).text = "Flour"
+    table.cell(2, 1).merge(table.cell(2, 2)).text = "500"
     out = io.BytesIO()
     document.save(out)
     doc = parse_document(out.getvalue(), "merged.docx")
-    assert doc.text == "Ingredients | Grams\nFlour | Water | Salt"
+    # A merged header names every column under it; a merged value counts once.
+    assert doc.text == "Flour — Grams, Bread: 500."
 
 
 def test_docx_title_prefers_core_properties() -> None:
