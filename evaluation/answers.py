@@ -25,10 +25,7 @@ _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _ARTICLES = frozenset({"a", "an", "the"})
 _STOP = frozenset(
-    """a an the and or but of to in on at for from by with as is are was were be been being it its this that these
-    those we our you your they their he she his her i me my what which who whom how when where why do does did
-    not no yes there here than then so such can could would should will may might also about into over under
-    up down out more most less very just""".split()
+    ["a", "an", "the", "and", "or", "but", "of", "to", "in", "on", "at", "for", "from", "by", "with", "as", "is", "are", "was", "were", "be", "been", "being", "it", "its", "this", "that", "these", "those", "we", "our", "you", "your", "they", "their", "he", "she", "his", "her", "i", "me", "my", "what", "which", "who", "whom", "how", "when", "where", "why", "do", "does", "did", "not", "no", "yes", "there", "here", "than", "then", "so", "such", "can", "could", "would", "should", "will", "may", "might", "also", "about", "into", "over", "under", "up", "down", "out", "more", "most", "less", "very", "just"]
 )
 _MIN_NAME_LEN = 3
 _CONTENT_SHARE = 0.3
@@ -122,7 +119,7 @@ def citation_precision(spans: Sequence[str], reference: str) -> float | None:
 
 
 def _normalised_sentences(text: str) -> list[str]:
-    return [" ".join(tokens(s)) for s in _SENTENCE.split(text) if len(tokens(s)) >= 3]  # noqa: PLR2004
+    return [" ".join(tokens(s)) for s in _SENTENCE.split(text) if len(tokens(s)) >= 3]
 
 
 def repeats(answer: str) -> bool:
