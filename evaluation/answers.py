@@ -24,12 +24,11 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'&-]*")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,][0-9]+)*")
 _ARTICLES = frozenset({"a", "an", "the"})
-_STOP = frozenset(  # noqa: SIM905 - a word list reads best as words
-    """a an the and or but of to in on at for from by with as is are was were be been being it its this that
+_STOP_WORDS = """a an the and or but of to in on at for from by with as is are was were be been being it its this that
     these those we our you your they their he she his her i me my what which who whom how when where why do
     does did not no yes there here than then so such can could would should will may might also about into
-    over under up down out more most less very just""".split()
-)
+    over under up down out more most less very just"""
+_STOP = frozenset(_STOP_WORDS.split())
 _MIN_NAME_LEN = 3
 _CONTENT_SHARE = 0.3
 
