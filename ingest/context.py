@@ -43,12 +43,16 @@ def document_context(doc: Document) -> dict[str, Any]:
 def chunk_header(doc: Document, chunk: Chunk, metadata: dict[str, Any]) -> str:
     """The header indexed with one chunk: title, organisation, period, section heading.
 
-    The title is left out when the chunk already opens with it (a document's first chunk), and so
-    is any part the title already holds. Empty when there is nothing to add.
+    The title goes in only for a document with a period or an organisation: it is what tells
+    look-alike versions apart, while on plain articles (SciFact abstracts) repeating the title on
+    every chunk cost ranking quality (README, "Company documents"). It is also left out when the
+    chunk already opens with it (a first chunk), and so is any part the title already holds.
+    Empty when there is nothing to add.
     """
     parts: list[str] = []
     title = " ".join(doc.title.split())
-    if title and not chunk.text.startswith(title):
+    identified = any(isinstance(metadata.get(key), str) for key in (ORGANISATION, PERIOD))
+    if identified and title and not chunk.text.startswith(title):
         parts.append(title)
     known = title.lower()
     for key in (ORGANISATION, PERIOD):

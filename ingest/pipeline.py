@@ -105,7 +105,7 @@ class Ingestor:
         self._batch_chunks = batch_chunks
         self._context_headers = context_headers
         # Headers change what is indexed, so they are part of every point's identity.
-        self._chunk_config = f"{self._max_tokens}/{self._overlap}" + ("/ctx1" if context_headers else "")
+        self._chunk_config = f"{self._max_tokens}/{self._overlap}" + ("/ctx2" if context_headers else "")
         self._synthesis = synthesis
 
     @property

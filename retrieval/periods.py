@@ -30,7 +30,7 @@ _LATEST = re.compile(
     re.IGNORECASE,
 )
 _LEGAL_FORM = (
-    r"(?:Inc|Corp|Corporation|Incorporated|Ltd|Limited|LLC|plc|PLC|AG|SE|N\.V|S\.A|GmbH|Co|Company|Group|Holdings)"
+    r"(?:Inc|Corp|Corporation|Incorporated|Ltd|Limited|LLC|plc|PLC|AG|N\.V|S\.A|GmbH)"
 )
 _ORGANISATION = re.compile(rf"\b((?:[A-Z][A-Za-z&'-]+[ \t]+){{0,3}}[A-Z][A-Za-z&'-]+),?[ \t]+{_LEGAL_FORM}\b\.?")
 _LEGAL_WORD = re.compile(rf"^{_LEGAL_FORM}$")
@@ -127,14 +127,17 @@ def find_organisations(text: str) -> Counter[str]:
 
 
 def document_organisation(title: str, opening: str) -> str | None:
-    """The organisation a document is about: the most named one in its opening, else the title's."""
+    """The organisation a document is about: the title's, else one named at least twice in its opening.
+
+    An organisation named once in passing (a sponsor, a publisher) is not what a document is about.
+    """
     counts = find_organisations(opening)
     titled = find_organisations(title)
+    if titled:
+        # The title's name that the opening repeats most (a transcript's title names its company).
+        return max(titled, key=lambda name: (counts.get(name, 0), -len(name)))
     if counts:
         best, n = counts.most_common(1)[0]
-        # The title breaks near-ties: a transcript's opening names analysts' firms too.
-        for name in titled:
-            if counts.get(name, 0) * 2 >= n:
-                return name
-        return best
-    return next(iter(titled), None)
+        if n >= 2:  # noqa: PLR2004 - named twice
+            return best
+    return None

@@ -75,7 +75,10 @@ def _ingest_quarters(components: Components, collection: str) -> None:
         pages = [f"{quarter} Acme Inc. Earnings Call\n\nJane Roe Acme Inc. - CEO\n\n{REMARKS}", BODY.format(**values)]
         items.append(IngestItem(document=parse_document(make_pdf(pages), name), source_key=name))
     # A second company, so that naming one prefers it.
-    other = [f"Q2 2023 Globex Corp Earnings Call\n\n{REMARKS}", BODY.format(**QUARTERS["Q1 2023"])]
+    other = [
+        f"Q2 2023 Globex Corp Earnings Call\n\nHank Scorpio Globex Corp - CEO\n\n{REMARKS}",
+        BODY.format(**QUARTERS["Q1 2023"]),
+    ]
     items.append(IngestItem(document=parse_document(make_pdf(other), "globex-q2.pdf"), source_key="globex-q2.pdf"))
     outcomes = components.ingest.ingestor.ingest(items, collection=collection, synthesize=False)
     assert all(o.status == "indexed" for o in outcomes)
