@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,6 +34,7 @@ class DocSet:
     files: list[Path]
     queries: dict[str, str]
     qrels: dict[str, set[str]]
+    answers: dict[str, str] = field(default_factory=dict)  # reference answers, where the file has them
 
     @property
     def fingerprint(self) -> str:
@@ -71,6 +72,7 @@ def load_docset(root: Path, queries_file: Path | None = None) -> DocSet:
         raise DatasetMissingError(f"questions file not found: {queries_file}")
     files = sorted(p for p in (root / "docs").iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     queries: dict[str, str] = {}
+    answers: dict[str, str] = {}
     sources: dict[str, set[str]] = {}
     path = queries_file or root / "queries.jsonl"
     with path.open(encoding="utf-8") as handle:
@@ -79,17 +81,20 @@ def load_docset(root: Path, queries_file: Path | None = None) -> DocSet:
                 continue
             try:
                 record = json.loads(line)
-                queries[str(record["_id"])] = str(record["text"])
+                # "question" is the answer-evaluation spelling of BEIR's "text".
+                queries[str(record["_id"])] = str(record["text"] if "text" in record else record["question"])
             except (ValueError, KeyError, TypeError) as e:
                 raise DatasetFormatError(f"{path}:{lineno}: {e}") from e
             sources[str(record["_id"])] = {str(s) for s in record.get("source_docs") or []}
+            if isinstance(record.get("answer"), str) and record["answer"].strip():
+                answers[str(record["_id"])] = record["answer"]
     qrels = _qrels_tsv(root / "qrels.tsv") if queries_file is None and (root / "qrels.tsv").is_file() else sources
     names = {f.name for f in files}
     unknown = sorted({name for rel in qrels.values() for name in rel} - names)
     if unknown:
         raise DatasetFormatError(f"{root}: judgments name files that docs/ lacks: {unknown[:3]}")
     judged = {qid: rel for qid, rel in qrels.items() if rel and qid in queries}
-    return DocSet(root=root, files=files, queries=queries, qrels=judged)
+    return DocSet(root=root, files=files, queries=queries, qrels=judged, answers=answers)
 
 
 def docset_items(docset: DocSet) -> Iterator[IngestItem]:

@@ -37,7 +37,7 @@ VARIANTS = (
 )
 
 
-def _index(docset: DocSet, components: Components) -> str:
+def index_docset(docset: DocSet, components: Components) -> str:
     """Index every file once per ingest configuration; returns the collection."""
     ingestor = components.ingest.ingestor
     collection = "eval-docs-" + sha256_text(f"{docset.root.resolve()}:{docset.fingerprint}:{ingestor.config_key}")[:16]
@@ -60,7 +60,7 @@ def _index(docset: DocSet, components: Components) -> str:
 
 
 def _measure(docset: DocSet, components: Components, modes: list[SearchMode], k: int) -> list[DocsetReport]:
-    collection = _index(docset, components)
+    collection = index_docset(docset, components)
     searcher = components.search.searcher
 
     def searching(mode: SearchMode) -> Search:
