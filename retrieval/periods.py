@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 _ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
 _YEAR = r"(?:'|’)?(\d{4}|\d{2})\b"
-_FISCAL = r"(?:FY|F|fiscal(?:\s+year)?)"
+_FISCAL = r"(?:FY|fiscal(?:\s+year)?)"
 # "Q1 2023", "Q3 FY23", "Q1 Fiscal 2023", "Q2'23", "Q4 of fiscal year 2022"
 _Q_FIRST = re.compile(rf"\bQ([1-4])\s*(?:of\s+)?(?:{_FISCAL}\s*)?{_YEAR}", re.IGNORECASE)
 # "2023 Q1", "FY2023 Q1", "fiscal 2023 Q1"
@@ -29,12 +29,23 @@ _LATEST = re.compile(
     r"\b(?:most\s+recent|latest|last|newest|current)\s+(?:fiscal\s+)?(?:quarter|period|call|report|filing|year)\b",
     re.IGNORECASE,
 )
-_LEGAL_FORM = (
-    r"(?:Inc|Corp|Corporation|Incorporated|Ltd|Limited|LLC|plc|PLC|AG|N\.V|S\.A|GmbH)"
-)
+_LEGAL_FORM = r"(?:Inc|Corp|Corporation|Incorporated|Ltd|Limited|LLC|plc|PLC|AG|N\.V|S\.A|GmbH)"
 _ORGANISATION = re.compile(rf"\b((?:[A-Z][A-Za-z&'-]+[ \t]+){{0,3}}[A-Z][A-Za-z&'-]+),?[ \t]+{_LEGAL_FORM}\b\.?")
 _LEGAL_WORD = re.compile(rf"^{_LEGAL_FORM}$")
 _NOT_NAMES = frozenset({"The", "A", "An", "Of", "And", "For", "With", "By", "In", "On", "At", "To", "From"})
+_COMMON = frozenset(
+    {"is", "are", "was", "the", "and", "for", "with", "from", "this", "that", "our", "its", "their", "all", "new"}
+)
+_MIN_NAME = 3
+_MAX_CAPS = 5  # "IBM", "SAP", "AWS" are names; "OBJECTIVE", "IMPORTANCE" are section labels
+
+
+def plausible_organisation(name: str) -> bool:
+    """False for what the legal-form pattern catches that is not a name: short or common words, labels."""
+    words = name.split()
+    if not words or len(name) < _MIN_NAME or any(w.lower() in _COMMON for w in words):
+        return False
+    return not any(w.isupper() and len(w) > _MAX_CAPS for w in words)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -122,7 +133,9 @@ def find_organisations(text: str) -> Counter[str]:
             # "Frank Slootman Snowflake Inc." in a list of participants: every tail of the words is a
             # candidate name, so the company outcounts the people named before it.
             for start in range(len(words)):
-                counts[" ".join(words[start:])] += 1
+                name = " ".join(words[start:])
+                if plausible_organisation(name):
+                    counts[name] += 1
     return counts
 
 
@@ -138,6 +151,6 @@ def document_organisation(title: str, opening: str) -> str | None:
         return max(titled, key=lambda name: (counts.get(name, 0), -len(name)))
     if counts:
         best, n = counts.most_common(1)[0]
-        if n >= 2:  # noqa: PLR2004 - named twice
+        if n >= 2:
             return best
     return None

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.models import Hit, SearchFilters
-from retrieval.periods import Period, asks_latest, find_periods
+from retrieval.periods import Period, asks_latest, find_periods, plausible_organisation
 
 #: Collection metadata key holding the periods and organisations of its documents.
 CONTEXT_KEY = "document_context"
@@ -71,9 +71,14 @@ def _named(query: str, organisations: Iterable[str]) -> list[str]:
     lowered = query.lower()
     named = []
     for name in organisations:
+        if not plausible_organisation(name):
+            continue  # recorded by an older version, or given at upload
         first = name.split()[0].lower()
-        # The full name, or its first word ("Microsoft" for "Microsoft Corporation"), as a whole word.
-        if re.search(rf"\b{re.escape(name.lower())}\b", lowered) or re.search(rf"\b{re.escape(first)}\b", lowered):
+        # The full name, or its first word when it is distinctive ("Microsoft" for "Microsoft Corporation").
+        full = re.search(rf"\b{re.escape(name.lower())}\b", lowered)
+        if full or (
+            plausible_organisation(first) and len(first) > 3 and re.search(rf"\b{re.escape(first)}\b", lowered)
+        ):
             named.append(name)
     return sorted(named)
 
@@ -90,7 +95,8 @@ def interpret(query: str, *, periods: Sequence[str], organisations: Sequence[str
     latest = not asked and asks_latest(query)
     matched = _matching_periods(asked, periods) if asked else (_latest(periods) if latest else [])
     # Naming the only organisation there is prefers nothing.
-    orgs = _named(query, organisations) if len(set(organisations)) > 1 else []
+    names = {name for name in organisations if plausible_organisation(name)}
+    orgs = _named(query, sorted(names)) if len(names) > 1 else []
     return QueryInterpretation(periods=matched, organisations=orgs, latest=latest)
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.periods import Period, asks_latest, document_organisation, document_period, find_periods
+from retrieval.periods import (
+    Period,
+    asks_latest,
+    document_organisation,
+    document_period,
+    find_organisations,
+    find_periods,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,9 @@ def test_organisation_is_the_company_not_the_people_before_it() -> None:
     assert document_organisation("Q1 2023 Snowflake Inc. Earnings Call", opening) == "Snowflake"
     assert document_organisation("Q3 FY23 Microsoft Corp Earnings Call", "") == "Microsoft"
     assert document_organisation("Meeting notes", "nobody named") is None
+
+
+def test_section_labels_and_common_words_are_not_organisations() -> None:
+    text = "OBJECTIVE Ltd. OBJECTIVE Ltd. Melanoma Is Inc. Melanoma Is Inc. IBM Corp. IBM Corp."
+    assert set(find_organisations(text)) == {"IBM"}
+    assert not find_periods("F 12 and F 2010 are statistics")

@@ -63,3 +63,11 @@ def test_merge_context_adds_and_sorts() -> None:
     merged = merge_context({"periods": ["Q1 2023"], "organisations": ["B"]}, {"Q4 2020"}, {"A"})
     assert merged == {"periods": ["Q1 2023", "Q4 2020"], "organisations": ["A", "B"]}
     assert merge_context(None, [], []) == {"periods": [], "organisations": []}
+
+
+def test_words_that_are_not_names_never_become_a_preference() -> None:
+    # What the legal-form pattern can catch in scientific text ("... Is Inc", "OBJECTIVE Ltd"), or an
+    # older version recorded: a query with "is" in it must not prefer that document.
+    noisy = ["Is", "OBJECTIVE", "Melanoma Is", "Acme", "Globex"]
+    assert not interpret("Vitamin D is good for melanoma is it not", periods=[], organisations=noisy).active
+    assert interpret("what did acme report", periods=[], organisations=noisy).organisations == ["Acme"]
