@@ -70,19 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     docs.add_argument("--json", action="store_true", help="print one JSON object")
 
-    answers = sub.add_parser(
-        "eval-answers", help="answer questions with reference answers through the full answer path, per answer mode"
-    )
-    answers.add_argument(
-        "--dataset", required=True, type=Path, metavar="DIR", help="docs/ and queries.jsonl with 'answer' fields"
-    )
-    answers.add_argument("--queries", type=Path, default=None, metavar="FILE", help="another JSONL of questions")
-    answers.add_argument(
-        "--modes", default="generated,extractive,combined", help="answer modes, comma-separated (default: all three)"
-    )
-    answers.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions (by id)")
-    answers.add_argument("--json", action="store_true", help="print one JSON object")
-
     cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
     _dataset_arguments(cal)
     cal.add_argument("--json", action="store_true", help="print one JSON object")
@@ -160,10 +147,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.calibrate import run_calibrate
 
             return run_calibrate(args, settings)
-        if args.command == "eval-answers":
-            from app.commands.evaluate_answers import run_eval_answers
-
-            return run_eval_answers(args, settings)
         if args.command == "eval-docs":
             from app.commands.evaluate_docs import run_eval_docs
 
