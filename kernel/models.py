@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -188,6 +188,18 @@ class Completion(_Model):
     finish_reason: str = "stop"
 
 
+#: Why generation ended: the model finished, it reached ``max_tokens``, or it began to repeat itself.
+StopReason = Literal["stop", "length", "repetition"]
+
+
+class AnswerMode(StrEnum):
+    """How an answer is written: by the model, as quotes of the sources, or the model with quotes as fallback."""
+
+    GENERATED = "generated"
+    EXTRACTIVE = "extractive"
+    COMBINED = "combined"
+
+
 class Citation(_Model):
     """A numbered source an answer cites, with the quoted span of the original document."""
 
@@ -214,3 +226,17 @@ class Answer(_Model):
     )
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
+    mode: Literal["generated", "extractive"] = Field(
+        default="generated",
+        description="generated = written by the model; extractive = sentences quoted from the sources.",
+    )
+    stop_reason: StopReason = Field(
+        default="stop",
+        description="How generation ended: stop (model ended), length (max tokens) or repetition (cut "
+        "before the answer repeated itself).",
+    )
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Generated sentences whose words the sources do not contain (dropped in combined mode, "
+        "marked [unsupported] in generated mode).",
+    )
