@@ -94,10 +94,10 @@ def _chunks(head: dict[str, Any], stream: AnswerStream) -> Iterator[str]:
         return sse({**head, "choices": [choice], **more})
 
     yield chunk({"role": "assistant", "content": ""})
-    streamed = False
+    streamed: list[str] = []
     try:
         for piece in stream:
-            streamed = True
+            streamed.append(piece)
             yield chunk({"content": piece})
     except SynthragError as exc:
         yield sse(error_body(exc.message, kind="server_error", code=type(exc).__name__))
@@ -105,7 +105,9 @@ def _chunks(head: dict[str, Any], stream: AnswerStream) -> Iterator[str]:
     finally:
         stream.close()
     answer = stream.result()
-    if answer.mode == "extractive" and streamed and not answer.refused:
-        yield chunk({"content": f"{FALLBACK_NOTE}{answer.answer}"})
+    # The quotes were not what streamed: combined mode fell back to them after the generation.
+    sent = "".join(streamed).strip()
+    if answer.mode == "extractive" and sent != answer.answer.strip():
+        yield chunk({"content": f"{FALLBACK_NOTE}{answer.answer}" if sent else answer.answer})
     yield chunk({}, "stop", **extras(answer))
     yield sse("[DONE]")
