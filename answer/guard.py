@@ -37,7 +37,7 @@ def guarded(pieces: ChatStream, *, max_tokens: int) -> Generator[str, None, Gene
             read += 1
             detector.feed(piece)
             ends.append(len(detector.text))
-            for part in _release(detector.text, ends, sent, _with_space(detector.text, detector.checked)):
+            for part in _release(detector.text, ends, sent, _with_space(detector.text, detector.checked), whole=True):
                 sent += len(part)
                 yield part
     finally:
@@ -63,13 +63,17 @@ def _with_space(text: str, upto: int) -> int:
     return upto + len(text[upto:]) - len(text[upto:].lstrip())
 
 
-def _release(text: str, ends: list[int], sent: int, upto: int) -> Iterator[str]:
-    """The text between ``sent`` and ``upto``, split where the model's pieces ended."""
+def _release(text: str, ends: list[int], sent: int, upto: int, *, whole: bool = False) -> Iterator[str]:
+    """The text between ``sent`` and ``upto``, split where the model's pieces ended.
+
+    With ``whole``, a piece that ``upto`` falls inside waits for the next release (a client gets no
+    more pieces than the model wrote).
+    """
     for end in ends[bisect.bisect_right(ends, sent) :]:
         if end <= upto:
             yield text[sent:end]
             sent = end
         else:
             break
-    if sent < upto:
+    if sent < upto and not whole:
         yield text[sent:upto]

@@ -97,6 +97,7 @@ class AnswerService:
             temperature=self._settings.answer_temperature if temperature is None else temperature,
             # A model that starts copying a fenced source block has stopped answering.
             stop=[SOURCE_FENCE],
+            repeat_penalty=self._settings.answer_repeat_penalty,
         )
 
     def generate(self, plan: AnswerPlan, params: GenerationParams, *, mode: AnswerMode | None = None) -> Answer:

@@ -177,6 +177,9 @@ class GenerationParams(_Model):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list)
+    repeat_penalty: float = Field(
+        default=1.0, ge=1.0, le=2.0, description="llama.cpp penalty on tokens of the last 64 (1 = none)."
+    )
 
 
 class Completion(_Model):

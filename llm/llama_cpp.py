@@ -171,14 +171,15 @@ class LlamaCppChatModel:
         Greedy (``temperature`` 0) conversations go through one multi-sequence batch: their shared
         prompt prefix is decoded once and each step decodes one token of every unfinished reply. The
         replies match :meth:`complete`'s greedy ones (same prompt tokens, argmax, end-of-turn, stop
-        strings, ``max_tokens``). Sampled generation is not batched: with ``temperature`` > 0 each
-        conversation goes through :meth:`complete`, so the seeded replies stay what they were. More
+        strings, ``max_tokens``). Sampled or penalised generation is not batched: with ``temperature``
+        > 0 or a ``repeat_penalty`` each conversation goes through :meth:`complete`, so the seeded
+        replies stay what they were. More
         conversations than fit the context window together are split into several batches.
 
         Raises:
             ModelError: A prompt does not fit the context window, or llama.cpp failed.
         """
-        if params.temperature > 0 or self._formatter is None:
+        if params.temperature > 0 or params.repeat_penalty != 1.0 or self._formatter is None:
             return [self.complete(messages, params=params, schema=schema) for messages in conversations]
         grammar = _gbnf(schema) if schema else None
         prompts = [self._prompt_tokens(messages) for messages in conversations]
@@ -273,6 +274,7 @@ class LlamaCppChatModel:
             "top_p": params.top_p,
             "stop": list(params.stop) or None,
             "seed": SEED,
+            "repeat_penalty": params.repeat_penalty,
         }
 
 

@@ -135,7 +135,9 @@ def test_a_looping_generation_is_cut_and_the_model_stopped(
 
     monkeypatch.setattr(llama_model, "stream", watched)
     plan = svc.plan(LOOPING_QUESTION, collection="default")
-    answer = svc.generate(plan, svc.params(max_tokens=256, temperature=0.0), mode=AnswerMode.GENERATED)
+    # No repeat penalty: the guard is under test, and with the default penalty this answer does not loop.
+    params = svc.params(max_tokens=256, temperature=0.0).model_copy(update={"repeat_penalty": 1.0})
+    answer = svc.generate(plan, params, mode=AnswerMode.GENERATED)
     assert answer.stop_reason == "repetition"
     assert answer.answer and find_repetition(answer.answer) is None
     sentences = [s.strip().lower() for s in answer.answer.replace(UNSUPPORTED_MARK, "").splitlines()]
@@ -154,6 +156,7 @@ def test_an_unsupported_sentence_is_flagged_in_generated_mode_and_dropped_in_com
     svc = answering.with_chat(chat).answer_service()
     plan = svc.plan("How is honey harvested?", collection="default")
     generated = svc.generate(plan, svc.params(), mode=AnswerMode.GENERATED)
+    assert chat.calls[0].params.repeat_penalty == answering.settings.answer_repeat_penalty
     assert generated.unsupported == ["A single hive holds 7 queens."]
     assert generated.answer.endswith(f"7 queens {UNSUPPORTED_MARK}.")
     combined = svc.generate(plan, svc.params(), mode=AnswerMode.COMBINED)

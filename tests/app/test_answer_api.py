@@ -68,7 +68,8 @@ def test_extractive_stream_sends_the_quotes_and_the_final_answer(client: TestCli
 
 
 def test_a_looping_answer_never_streams_the_repeat(answering: Components, llama_model: LlamaCppChatModel) -> None:
-    settings = answering.settings.model_copy(update={"answer_temperature": 0.0})
+    # Greedy and without the repeat penalty (with it, this answer does not loop): the guard is under test.
+    settings = answering.settings.model_copy(update={"answer_temperature": 0.0, "answer_repeat_penalty": 1.0})
     greedy = dataclasses.replace(answering, settings=settings).with_chat(llama_model)
     request = {"question": LOOPING_QUESTION, "answer_mode": "generated", "max_tokens": 256, "stream": True}
     with (
