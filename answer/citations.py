@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from answer.sentences import sentences
 from kernel.models import Citation, Hit
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -27,6 +28,16 @@ def _words(text: str) -> set[str]:
     return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) > 2 and w not in _STOPWORDS}
 
 
+def has_citation(text: str) -> bool:
+    """Whether ``text`` holds a citation marker like [1] or [1, 2]."""
+    return _MARKER.search(text) is not None
+
+
+def shared_words(a: str, b: str) -> int:
+    """How many content words (longer than two letters, not stopwords) two texts share."""
+    return len(_words(a) & _words(b))
+
+
 def best_quote(hit_text: str, claim: str) -> tuple[int, int]:
     """Span (start, end) within ``hit_text`` of the sentence sharing most words with ``claim``.
 
@@ -35,13 +46,12 @@ def best_quote(hit_text: str, claim: str) -> tuple[int, int]:
     claim_words = _words(claim)
     best: tuple[int, int] | None = None
     best_overlap = 0
-    for match in _SENTENCE.finditer(hit_text):
-        overlap = len(claim_words & _words(match.group(0)))
+    for sentence in sentences(hit_text):
+        raw = hit_text[sentence.start : sentence.end].rstrip()
+        overlap = len(claim_words & _words(raw))
         if overlap > best_overlap:
             best_overlap = overlap
-            raw = match.group(0)
-            lead = len(raw) - len(raw.lstrip())
-            best = (match.start() + lead, match.start() + len(raw.rstrip()))
+            best = (sentence.start, sentence.start + len(raw))
     return best if best is not None else (0, len(hit_text))
 
 

@@ -1,18 +1,20 @@
-"""Answer orchestrator: retrieve, check support, prompt, generate (gated), cite."""
+"""Answer orchestrator: retrieve, check support, prompt, generate (gated, loop-guarded), ground, cite."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from answer.citations import map_citations
+from answer.compose import compose, extractive, refusal
 from answer.condense import condense_question
 from answer.gate import GenerationGate
-from answer.prompt import REFUSAL, SOURCE_FENCE, build_messages
-from kernel.models import Answer, ChatMessage, GenerationParams, Hit, SearchFilters, SearchMode
-from kernel.ports import ChatModel
+from answer.guard import guarded
+from answer.prompt import SOURCE_FENCE, build_messages
+from kernel.models import Answer, AnswerMode, ChatMessage, GenerationParams, Hit, SearchFilters, SearchMode
+from kernel.ports import ChatModel, PromptCounter
 from kernel.settings import Settings
 from retrieval.search import Searcher
 
@@ -95,46 +97,77 @@ class AnswerService:
             temperature=self._settings.answer_temperature if temperature is None else temperature,
             # A model that starts copying a fenced source block has stopped answering.
             stop=[SOURCE_FENCE],
+            repeat_penalty=self._settings.answer_repeat_penalty,
         )
 
-    def generate(self, plan: AnswerPlan, params: GenerationParams) -> Answer:
-        """Generate the whole answer (waits for the model; 429 when the queue is full)."""
-        if not plan.supported:
-            return refusal(plan)
-        with self._gate.reserve():
-            completion = self._chat.complete(plan.messages, params=params)
-        answer = finish(plan, completion.text)
-        return answer.model_copy(
-            update={
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
-            }
-        )
+    def generate(self, plan: AnswerPlan, params: GenerationParams, *, mode: AnswerMode | None = None) -> Answer:
+        """The whole answer in ``mode`` (default from settings); waits for the model, 429 when the queue is full."""
+        stream = self.stream(plan, params, mode=mode)
+        for _ in stream:
+            pass
+        return stream.result()
 
-    def stream(self, plan: AnswerPlan, params: GenerationParams) -> Iterator[str]:
-        """Reserve a place now (429 at once if full), then yield text pieces as they come."""
+    def stream(self, plan: AnswerPlan, params: GenerationParams, *, mode: AnswerMode | None = None) -> AnswerStream:
+        """Reserve a place now (429 at once if full); the stream yields checked text, then holds the Answer.
+
+        Refusals and extractive answers need no model: their stream is the answer text in one piece.
+        """
+        mode = mode or self._settings.answer_mode
         if not plan.supported:
-            return iter([REFUSAL])
+            return AnswerStream.of(refusal(plan.hits, mode=mode))
+        if mode is AnswerMode.EXTRACTIVE:
+            return AnswerStream.of(extractive(plan.query, plan.hits))
         ticket = self._gate.reserve()
 
-        def pieces() -> Iterator[str]:
+        def run() -> Generator[str, None, Answer]:
             with ticket:
-                yield from self._chat.stream(plan.messages, params=params)
+                pieces = self._chat.stream(plan.messages, params=params)
+                generated = yield from guarded(pieces, max_tokens=params.max_tokens)
+            if generated.stop_reason == "repetition" and isinstance(self._chat, PromptCounter):
+                prompt_tokens = self._chat.count_prompt_tokens(plan.messages)
+                generated = dataclasses.replace(generated, prompt_tokens=prompt_tokens)
+            log.info("generated %d tokens, stop_reason=%s", generated.completion_tokens, generated.stop_reason)
+            return compose(plan.query, plan.hits, generated, mode)
 
-        generator = pieces()
+        generator = run()
         # A client that disconnects before the first piece never runs the body: free the place anyway.
         weakref.finalize(generator, ticket.release)
-        return generator
+        return AnswerStream(generator)
 
 
-def refusal(plan: AnswerPlan) -> Answer:
-    """The answer given when the documents do not support one."""
-    return Answer(answer=REFUSAL, citations=[], hits=plan.hits, refused=True)
+class AnswerStream:
+    """Text pieces of an answer as they are released, then the whole Answer (:meth:`result`).
 
+    In combined mode the final Answer can differ from the streamed text: unsupported sentences are dropped,
+    or the extractive answer replaces a generation that failed the grounding check (``mode`` says which).
+    """
 
-def finish(plan: AnswerPlan, text: str) -> Answer:
-    """Map citations of a generated answer; an empty answer or one where the model refuses is a refusal."""
-    if not plan.supported or not text.strip() or REFUSAL.lower().rstrip(".") in text.lower():
-        return refusal(plan)
-    cleaned, citations, invalid = map_citations(text.strip(), plan.hits)
-    return Answer(answer=cleaned, citations=citations, hits=plan.hits, invalid_citations=invalid)
+    def __init__(self, pieces: Generator[str, None, Answer]) -> None:
+        self._pieces = pieces
+        self._answer: Answer | None = None
+
+    @classmethod
+    def of(cls, answer: Answer) -> AnswerStream:
+        """A stream of a ready answer: its text in one piece."""
+
+        def pieces() -> Generator[str, None, Answer]:
+            yield answer.answer
+            return answer
+
+        return cls(pieces())
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            self._answer = yield from self._pieces
+        finally:
+            self._pieces.close()
+
+    def close(self) -> None:
+        """Stop early: the model stops and its place in the queue is freed."""
+        self._pieces.close()
+
+    def result(self) -> Answer:
+        """The Answer, once the stream has been read to its end."""
+        if self._answer is None:
+            raise RuntimeError("the answer stream has not been read to its end")
+        return self._answer

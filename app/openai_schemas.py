@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kernel.models import Citation, Hit
+from kernel.models import Answer, Hit
 
 
 class ContentPart(BaseModel):
@@ -79,10 +79,13 @@ class SourceRef(BaseModel):
         )
 
 
-def extras(hits: list[Hit], citations: list[Citation], refused: bool) -> dict[str, Any]:
-    """Fields standard clients ignore: the sources behind the answer."""
+def extras(answer: Answer) -> dict[str, Any]:
+    """Fields standard clients ignore: the sources behind the answer and how it was written."""
     return {
-        "sources": [SourceRef.from_hit(i, h).model_dump() for i, h in enumerate(hits, 1)],
-        "citations": [c.model_dump() for c in citations],
-        "refused": refused,
+        "sources": [SourceRef.from_hit(i, h).model_dump() for i, h in enumerate(answer.hits, 1)],
+        "citations": [c.model_dump() for c in answer.citations],
+        "refused": answer.refused,
+        "mode": answer.mode,
+        "stop_reason": answer.stop_reason,
+        "unsupported": answer.unsupported,
     }

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.catalog import DocumentRecord
 from ingest.jobs import JobRecord
 from ingest.uploads import UploadResult
-from kernel.models import Hit, SearchFilters, SearchMode
+from kernel.models import AnswerMode, Hit, SearchFilters, SearchMode
 from kernel.tenancy import CollectionName, logical_collection
 from retrieval.preference import QueryInterpretation
 from retrieval.search import MAX_QUERY_CHARS, SearchTimings
@@ -64,6 +64,11 @@ class AnswerRequest(BaseModel):
     filters: SearchFilters | None = Field(default=None, description="Restrict retrieval.")
     stream: bool = Field(default=False, description="Server-Sent Events: token events, then a final event.")
     max_tokens: int | None = Field(default=None, ge=1, le=4096, description="Longest answer in tokens.")
+    answer_mode: AnswerMode | None = Field(
+        default=None,
+        description="generated, extractive or combined (model text, source quotes when it is not grounded); "
+        "default from settings.",
+    )
 
 
 class JobProgress(BaseModel):

@@ -81,7 +81,12 @@ def service_pieces(client: httpx.Client, question: str, max_tokens: int) -> Iter
 
 def raw_pieces(llm: Any, messages: list[dict[str, str]], params: GenerationParams) -> Iterator[str]:
     """Content deltas of llama-cpp-python's own streamed chat completion (same kwargs as the adapter)."""
-    kwargs = {"max_tokens": params.max_tokens, "temperature": params.temperature, "top_p": params.top_p}
+    kwargs = {
+        "max_tokens": params.max_tokens,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "repeat_penalty": params.repeat_penalty,
+    }
     chunks = llm.create_chat_completion(messages=messages, stream=True, stop=None, seed=SEED, **kwargs)
     for chunk in chunks:
         piece = chunk["choices"][0]["delta"].get("content")
@@ -196,7 +201,8 @@ def measure(
 def run(reps: int, max_tokens: int) -> dict[str, Any]:
     """Ingest the sample folder with real components, then measure both paths on the same prompts."""
     with tempfile.TemporaryDirectory(prefix="synthrag-bench-") as tmp:
-        settings = get_settings(data_dir=Path(tmp) / "data")
+        # The model's text, not quotes instead of it: this measures streaming generation.
+        settings = get_settings(data_dir=Path(tmp) / "data", answer_mode="generated")
         chat = create_chat_model(settings.llm)
         if not isinstance(chat, LlamaCppChatModel):
             raise RuntimeError("the answer benchmark compares the service with raw llama-cpp: use its backend")

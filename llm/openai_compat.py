@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from kernel.errors import ConfigError, ModelError
 from kernel.models import ChatMessage, Completion, GenerationParams
+from kernel.ports import ChatStream
 
 if TYPE_CHECKING:
     from openai import OpenAI
@@ -81,18 +82,35 @@ class OpenAIChatModel:
             finish_reason=choice.finish_reason or "stop",
         )
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
-        """Yield content deltas from a server-sent-events stream."""
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
+        """Yield content deltas from a server-sent-events stream, then return the whole Completion.
+
+        Token counts are the server's when it sends usage with the stream, else the number of deltas.
+        """
         kwargs = self._kwargs(messages, params)
+        pieces: list[str] = []
+        finish_reason = "stop"
+        usage = None
         with self._slots:
             try:
                 chunks = self._client.chat.completions.create(stream=True, **kwargs)
                 with chunks:
                     for chunk in chunks:
-                        if chunk.choices and chunk.choices[0].delta.content:
+                        usage = chunk.usage or usage
+                        if not chunk.choices:
+                            continue
+                        finish_reason = chunk.choices[0].finish_reason or finish_reason
+                        if chunk.choices[0].delta.content:
+                            pieces.append(chunk.choices[0].delta.content)
                             yield chunk.choices[0].delta.content
             except self._errors.OpenAIError as exc:
                 self._raise(exc)
+        return Completion(
+            text="".join(pieces),
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else len(pieces),
+            finish_reason=finish_reason,
+        )
 
     def _kwargs(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

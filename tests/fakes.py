@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from kernel.models import ChatMessage, Completion, GenerationParams
-from kernel.ports import ChatModel
+from kernel.ports import ChatModel, ChatStream
 
 #: A scripted reply: the text to answer with, or an exception to raise instead.
 Reply = str | Exception
@@ -86,15 +86,17 @@ class ScriptedChat:
         self._wait_if_held()
         return Completion(text=text, completion_tokens=len(text) // 4, finish_reason="stop")
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
         # The call is recorded (and an error raised) now, like a real model's prompt checks; the
         # pieces, and the hold, come on iteration.
         text = self._take(ChatCall(list(messages), params, None, streamed=True))
         return self._pieces(text)
 
-    def _pieces(self, text: str) -> Iterator[str]:
+    def _pieces(self, text: str) -> ChatStream:
         self._wait_if_held()
-        yield from stream_pieces(text)
+        pieces = stream_pieces(text)
+        yield from pieces
+        return Completion(text=text, completion_tokens=len(pieces), finish_reason="stop")
 
     def _take(self, call: ChatCall) -> str:
         with self._lock:
@@ -183,7 +185,7 @@ class CountingChat:
             self.completions.append(completion)
         return completion
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
         return self._inner.stream(messages, params=params)
 
 

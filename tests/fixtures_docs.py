@@ -19,6 +19,10 @@ SAMPLE_TOPICS = {
     "sample.docx": "sourdough baking",
 }
 
+#: Over the sample documents, the bundled SmolLM2 answers this (greedy, 256 tokens) with a numbered list
+#: that repeats one item until it runs out of tokens.
+LOOPING_QUESTION = "List everything about beekeeping."
+
 BEEKEEPING = [
     "Beekeeping begins with a healthy colony. A single hive holds one queen, a few hundred drones "
     "and tens of thousands of worker bees that forage for nectar and pollen.",

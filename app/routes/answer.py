@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from answer.service import AnswerPlan, finish
+from answer.service import AnswerStream
 from app.auth import ScopeDep
 from app.deps import AnswersDep
 from app.errors import error_body, status_for
@@ -32,20 +32,24 @@ def answer(body: AnswerRequest, svc: AnswersDep, scope: ScopeDep) -> Any:
     )
     params = svc.params(max_tokens=body.max_tokens)
     if not body.stream:
-        return svc.generate(plan, params)
-    pieces = svc.stream(plan, params)  # a full queue raises 429 here, before any byte is sent
-    return StreamingResponse(answer_events(plan, pieces), media_type="text/event-stream", headers=SSE_HEADERS)
+        return svc.generate(plan, params, mode=body.answer_mode)
+    stream = svc.stream(plan, params, mode=body.answer_mode)  # a full queue raises 429 here, before any byte
+    return StreamingResponse(answer_events(stream), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def answer_events(plan: AnswerPlan, pieces: Iterator[str]) -> Iterator[str]:
-    """``token`` events with text pieces, then ``final`` with the cleaned answer and citations."""
-    text: list[str] = []
+def answer_events(stream: AnswerStream) -> Iterator[str]:
+    """``token`` events with checked text pieces, then ``final`` with the whole answer.
+
+    The final answer is the one to show: in combined mode it may drop streamed sentences that no source
+    supports, or replace the streamed text with quotes of the sources (``mode: extractive``).
+    """
     try:
-        for piece in pieces:
-            text.append(piece)
+        for piece in stream:
             yield sse({"text": piece}, event="token")
     except SynthragError as exc:
         body = error_body(exc.message, kind="server_error", code=type(exc).__name__)
         yield sse({**body, "status": status_for(exc)}, event="error")
         return
-    yield sse(finish(plan, "".join(text)).model_dump(mode="json"), event="final")
+    finally:
+        stream.close()
+    yield sse(stream.result().model_dump(mode="json"), event="final")

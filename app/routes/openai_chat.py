@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from answer.service import AnswerPlan, finish
+from answer.service import AnswerStream
 from app.auth import ScopeDep, TenantScope
 from app.deps import AnswersDep
 from app.errors import error_body
@@ -22,6 +22,8 @@ from kernel.models import ChatMessage
 router = APIRouter(prefix="/v1", tags=["openai"])
 
 DEFAULT_MODEL = "synthrag"
+#: Put between a streamed generation that failed the grounding check and the source quotes that follow it.
+FALLBACK_NOTE = "\n\n(The sources do not support the text above. What they say:) "
 
 
 def _collection(scope: TenantScope, model: str) -> str:
@@ -73,27 +75,39 @@ def chat_completions(body: ChatCompletionRequest, svc: AnswersDep, scope: ScopeD
                 "completion_tokens": answer.completion_tokens,
                 "total_tokens": answer.prompt_tokens + answer.completion_tokens,
             },
-            **extras(answer.hits, answer.citations, answer.refused),
+            **extras(answer),
         }
-    pieces = svc.stream(plan, params)  # 429 before any byte when the queue is full
+    stream = svc.stream(plan, params)  # 429 before any byte when the queue is full
     head = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": body.model}
-    return StreamingResponse(_chunks(head, plan, pieces), media_type="text/event-stream", headers=SSE_HEADERS)
+    return StreamingResponse(_chunks(head, stream), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-def _chunks(head: dict[str, Any], plan: AnswerPlan, pieces: Iterator[str]) -> Iterator[str]:
+def _chunks(head: dict[str, Any], stream: AnswerStream) -> Iterator[str]:
+    """Content deltas as the text is checked, then the sources in the last chunk.
+
+    Sent text cannot be taken back: when the combined mode falls back to quotes of the sources, they
+    follow the streamed text as one more delta, after a line that says so.
+    """
+
     def chunk(delta: dict[str, str], finish_reason: str | None = None, **more: Any) -> str:
         choice = {"index": 0, "delta": delta, "finish_reason": finish_reason}
         return sse({**head, "choices": [choice], **more})
 
     yield chunk({"role": "assistant", "content": ""})
-    text: list[str] = []
+    streamed: list[str] = []
     try:
-        for piece in pieces:
-            text.append(piece)
+        for piece in stream:
+            streamed.append(piece)
             yield chunk({"content": piece})
     except SynthragError as exc:
         yield sse(error_body(exc.message, kind="server_error", code=type(exc).__name__))
         return
-    answer = finish(plan, "".join(text))
-    yield chunk({}, "stop", **extras(answer.hits, answer.citations, answer.refused))
+    finally:
+        stream.close()
+    answer = stream.result()
+    # The quotes were not what streamed: combined mode fell back to them after the generation.
+    sent = "".join(streamed).strip()
+    if answer.mode == "extractive" and sent != answer.answer.strip():
+        yield chunk({"content": f"{FALLBACK_NOTE}{answer.answer}" if sent else answer.answer})
+    yield chunk({}, "stop", **extras(answer))
     yield sse("[DONE]")

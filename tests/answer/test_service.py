@@ -6,10 +6,15 @@ from typing import Any
 
 import pytest
 
+from answer.compose import UNSUPPORTED_MARK
 from answer.prompt import REFUSAL, SYSTEM_PROMPT
+from answer.repetition import find_repetition
 from app.components import Components
-from kernel.models import ChatMessage, Completion
+from kernel.models import AnswerMode, ChatMessage, Completion
+from kernel.ports import ChatStream
 from llm.llama_cpp import LlamaCppChatModel
+from tests.fakes import ScriptedChats
+from tests.fixtures_docs import LOOPING_QUESTION
 
 pytestmark = pytest.mark.slow
 
@@ -81,14 +86,14 @@ def test_follow_up_is_condensed_with_history(answering: Components) -> None:
 
 
 def test_stream_yields_pieces_that_finish_into_an_answer(answering: Components) -> None:
-    from answer.service import finish
-
     svc = answering.answer_service()
     plan = svc.plan("How are lighthouses lit?", collection="default")
-    pieces = list(svc.stream(plan, svc.params(max_tokens=48)))
+    stream = svc.stream(plan, svc.params(max_tokens=48), mode=AnswerMode.GENERATED)
+    pieces = list(stream)
     assert len(pieces) > 1
-    answer = finish(plan, "".join(pieces))
-    assert answer.answer
+    answer = stream.result()
+    assert answer.answer and answer.mode == "generated"
+    assert answer.stop_reason in ("stop", "length", "repetition")
 
 
 def test_plan_embeds_the_query_once(answering: Components) -> None:
@@ -107,3 +112,78 @@ def test_plan_embeds_the_query_once(answering: Components) -> None:
         embedder.embed = original  # type: ignore[method-assign]
     assert plan.hits and plan.supported
     assert calls == [1]
+
+
+def test_a_looping_generation_is_cut_and_the_model_stopped(
+    answering: Components, llama_model: LlamaCppChatModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    svc = answering.answer_service()
+    read: list[str] = []
+    closed: list[bool] = []
+    original = llama_model.stream
+
+    def watched(*args: Any, **kwargs: Any) -> ChatStream:
+        inner = original(*args, **kwargs)
+        try:
+            for piece in inner:
+                read.append(piece)
+                yield piece
+        finally:
+            closed.append(True)
+            inner.close()
+        return None
+
+    monkeypatch.setattr(llama_model, "stream", watched)
+    plan = svc.plan(LOOPING_QUESTION, collection="default")
+    # No repeat penalty: the guard is under test, and with the default penalty this answer does not loop.
+    params = svc.params(max_tokens=256, temperature=0.0).model_copy(update={"repeat_penalty": 1.0})
+    answer = svc.generate(plan, params, mode=AnswerMode.GENERATED)
+    assert answer.stop_reason == "repetition"
+    assert answer.answer and find_repetition(answer.answer) is None
+    sentences = [s.strip().lower() for s in answer.answer.replace(UNSUPPORTED_MARK, "").splitlines()]
+    assert len(set(sentences)) == len(sentences)
+    # The model was stopped soon after the loop began, and the model and the queue are free again.
+    assert closed == [True] and len(read) < 128
+    assert svc.gate.pending == 0
+    assert llama_model.complete([ChatMessage(role="user", content="Hi")], params=svc.params(max_tokens=2)).text
+
+
+def test_an_unsupported_sentence_is_flagged_in_generated_mode_and_dropped_in_combined(
+    answering: Components, scripted_chat: ScriptedChats
+) -> None:
+    reply = "Honey is harvested in late summer once the frames are capped with wax. A single hive holds 7 queens."
+    chat = scripted_chat([reply], loop=True)
+    svc = answering.with_chat(chat).answer_service()
+    plan = svc.plan("How is honey harvested?", collection="default")
+    generated = svc.generate(plan, svc.params(), mode=AnswerMode.GENERATED)
+    assert chat.calls[0].params.repeat_penalty == answering.settings.answer_repeat_penalty
+    assert generated.unsupported == ["A single hive holds 7 queens."]
+    assert generated.answer.endswith(f"7 queens {UNSUPPORTED_MARK}.")
+    combined = svc.generate(plan, svc.params(), mode=AnswerMode.COMBINED)
+    assert combined.mode == "generated" and combined.unsupported == ["A single hive holds 7 queens."]
+    assert "7" not in combined.answer and "capped with wax" in combined.answer
+    assert combined.citations and all(c.quote in plan.hits[c.number - 1].text for c in combined.citations)
+
+
+def test_combined_falls_back_to_quotes_and_extractive_needs_no_model(
+    answering: Components, scripted_chat: ScriptedChats
+) -> None:
+    chat = scripted_chat(["Bees navigate by the stars and sing at 40 hertz."])
+    svc = answering.with_chat(chat).answer_service()
+    plan = svc.plan("How is honey harvested?", collection="default")
+    fallback = svc.generate(plan, svc.params(), mode=AnswerMode.COMBINED)
+    assert fallback.mode == "extractive" and not fallback.refused
+    assert "harvested" in fallback.answer and "stars" not in fallback.answer
+    quoted = svc.generate(plan, svc.params(), mode=AnswerMode.EXTRACTIVE)
+    assert quoted.answer == fallback.answer and quoted.citations == fallback.citations
+    assert len(chat.calls) == 1  # extractive mode never called the model
+
+
+def test_a_stream_closed_early_frees_the_model(answering: Components, llama_model: LlamaCppChatModel) -> None:
+    svc = answering.answer_service()
+    plan = svc.plan("How are lighthouses lit?", collection="default")
+    stream = svc.stream(plan, svc.params(max_tokens=64), mode=AnswerMode.GENERATED)
+    next(iter(stream))
+    stream.close()
+    assert svc.gate.pending == 0
+    assert llama_model.complete([ChatMessage(role="user", content="Hi")], params=svc.params(max_tokens=2)).text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -132,3 +133,25 @@ def test_full_queue_answers_429_and_server_stays_responsive(
         assert results == [200]
         again = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=60)
         assert again.status_code == 200
+
+
+def test_streamed_chat_that_fails_grounding_ends_with_the_quotes(
+    answering: Components, scripted_chat: ScriptedChats
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from app.routes.openai_chat import FALLBACK_NOTE
+
+    components = answering.with_chat(scripted_chat(["Bees navigate by the stars and sing at 40 hertz."], loop=True))
+    body = {"model": "default", "messages": [{"role": "user", "content": "How is honey harvested?"}]}
+    with TestClient(create_app(components.settings, components=lambda _s: components)) as test_client:
+        plain = test_client.post("/v1/chat/completions", json=body).json()
+        with test_client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
+            lines = [line[6:] for line in response.iter_lines() if line.startswith("data: {")]
+    assert plain["mode"] == "extractive" and plain["stop_reason"] == "stop" and plain["unsupported"] == []
+    assert "harvested" in plain["choices"][0]["message"]["content"]
+    chunks = [json.loads(line) for line in lines]
+    content = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert content.startswith("Bees navigate by the stars")
+    assert content.endswith(FALLBACK_NOTE + plain["choices"][0]["message"]["content"])
+    assert chunks[-1]["mode"] == "extractive"

@@ -7,7 +7,7 @@ stored. The real teacher end to end is tests/ingest/test_synthesis.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from kernel.models import (
     SearchMode,
     Section,
 )
+from kernel.ports import ChatStream
 from kernel.settings import SynthSettings
 from kernel.tenancy import synthetic_collection
 from knowledge.cache import GenerationCache
@@ -68,7 +69,7 @@ class ScriptedTeacher:
         wants_chunk = "questions" in (schema or {}).get("required", [])
         return Completion(text=json.dumps(CHUNK_REPLY if wants_chunk else DOCUMENT_REPLY))
 
-    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> Iterator[str]:
+    def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
         raise AssertionError("synthesis does not stream")
 
 

@@ -56,6 +56,21 @@ def test_stream_yields_pieces(llama_model: LlamaCppChatModel) -> None:
     assert "".join(pieces).strip()
 
 
+def test_stream_returns_the_whole_completion(llama_model: LlamaCppChatModel) -> None:
+    stream = llama_model.stream(QUESTION, params=GenerationParams(max_tokens=6, temperature=0.0))
+    pieces: list[str] = []
+    while True:
+        try:
+            pieces.append(next(stream))
+        except StopIteration as end:
+            completion = end.value
+            break
+    assert completion.text == "".join(pieces)
+    assert completion.finish_reason == "length"
+    assert completion.prompt_tokens == llama_model.count_prompt_tokens(QUESTION)
+    assert completion.completion_tokens == 6
+
+
 def test_abandoned_stream_releases_the_model(llama_model: LlamaCppChatModel) -> None:
     stream = llama_model.stream(QUESTION, params=GenerationParams(max_tokens=32))
     assert isinstance(stream, Generator)
