@@ -9,7 +9,6 @@ synthetic companion (:mod:`retrieval.evidence`), each within a bounded number of
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +18,6 @@ from kernel.models import (
     SYNTHETIC_KINDS,
     Hit,
     PointKind,
-    ScoredPoint,
     SearchFilters,
     SearchMode,
     SparseVec,
@@ -30,6 +28,7 @@ from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
 from retrieval.evidence import Evidence, EvidenceReader
+from retrieval.hits import newest_versions, to_hit
 from retrieval.preference import QueryInterpretation, interpret, prefer, preference_filters
 from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import combine, raw_first_order
@@ -284,44 +283,5 @@ def _checked(query: str) -> str:
     return text
 
 
-def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
-    """Drop points of a document version superseded by a newer one in the same result.
-
-    While a changed document is replaced, its new points are written before the old ones are
-    deleted; keeping only the newest version makes the switch atomic for readers.
-    """
-    newest: dict[str, tuple[float, str]] = {}
-    for point in points:
-        doc = str(point.payload.get(P.DOCUMENT_ID, ""))
-        stamp = (float(point.payload.get(P.INGESTED_AT) or 0.0), str(point.payload.get(P.DOC_VERSION, "")))
-        if doc not in newest or stamp > newest[doc]:
-            newest[doc] = stamp
-    return [
-        p for p in points if str(p.payload.get(P.DOC_VERSION, "")) == newest[str(p.payload.get(P.DOCUMENT_ID, ""))][1]
-    ]
-
-
 def _with_kinds(filters: SearchFilters | None, kinds: list[PointKind]) -> SearchFilters:
     return (filters or SearchFilters()).model_copy(update={"kinds": kinds})
-
-
-def to_hit(point: ScoredPoint) -> Hit:
-    """Shape a stored point's payload into a Hit."""
-    pl: dict[str, Any] = point.payload
-    return Hit(
-        id=point.id,
-        score=point.score,
-        text=str(pl.get(P.TEXT, "")),
-        document_id=str(pl.get(P.DOCUMENT_ID, "")),
-        chunk_index=pl.get(P.CHUNK_INDEX),
-        kind=str(pl.get(P.KIND, "chunk")),
-        source=str(pl.get(P.SOURCE, "")),
-        title=pl.get(P.TITLE),
-        page=pl.get(P.PAGE),
-        heading=pl.get(P.HEADING),
-        start=pl.get(P.START),
-        end=pl.get(P.END),
-        tags=list(pl.get(P.TAGS) or []),
-        metadata=dict(pl.get(P.METADATA) or {}),
-        context=pl.get(P.CONTEXT) or None,
-    )
