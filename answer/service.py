@@ -68,7 +68,13 @@ class AnswerService:
         k = k or self._settings.answer_k
         vector = self._searcher.embed_query(query)
         hits = self._searcher.search(
-            query, collection=collection, k=k, mode=mode, filters=filters, query_vector=vector
+            query,
+            collection=collection,
+            k=k,
+            mode=mode,
+            filters=filters,
+            query_vector=vector,
+            diversity=self._settings.answer_diversity,
         ).hits
         # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead.
         best = self._searcher.search(

@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also synthesize and report raw vs synthetic re-ranking and expansion side by side, with paired intervals",
     )
+    ev.add_argument(
+        "--diversity",
+        action="store_true",
+        help="compare the mode with MMR and each diversity re-ordering: nDCG@10, and on queries with several "
+        "relevant documents doc recall@5 and alpha-nDCG@5, paired per query; near-duplicates in the answer context",
+    )
 
     docs = sub.add_parser(
         "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"

@@ -9,10 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ingest.catalog import DocumentRecord
 from ingest.jobs import JobRecord
 from ingest.uploads import UploadResult
-from kernel.models import AnswerMode, Hit, SearchFilters, SearchMode
+from kernel.models import AnswerMode, Diversity, Hit, SearchFilters, SearchMode
 from kernel.tenancy import CollectionName, logical_collection
 from retrieval.preference import QueryInterpretation
-from retrieval.search import MAX_QUERY_CHARS, SearchTimings
+from retrieval.results import SearchTimings
+from retrieval.search import MAX_QUERY_CHARS
 
 
 class SearchRequest(BaseModel):
@@ -30,6 +31,11 @@ class SearchRequest(BaseModel):
     )
     synthetic: bool | None = Field(
         default=None, description="Also match synthetic items (fused onto their chunks); default from settings."
+    )
+    diversity: Diversity | None = Field(
+        default=None,
+        description="Re-order the hits: none, per-document or near-duplicates; default from settings "
+        "(SYNTHRAG_SEARCH_DIVERSITY).",
     )
 
 

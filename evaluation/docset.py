@@ -21,7 +21,7 @@ from ingest.parse import SUPPORTED_EXTENSIONS, parse_document
 from ingest.pipeline import IngestItem
 from kernel.ids import sha256_text
 from kernel.models import SearchMode
-from retrieval.search import SearchResult
+from retrieval.results import SearchResult
 
 Search = Callable[[str], SearchResult]
 

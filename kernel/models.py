@@ -97,6 +97,19 @@ class SearchMode(StrEnum):
     HYBRID_MMR = "hybrid-mmr"
 
 
+class Diversity(StrEnum):
+    """How a search's top hits are re-ordered after ranking (``retrieval.diversity``).
+
+    ``none`` keeps the ranking; ``per-document`` lets at most N chunks of one document come before
+    the chunks of other documents; ``near-duplicates`` moves a chunk that repeats an earlier one (dense
+    cosine at or above a threshold, or most of the same document span) behind the others.
+    """
+
+    NONE = "none"
+    PER_DOCUMENT = "per-document"
+    NEAR_DUPLICATES = "near-duplicates"
+
+
 class SearchFilters(_Model):
     """Metadata filters; all given conditions must hold."""
 
@@ -127,6 +140,7 @@ class StoreQuery(_Model):
     rrf_k: int = Field(ge=1, description="RRF rank constant.")
     mmr_diversity: float = Field(ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(ge=1, description="Candidates MMR picks from.")
+    with_vectors: bool = Field(default=False, description="Return each point's dense vector too.")
 
 
 class ScoredPoint(_Model):
@@ -135,6 +149,7 @@ class ScoredPoint(_Model):
     id: str
     score: float
     payload: dict[str, Any]
+    dense: list[float] | None = Field(default=None, description="The dense vector, when the query asked for it.")
 
 
 class Hit(_Model):

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kernel.errors import ConfigError
-from kernel.models import AnswerMode, SearchMode
+from kernel.models import AnswerMode, Diversity, SearchMode
 from kernel.tenancy import CollectionName, validate_tenant
 
 ENV_PREFIX = "SYNTHRAG_"
@@ -190,6 +190,24 @@ class Settings(BaseSettings):
     rrf_k: int = Field(default=10, ge=1, description="RRF rank constant.")
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(default=100, ge=1, le=10000, description="Candidates MMR picks from.")
+    search_diversity: Diversity = Field(
+        default=Diversity.NONE,
+        description="Re-ordering of search hits after ranking: none, per-document (at most diversity_per_document "
+        "chunks of a document before other documents) or near-duplicates (a chunk repeating an earlier one "
+        "set back).",
+    )
+    answer_diversity: Diversity = Field(
+        default=Diversity.NONE, description="The same re-ordering for the sources of an answer."
+    )
+    diversity_per_document: int = Field(
+        default=1, ge=1, le=100, description="per-document: chunks of one document before other documents."
+    )
+    diversity_similarity: float = Field(
+        default=0.9, ge=0.0, le=1.0, description="near-duplicates: dense cosine at which a chunk repeats another."
+    )
+    diversity_candidates: int = Field(
+        default=20, ge=1, le=1000, description="Top hits (at least k) that diversity re-orders; nothing else enters."
+    )
 
     synth: SynthSettings = Field(
         default_factory=SynthSettings,

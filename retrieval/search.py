@@ -9,7 +9,6 @@ synthetic companion (:mod:`retrieval.evidence`), each within a bounded number of
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -17,9 +16,9 @@ from kernel import payload as P
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.models import (
     SYNTHETIC_KINDS,
+    Diversity,
     Hit,
     PointKind,
-    ScoredPoint,
     SearchFilters,
     SearchMode,
     SparseVec,
@@ -29,34 +28,15 @@ from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
+from retrieval.diversity import DiversityParams, diversify
 from retrieval.evidence import Evidence, EvidenceReader
+from retrieval.hits import newest_versions, to_hit
 from retrieval.preference import QueryInterpretation, interpret, prefer, preference_filters
 from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import combine, raw_first_order
+from retrieval.results import SearchResult, SearchTimings
 
 MAX_QUERY_CHARS = 4000
-
-
-class SearchTimings(BaseModel):
-    """Where a search spent its time, in milliseconds."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    embed_ms: float = 0.0
-    store_ms: float = 0.0
-
-
-class SearchResult(BaseModel):
-    """Hits plus timings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hits: list[Hit]
-    mode: SearchMode
-    timings: SearchTimings = Field(default_factory=SearchTimings)
-    interpretation: QueryInterpretation | None = Field(
-        default=None, description="Periods/organisations the query named and that were preferred."
-    )
 
 
 class RerankParams(BaseModel):
@@ -130,6 +110,8 @@ class Searcher:
         query_vector: list[float] | None = None,
         synthetic: bool | None = None,
         rerank: RerankParams | None = None,
+        diversity: Diversity | None = None,
+        with_vectors: bool = False,
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query.
 
@@ -137,10 +119,19 @@ class Searcher:
         ``synthetic`` (default: the ``synth.search`` setting, else the collection's teacher
         profile for this mode) with a profile whose strengths are above 0. Filtering on ``kinds``
         searches exactly those kinds instead (synthetic kinds in the companion collection).
+
+        ``diversity`` (default: the ``search_diversity`` setting) re-orders chunk hits
+        (:func:`retrieval.diversity.diversify`): the result is the search for
+        ``max(k, diversity_candidates)`` hits, re-ordered, cut to ``k``; ``none`` changes nothing.
+        ``with_vectors`` also returns the chunk hits' dense vectors (``SearchResult.vectors``).
         """
         text = _checked(query)
         mode = mode or self._settings.search_mode
         limit = k or self._settings.search_k
+        by_kinds = filters is not None and filters.kinds is not None
+        method = Diversity.NONE if by_kinds else (diversity or self._settings.search_diversity)
+        fetch = limit if method is Diversity.NONE else max(limit, self._settings.diversity_candidates)
+        vectors: dict[str, list[float]] | None = {} if with_vectors or method is Diversity.NEAR_DUPLICATES else None
         params = rerank if rerank is not None else self._params(collection, mode, synthetic)
         timings = SearchTimings()
         started = time.perf_counter()
@@ -151,31 +142,36 @@ class Searcher:
         timings.embed_ms = (time.perf_counter() - started) * 1000
 
         started = time.perf_counter()
-        if filters is not None and filters.kinds is not None:
+        if by_kinds:
             hits = self._by_kinds(collection, self._store_query(mode, limit, dense, sparse, filters, mmr_diversity))
         elif params is None or not params.active:
-            hits = self._chunks(collection, self._store_query(mode, limit, dense, sparse, filters, mmr_diversity))
+            query_ = self._store_query(mode, fetch, dense, sparse, filters, mmr_diversity)
+            hits = self._chunks(collection, query_, vectors)
         else:
-            depth = max(params.depth, limit)
-            raw = self._chunks(collection, self._store_query(mode, depth, dense, sparse, filters, mmr_diversity))
+            depth = max(params.depth, fetch)
+            query_ = self._store_query(mode, depth, dense, sparse, filters, mmr_diversity)
+            raw = self._chunks(collection, query_, vectors)
             evidence = self._evidence.read(
                 synthetic_collection(collection),
                 [h.id for h in raw],
                 dense=dense if params.rerank_lambda > 0 else None,
                 sparse=sparse if params.expansion_alpha > 0 else None,
             )
-            hits = rerank_hits(raw, evidence, params, limit=limit)
+            hits = rerank_hits(raw, evidence, params, limit=fetch)
         reading = self._interpret(text, collection, filters)
-        if reading is not None:
-            narrowed = preference_filters(filters, reading)
-            if narrowed is not None:
-                preferred = self._chunks(
-                    collection, self._store_query(mode, limit, dense, sparse, narrowed, mmr_diversity)
-                )
-                hits = prefer(preferred, hits, limit)
-                reading = reading.model_copy(update={"preferred_hits": len(preferred)})
+        narrowed = preference_filters(filters, reading) if reading is not None else None
+        preferred: set[str] = set()
+        if narrowed is not None:
+            query_ = self._store_query(mode, fetch, dense, sparse, narrowed, mmr_diversity)
+            preferred_hits = self._chunks(collection, query_, vectors)
+            hits = prefer(preferred_hits, hits, fetch)
+            preferred = {h.id for h in preferred_hits}
+        hits = diversify(hits, DiversityParams.of(self._settings, method), vectors)[:limit]
+        if reading is not None and narrowed is not None:
+            reading = reading.model_copy(update={"preferred_hits": sum(h.id in preferred for h in hits)})
         timings.store_ms = (time.perf_counter() - started) * 1000
-        return SearchResult(hits=hits, mode=mode, timings=timings, interpretation=reading)
+        found = {h.id: vectors[h.id] for h in hits if h.id in vectors} if vectors is not None else {}
+        return SearchResult(hits=hits, mode=mode, timings=timings, interpretation=reading, vectors=found)
 
     def _interpret(self, text: str, collection: str, filters: SearchFilters | None) -> QueryInterpretation | None:
         """The query's periods/organisations that some document carries, when preferences apply."""
@@ -249,9 +245,13 @@ class Searcher:
             mmr_candidates=max(cfg.mmr_candidates, limit),
         )
 
-    def _chunks(self, collection: str, query: StoreQuery) -> list[Hit]:
+    def _chunks(self, collection: str, query: StoreQuery, vectors: dict[str, list[float]] | None = None) -> list[Hit]:
+        """Chunk hits of a query, newest versions only; their dense vectors into ``vectors`` when given."""
         only_chunks = _with_kinds(query.filters, [PointKind.CHUNK])
-        points = self._store.query(collection, query.model_copy(update={"filters": only_chunks}))
+        update = {"filters": only_chunks, "with_vectors": vectors is not None}
+        points = self._store.query(collection, query.model_copy(update=update))
+        if vectors is not None:
+            vectors.update({p.id: p.dense for p in points if p.dense is not None})
         if query.mode is not SearchMode.HYBRID_MMR:
             # Equal scores (common in RRF) come back in no fixed order; the id breaks the tie, so one
             # query always gets one ranking. MMR's order is its own, not the scores'.
@@ -284,44 +284,5 @@ def _checked(query: str) -> str:
     return text
 
 
-def newest_versions(points: list[ScoredPoint]) -> list[ScoredPoint]:
-    """Drop points of a document version superseded by a newer one in the same result.
-
-    While a changed document is replaced, its new points are written before the old ones are
-    deleted; keeping only the newest version makes the switch atomic for readers.
-    """
-    newest: dict[str, tuple[float, str]] = {}
-    for point in points:
-        doc = str(point.payload.get(P.DOCUMENT_ID, ""))
-        stamp = (float(point.payload.get(P.INGESTED_AT) or 0.0), str(point.payload.get(P.DOC_VERSION, "")))
-        if doc not in newest or stamp > newest[doc]:
-            newest[doc] = stamp
-    return [
-        p for p in points if str(p.payload.get(P.DOC_VERSION, "")) == newest[str(p.payload.get(P.DOCUMENT_ID, ""))][1]
-    ]
-
-
 def _with_kinds(filters: SearchFilters | None, kinds: list[PointKind]) -> SearchFilters:
     return (filters or SearchFilters()).model_copy(update={"kinds": kinds})
-
-
-def to_hit(point: ScoredPoint) -> Hit:
-    """Shape a stored point's payload into a Hit."""
-    pl: dict[str, Any] = point.payload
-    return Hit(
-        id=point.id,
-        score=point.score,
-        text=str(pl.get(P.TEXT, "")),
-        document_id=str(pl.get(P.DOCUMENT_ID, "")),
-        chunk_index=pl.get(P.CHUNK_INDEX),
-        kind=str(pl.get(P.KIND, "chunk")),
-        source=str(pl.get(P.SOURCE, "")),
-        title=pl.get(P.TITLE),
-        page=pl.get(P.PAGE),
-        heading=pl.get(P.HEADING),
-        start=pl.get(P.START),
-        end=pl.get(P.END),
-        tags=list(pl.get(P.TAGS) or []),
-        metadata=dict(pl.get(P.METADATA) or {}),
-        context=pl.get(P.CONTEXT) or None,
-    )

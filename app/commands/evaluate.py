@@ -28,6 +28,10 @@ from retrieval.search import RerankParams
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Index (once; with --synthetic also synthesize once), query, print metrics."""
+    if getattr(args, "diversity", False):
+        from app.commands.evaluate_diversity import run_eval_diversity
+
+        return run_eval_diversity(args, settings)
     if getattr(args, "synthetic", False):
         return _run_synthetic(args, settings)
     if getattr(args, "synth_top_n", None) is not None:

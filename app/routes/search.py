@@ -22,6 +22,7 @@ def search(body: SearchRequest, searcher: SearcherDep, scope: ScopeDep) -> Searc
         filters=body.filters,
         mmr_diversity=body.mmr_diversity,
         synthetic=body.synthetic,
+        diversity=body.diversity,
     )
     collection = body.collection or scope.default
     return SearchResponse(

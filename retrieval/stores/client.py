@@ -12,7 +12,7 @@ from qdrant_client import QdrantClient, models
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
-from retrieval.stores.common import match_any_conditions, need
+from retrieval.stores.common import dense_of, match_any_conditions, need
 
 _META_KEY = "synthrag"
 _SCROLL_PAGE = 1000
@@ -39,6 +39,8 @@ def _request(query: StoreQuery) -> dict[str, Any]:
     """Keyword arguments of ``query_points`` for one StoreQuery."""
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
+    if query.with_vectors:
+        common["with_vectors"] = [DENSE_VECTOR]
     if query.mode is SearchMode.DENSE:
         return {"query": need(query.dense, "dense", query), "using": DENSE_VECTOR, **common}
     if query.mode is SearchMode.BM25:
@@ -174,7 +176,15 @@ class ClientStore:
                 found = self._client.query_points(collection, **request).points
         except Exception as e:
             raise self._failure(e, "search", collection) from e
-        return [ScoredPoint(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
+        return [
+            ScoredPoint(
+                id=str(p.id),
+                score=p.score,
+                payload=p.payload or {},
+                dense=dense_of(p.vector) if query.with_vectors else None,
+            )
+            for p in found
+        ]
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None

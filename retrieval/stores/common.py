@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from kernel.errors import InvalidRequestError
 from kernel.models import SearchFilters, StoreQuery
-from kernel.payload import CHUNK_ID, DOCUMENT_ID, KIND, METADATA, TAGS
+from kernel.payload import CHUNK_ID, DENSE_VECTOR, DOCUMENT_ID, KIND, METADATA, TAGS
 
 _T = TypeVar("_T")
 
@@ -33,3 +33,11 @@ def need(value: _T | None, what: str, query: StoreQuery) -> _T:
     if value is None:
         raise InvalidRequestError(f"search mode {query.mode} needs a {what} query vector")
     return value
+
+
+def dense_of(vectors: Any) -> list[float] | None:
+    """The dense vector among the named vectors a store returned with a point (None when not asked for)."""
+    if not isinstance(vectors, dict):
+        return None
+    dense = vectors.get(DENSE_VECTOR)
+    return [float(v) for v in dense] if isinstance(dense, list) else None

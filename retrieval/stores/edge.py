@@ -16,7 +16,7 @@ from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from kernel.tenancy import CollectionName
-from retrieval.stores.common import match_any_conditions, need
+from retrieval.stores.common import dense_of, match_any_conditions, need
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
 _META_FILE = "synthrag_meta.json"
@@ -60,6 +60,8 @@ def query_request(query: StoreQuery) -> qe.QueryRequest:
     """The qdrant-edge request :meth:`EdgeStore.query` sends for ``query`` (public for raw-engine benchmarks)."""
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "filter": flt, "with_payload": True}
+    if query.with_vectors:
+        common["with_vector"] = [DENSE_VECTOR]
     dense = sparse = None
     vector: list[float] = []
     if query.mode is not SearchMode.BM25:
@@ -206,7 +208,15 @@ class EdgeStore:
             found = shard.query(request)
         except Exception as e:
             raise StoreError(f"search in collection '{collection}' failed: {e}") from e
-        return [ScoredPoint(id=str(p.id), score=p.score, payload=p.payload or {}) for p in found]
+        return [
+            ScoredPoint(
+                id=str(p.id),
+                score=p.score,
+                payload=p.payload or {},
+                dense=dense_of(p.vector) if query.with_vectors else None,
+            )
+            for p in found
+        ]
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None

@@ -206,6 +206,22 @@ def test_filters_apply_in_every_mode(loaded: VectorStore, encoder: Bm25Encoder, 
     assert found and found <= {"gamma", "delta"}
 
 
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_with_vectors_returns_the_stored_dense_vectors(
+    loaded: VectorStore, encoder: Bm25Encoder, mode: SearchMode
+) -> None:
+    # Near-duplicate demotion compares hits by their stored vectors; without the flag none travel.
+    params: dict[str, Any] = {"dense": unit((0, 1.0)), "sparse": encoder.encode_query("apples grow cherries")}
+    plain = loaded.query(COLLECTION, store_query(mode, limit=10, **params))
+    assert plain and all(p.dense is None for p in plain)
+    found = loaded.query(COLLECTION, store_query(mode, limit=10, with_vectors=True, **params))
+    assert {p.id for p in found} == {p.id for p in plain}  # MMR orders ties (orthogonal vectors) freely
+    stored = {pid(d.key): d.dense for d in CORPUS}
+    for point in found:
+        assert point.dense is not None
+        assert point.dense == pytest.approx(stored[point.id], abs=1e-6)
+
+
 def test_query_needs_the_vectors_of_its_mode(loaded: VectorStore) -> None:
     with pytest.raises(InvalidRequestError, match="dense"):
         loaded.query(COLLECTION, store_query(SearchMode.HYBRID, limit=1))

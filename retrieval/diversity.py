@@ -1,0 +1,122 @@
+"""Diversifying a search's top hits by re-ordering them, at little cost in relevance.
+
+Each method is a stable partition of the first ``candidates`` hits: the hits it keeps stay in their
+order and can only move up; the hits it sets back keep their order too and follow every kept hit.
+Hits past the candidates are not touched, and nothing is ever dropped.
+
+* ``per-document``: at most ``per_document`` chunks of one document are kept; a document's further
+  chunks are set back. A document's best chunk is always kept, so the order of documents (a ranking
+  collapsed to documents, as the BEIR evaluation scores it) is exactly the one before.
+* ``near-duplicates``: a chunk that repeats an earlier kept one is set back: dense cosine at or above
+  ``similarity``, or from the same document with at least half of the shorter span shared.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel.models import Diversity, Hit
+from kernel.settings import Settings
+
+#: Two chunks of one document sharing at least this share of the shorter one's span repeat each other.
+SPAN_OVERLAP = 0.5
+
+Vectors = Mapping[str, Sequence[float]]
+
+
+class DiversityParams(BaseModel):
+    """How :func:`diversify` re-orders hits (from the ``diversity_*`` settings)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Diversity = Diversity.NONE
+    per_document: int = Field(default=1, ge=1, description="Chunks of one document kept before the others.")
+    similarity: float = Field(default=0.9, ge=0.0, le=1.0, description="Dense cosine of a near-duplicate.")
+    candidates: int = Field(default=20, ge=1, description="Top hits re-ordered; the rest stay as they are.")
+
+    @classmethod
+    def of(cls, settings: Settings, method: Diversity) -> DiversityParams:
+        """``method`` with its bounds from the ``diversity_*`` settings."""
+        return cls(
+            method=method,
+            per_document=settings.diversity_per_document,
+            similarity=settings.diversity_similarity,
+            candidates=settings.diversity_candidates,
+        )
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity of two vectors (0.0 when either is all zeros)."""
+    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
+    return math.fsum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 0.0
+
+
+def same_span(a: Hit, b: Hit, *, overlap: float = SPAN_OVERLAP) -> bool:
+    """Whether two hits are from one document and share at least ``overlap`` of the shorter one's span.
+
+    Hits without character offsets never share a span.
+    """
+    if a.document_id != b.document_id:
+        return False
+    if a.start is None or a.end is None or b.start is None or b.end is None:
+        return False
+    shorter = min(a.end - a.start, b.end - b.start)
+    shared = min(a.end, b.end) - max(a.start, b.start)
+    return shorter > 0 and shared >= overlap * shorter
+
+
+def repeats(hit: Hit, earlier: Sequence[Hit], vectors: Vectors, *, similarity: float) -> bool:
+    """Whether ``hit`` is a near-duplicate of one of ``earlier``: same span, or dense cosine >= ``similarity``.
+
+    The cosine test needs both vectors in ``vectors`` (by hit id); without them only spans count.
+    """
+    mine = vectors.get(hit.id)
+    for other in earlier:
+        if same_span(hit, other):
+            return True
+        theirs = vectors.get(other.id)
+        if mine is not None and theirs is not None and cosine(mine, theirs) >= similarity:
+            return True
+    return False
+
+
+def per_document(hits: Sequence[Hit], *, cap: int) -> list[Hit]:
+    """The hits with each document's chunks beyond its best ``cap`` set back behind all the others."""
+    seen: dict[str, int] = {}
+    kept: list[Hit] = []
+    later: list[Hit] = []
+    for hit in hits:
+        seen[hit.document_id] = seen.get(hit.document_id, 0) + 1
+        (kept if seen[hit.document_id] <= cap else later).append(hit)
+    return kept + later
+
+
+def near_duplicates(hits: Sequence[Hit], vectors: Vectors, *, similarity: float) -> list[Hit]:
+    """The hits with every near-duplicate of an earlier kept hit (see :func:`repeats`) set back."""
+    kept: list[Hit] = []
+    later: list[Hit] = []
+    for hit in hits:
+        (later if repeats(hit, kept, vectors, similarity=similarity) else kept).append(hit)
+    return kept + later
+
+
+def diversify(hits: Sequence[Hit], params: DiversityParams, vectors: Vectors | None = None) -> list[Hit]:
+    """The first ``params.candidates`` hits re-ordered by ``params.method``, then the rest unchanged.
+
+    Args:
+        hits: Search hits, best first.
+        params: The method and its bounds.
+        vectors: Dense vectors by hit id, for ``near-duplicates`` (without them only spans count).
+
+    Returns:
+        The same hits, re-ordered (``none``: unchanged).
+    """
+    head, tail = list(hits[: params.candidates]), list(hits[params.candidates :])
+    if params.method is Diversity.PER_DOCUMENT:
+        head = per_document(head, cap=params.per_document)
+    elif params.method is Diversity.NEAR_DUPLICATES:
+        head = near_duplicates(head, vectors or {}, similarity=params.similarity)
+    return head + tail
