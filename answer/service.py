@@ -8,9 +8,9 @@ import weakref
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from answer.compose import compose, extractive, refusal
+from answer.compose import Generated, compose, extractive, refusal
 from answer.condense import condense_question
-from answer.gate import GenerationGate
+from answer.gate import GenerationGate, Ticket
 from answer.guard import guarded
 from answer.prompt import SOURCE_FENCE, build_messages
 from kernel.models import Answer, AnswerMode, ChatMessage, GenerationParams, Hit, SearchFilters, SearchMode
@@ -113,6 +113,27 @@ class AnswerService:
             pass
         return stream.result()
 
+    def draft(self, plan: AnswerPlan, params: GenerationParams) -> Generated:
+        """The model's loop-guarded text for ``plan``, before composition; waits for the model (429 when full)."""
+        stream = self._guarded(plan, params, self._gate.reserve())
+        while True:
+            try:
+                next(stream)
+            except StopIteration as end:
+                generated: Generated = end.value
+                return generated
+
+    def _guarded(self, plan: AnswerPlan, params: GenerationParams, ticket: Ticket) -> Generator[str, None, Generated]:
+        """The checked text of one generation holding ``ticket``; returns what was kept and how it ended."""
+        with ticket:
+            pieces = self._chat.stream(plan.messages, params=params)
+            generated = yield from guarded(pieces, max_tokens=params.max_tokens)
+        if generated.stop_reason == "repetition" and isinstance(self._chat, PromptCounter):
+            prompt_tokens = self._chat.count_prompt_tokens(plan.messages)
+            generated = dataclasses.replace(generated, prompt_tokens=prompt_tokens)
+        log.info("generated %d tokens, stop_reason=%s", generated.completion_tokens, generated.stop_reason)
+        return generated
+
     def stream(self, plan: AnswerPlan, params: GenerationParams, *, mode: AnswerMode | None = None) -> AnswerStream:
         """Reserve a place now (429 at once if full); the stream yields checked text, then holds the Answer.
 
@@ -126,13 +147,7 @@ class AnswerService:
         ticket = self._gate.reserve()
 
         def run() -> Generator[str, None, Answer]:
-            with ticket:
-                pieces = self._chat.stream(plan.messages, params=params)
-                generated = yield from guarded(pieces, max_tokens=params.max_tokens)
-            if generated.stop_reason == "repetition" and isinstance(self._chat, PromptCounter):
-                prompt_tokens = self._chat.count_prompt_tokens(plan.messages)
-                generated = dataclasses.replace(generated, prompt_tokens=prompt_tokens)
-            log.info("generated %d tokens, stop_reason=%s", generated.completion_tokens, generated.stop_reason)
+            generated = yield from self._guarded(plan, params, ticket)
             return compose(plan.query, plan.hits, generated, mode)
 
         generator = run()

@@ -60,21 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "relevant documents doc recall@5 and alpha-nDCG@5, paired per query; near-duplicates in the answer context",
     )
 
-    docs = sub.add_parser(
-        "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"
-    )
-    docs.add_argument("--dataset", required=True, type=Path, metavar="DIR", help="docs/, queries.jsonl, qrels.tsv")
-    docs.add_argument(
-        "--queries", type=Path, default=None, metavar="FILE", help="another JSONL of questions over the same docs/"
-    )
-    docs.add_argument("--mode", choices=MODES, default=None)
-    docs.add_argument("--k", type=int, default=5, help="hits that count (default 5)")
-    docs.add_argument(
-        "--compare",
-        action="store_true",
-        help="measure plain, +context headers and +query period/organisation side by side, paired per question",
-    )
-    docs.add_argument("--json", action="store_true", help="print one JSON object")
+    _document_eval_parsers(sub)
 
     cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
     _dataset_arguments(cal)
@@ -98,6 +84,46 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     return parser
+
+
+def _document_eval_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``eval-docs`` and ``eval-answers``: measures over a folder of real files with questions."""
+    docs = sub.add_parser(
+        "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"
+    )
+    docs.add_argument("--dataset", required=True, type=Path, metavar="DIR", help="docs/, queries.jsonl, qrels.tsv")
+    docs.add_argument(
+        "--queries", type=Path, default=None, metavar="FILE", help="another JSONL of questions over the same docs/"
+    )
+    docs.add_argument("--mode", choices=MODES, default=None)
+    docs.add_argument("--k", type=int, default=5, help="hits that count (default 5)")
+    docs.add_argument(
+        "--compare",
+        action="store_true",
+        help="measure plain, +context headers and +query period/organisation side by side, paired per question",
+    )
+    docs.add_argument("--json", action="store_true", help="print one JSON object")
+
+    ans = sub.add_parser(
+        "eval-answers", help="measure answers against reference answers, per answer mode, on a folder of real files"
+    )
+    ans.add_argument(
+        "--dataset", required=True, type=Path, metavar="DIR", help="docs/ and queries.jsonl with reference answers"
+    )
+    ans.add_argument(
+        "--queries", type=Path, default=None, metavar="FILE", help="another JSONL of questions over the same docs/"
+    )
+    ans.add_argument(
+        "--modes",
+        default="generated,extractive,combined",
+        metavar="M,M",
+        help="answer modes to compare (default generated,extractive,combined; the first is the paired baseline)",
+    )
+    ans.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions (by id)")
+    ans.add_argument(
+        "--details", type=Path, default=None, metavar="FILE", help="also write every answer with its measures (JSONL)"
+    )
+    ans.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def _dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -157,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.evaluate_docs import run_eval_docs
 
             return run_eval_docs(args, settings)
+        if args.command == "eval-answers":
+            from app.commands.evaluate_answers import run_eval_answers
+
+            return run_eval_answers(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

@@ -35,6 +35,7 @@ class DocSet:
     queries: dict[str, str]
     qrels: dict[str, set[str]]
     answers: dict[str, str] = field(default_factory=dict)  # reference answers, where the file has them
+    unanswerable: frozenset[str] = frozenset()  # questions the documents do not answer (a refusal is right)
 
     @property
     def fingerprint(self) -> str:
@@ -73,6 +74,7 @@ def load_docset(root: Path, queries_file: Path | None = None) -> DocSet:
     files = sorted(p for p in (root / "docs").iterdir() if p.suffix.lower() in SUPPORTED_EXTENSIONS)
     queries: dict[str, str] = {}
     answers: dict[str, str] = {}
+    unanswerable: set[str] = set()
     sources: dict[str, set[str]] = {}
     path = queries_file or root / "queries.jsonl"
     with path.open(encoding="utf-8") as handle:
@@ -81,20 +83,25 @@ def load_docset(root: Path, queries_file: Path | None = None) -> DocSet:
                 continue
             try:
                 record = json.loads(line)
-                # "question" is the answer-evaluation spelling of BEIR's "text".
-                queries[str(record["_id"])] = str(record["text"] if "text" in record else record["question"])
-            except (ValueError, KeyError, TypeError) as e:
-                raise DatasetFormatError(f"{path}:{lineno}: {e}") from e
-            sources[str(record["_id"])] = {str(s) for s in record.get("source_docs") or []}
+                # "question" is the answer-evaluation spelling of BEIR's "text"; "_id" defaults to the line.
+                qid = str(record.get("_id", f"line{lineno}"))
+                queries[qid] = str(record["text"] if "text" in record else record["question"])
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                raise DatasetFormatError(f"{path}:{lineno}: {e!r} (needs 'text' or 'question')") from e
+            sources[qid] = {str(s) for s in record.get("source_docs") or []}
             if isinstance(record.get("answer"), str) and record["answer"].strip():
-                answers[str(record["_id"])] = record["answer"]
+                answers[qid] = record["answer"]
+            if record.get("answerable") is False:
+                unanswerable.add(qid)
     qrels = _qrels_tsv(root / "qrels.tsv") if queries_file is None and (root / "qrels.tsv").is_file() else sources
     names = {f.name for f in files}
     unknown = sorted({name for rel in qrels.values() for name in rel} - names)
     if unknown:
         raise DatasetFormatError(f"{root}: judgments name files that docs/ lacks: {unknown[:3]}")
     judged = {qid: rel for qid, rel in qrels.items() if rel and qid in queries}
-    return DocSet(root=root, files=files, queries=queries, qrels=judged, answers=answers)
+    return DocSet(
+        root=root, files=files, queries=queries, qrels=judged, answers=answers, unanswerable=frozenset(unanswerable)
+    )
 
 
 def docset_items(docset: DocSet) -> Iterator[IngestItem]:

@@ -196,8 +196,9 @@ class Settings(BaseSettings):
         "chunks of a document before other documents) or near-duplicates (a chunk repeating an earlier one "
         "set back).",
     )
+    # near-duplicates: no nDCG@10 cost by construction, +doc recall@5 on SciFact train (README, "Diversity").
     answer_diversity: Diversity = Field(
-        default=Diversity.NONE, description="The same re-ordering for the sources of an answer."
+        default=Diversity.NEAR_DUPLICATES, description="The same re-ordering for the sources of an answer."
     )
     diversity_per_document: int = Field(
         default=1, ge=1, le=100, description="per-document: chunks of one document before other documents."
