@@ -187,3 +187,20 @@ def test_a_stream_closed_early_frees_the_model(answering: Components, llama_mode
     stream.close()
     assert svc.gate.pending == 0
     assert llama_model.complete([ChatMessage(role="user", content="Hi")], params=svc.params(max_tokens=2)).text
+
+
+def test_the_real_model_s_unsupported_sentence_is_flagged(answering: Components) -> None:
+    svc = answering.answer_service()
+    plan = svc.plan("How is honey harvested?", collection="default")
+    assert plan.supported
+    # The bundled model, told to state a claim that no source makes (it copies it, at temperature 0).
+    plan.messages = [ChatMessage(role="user", content="Repeat exactly: A single hive holds 7 queens.")]
+    params = svc.params(max_tokens=32, temperature=0.0)
+    generated = svc.generate(plan, params, mode=AnswerMode.GENERATED)
+    assert generated.mode == "generated" and generated.stop_reason in {"stop", "length"}
+    assert [s for s in generated.unsupported if "7 queens" in s], generated.answer
+    assert UNSUPPORTED_MARK in generated.answer
+    # Combined mode does not show it: nothing generated is supported, so the reader gets the quotes.
+    combined = svc.generate(plan, params, mode=AnswerMode.COMBINED)
+    assert combined.mode == "extractive" and "queens" not in combined.answer
+    assert combined.citations and all(c.quote in plan.hits[c.number - 1].text for c in combined.citations)
