@@ -26,8 +26,8 @@ from answer.sentences import sentences, word_limit, words
 MIN_NGRAM = 8
 #: Word-sequence similarity (difflib ratio) at which two sentences count as the same.
 NEAR_RATIO = 0.9
-#: Sentences shorter than this (in words) are not compared ("Yes." may come twice).
-MIN_SENTENCE_WORDS = 3
+#: Sentences shorter than this (in words) are not compared ("Yes." may come twice; "Snowflake Inc." may not).
+MIN_SENTENCE_WORDS = 2
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ The measures are lexical on purpose: they need no judge model and read the same 
 - **Token F1**: SQuAD's overlap of normalised words (lower case, no punctuation or articles).
 - **Citation precision**: the share of cited spans that hold supporting text: one of the reference's
   key facts, or (a reference without facts) at least 30% of its content words.
-- **Repetition**: an answer repeats itself when two of its sentences are equal once normalised.
+- **Repetition**: an answer repeats itself when two of its sentences of two words or more are equal once
+  normalised (citation markers "[n]" and "[unsupported]" dropped: they are annotations, not text).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ _STOP_WORDS = """a an the and or but of to in on at for from by with as is are w
 _STOP = frozenset(_STOP_WORDS.split())
 _MIN_NAME_LEN = 3
 _CONTENT_SHARE = 0.3
+_MARKS = re.compile(r"\[(?:\d{1,3}(?:\s*,\s*\d{1,3})*|unsupported)\]")
+_MIN_SENTENCE_WORDS = 2
 
 
 def reference_text(answer: str) -> str:
@@ -121,7 +124,8 @@ def citation_precision(spans: Sequence[str], reference: str) -> float | None:
 
 
 def _normalised_sentences(text: str) -> list[str]:
-    return [" ".join(tokens(s)) for s in _SENTENCE.split(text) if len(tokens(s)) >= 3]
+    said = (tokens(_MARKS.sub(" ", s)) for s in _SENTENCE.split(text))
+    return [" ".join(words) for words in said if len(words) >= _MIN_SENTENCE_WORDS]
 
 
 def repeats(answer: str) -> bool:

@@ -203,6 +203,13 @@ class Settings(BaseSettings):
     diversity_per_document: int = Field(
         default=1, ge=1, le=100, description="per-document: chunks of one document before other documents."
     )
+    diversity_decay: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="per-document: 0 sets a document's further chunks behind all others; in (0, 1) scales the "
+        "n-th further chunk's score by decay**n (a soft cap).",
+    )
     diversity_similarity: float = Field(
         default=0.9, ge=0.0, le=1.0, description="near-duplicates: dense cosine at which a chunk repeats another."
     )

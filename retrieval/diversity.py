@@ -5,14 +5,18 @@ order and can only move up; the hits it sets back keep their order too and follo
 Hits past the candidates are not touched, and nothing is ever dropped.
 
 * ``per-document``: at most ``per_document`` chunks of one document are kept; a document's further
-  chunks are set back. A document's best chunk is always kept, so the order of documents (a ranking
-  collapsed to documents, as the BEIR evaluation scores it) is exactly the one before.
+  chunks are set back (``decay`` 0), or, with ``decay`` in (0, 1), the n-th further chunk's score is
+  scaled by ``decay ** n`` and it moves behind the hits that now outscore it (a soft cap: a strong
+  second chunk stays ahead of a weak other document). A document's best chunk is always kept, so the
+  order of documents (a ranking collapsed to documents, as the BEIR evaluation scores it) is exactly
+  the one before.
 * ``near-duplicates``: a chunk that repeats an earlier kept one is set back: dense cosine at or above
   ``similarity``, or from the same document with at least half of the shorter span shared.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Mapping, Sequence
 
@@ -34,6 +38,7 @@ class DiversityParams(BaseModel):
 
     method: Diversity = Diversity.NONE
     per_document: int = Field(default=1, ge=1, description="Chunks of one document kept before the others.")
+    decay: float = Field(default=0.0, ge=0.0, lt=1.0, description="per-document: score factor per further chunk.")
     similarity: float = Field(default=0.9, ge=0.0, le=1.0, description="Dense cosine of a near-duplicate.")
     candidates: int = Field(default=20, ge=1, description="Top hits re-ordered; the rest stay as they are.")
 
@@ -43,6 +48,7 @@ class DiversityParams(BaseModel):
         return cls(
             method=method,
             per_document=settings.diversity_per_document,
+            decay=settings.diversity_decay,
             similarity=settings.diversity_similarity,
             candidates=settings.diversity_candidates,
         )
@@ -83,15 +89,27 @@ def repeats(hit: Hit, earlier: Sequence[Hit], vectors: Vectors, *, similarity: f
     return False
 
 
-def per_document(hits: Sequence[Hit], *, cap: int) -> list[Hit]:
-    """The hits with each document's chunks beyond its best ``cap`` set back behind all the others."""
+def per_document(hits: Sequence[Hit], *, cap: int, decay: float = 0.0) -> list[Hit]:
+    """The hits with each document's chunks beyond its best ``cap`` set back (see the module doc).
+
+    With ``decay`` 0 they follow all the others. Otherwise the n-th chunk past the cap waits until
+    the next hits score no more than its score scaled by ``decay ** n`` (a negative score moves down
+    by the same share). Either way the other hits keep their order and a set-back hit never moves up.
+    """
     seen: dict[str, int] = {}
-    kept: list[Hit] = []
-    later: list[Hit] = []
-    for hit in hits:
+    out: list[Hit] = []
+    waiting: list[tuple[float, int, Hit]] = []  # set-back hits, best adjusted score first
+    for position, hit in enumerate(hits):
         seen[hit.document_id] = seen.get(hit.document_id, 0) + 1
-        (kept if seen[hit.document_id] <= cap else later).append(hit)
-    return kept + later
+        extra = seen[hit.document_id] - cap
+        if extra > 0:
+            adjusted = hit.score - (1.0 - decay**extra) * abs(hit.score) if decay > 0.0 else -math.inf
+            bisect.insort(waiting, (-adjusted, position, hit), key=lambda item: (item[0], item[1]))
+            continue
+        while waiting and -waiting[0][0] > hit.score:
+            out.append(waiting.pop(0)[2])
+        out.append(hit)
+    return out + [hit for _, _, hit in waiting]
 
 
 def near_duplicates(hits: Sequence[Hit], vectors: Vectors, *, similarity: float) -> list[Hit]:
@@ -116,7 +134,7 @@ def diversify(hits: Sequence[Hit], params: DiversityParams, vectors: Vectors | N
     """
     head, tail = list(hits[: params.candidates]), list(hits[params.candidates :])
     if params.method is Diversity.PER_DOCUMENT:
-        head = per_document(head, cap=params.per_document)
+        head = per_document(head, cap=params.per_document, decay=params.decay)
     elif params.method is Diversity.NEAR_DUPLICATES:
         head = near_duplicates(head, vectors or {}, similarity=params.similarity)
     return head + tail

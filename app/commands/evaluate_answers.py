@@ -41,6 +41,7 @@ class Scored:
     key_fact_recall: float | None
     token_f1: float
     citation_precision: float | None
+    context_fact_recall: float | None  # the reference's key facts found in the sources the answer had
 
 
 def parse_modes(text: str) -> list[AnswerMode]:
@@ -65,6 +66,7 @@ def _score(answer: Answer, seconds: float, reference: str) -> Scored:
         key_fact_recall=key_fact_recall(text, reference),
         token_f1=token_f1(text, reference),
         citation_precision=citation_precision([c.quote for c in answer.citations], reference),
+        context_fact_recall=key_fact_recall("\n\n".join(h.text for h in answer.hits), reference),
     )
 
 
@@ -108,6 +110,7 @@ def mode_row(
         "key_fact_recall": _mean(list(recall.values())),
         "token_f1": _mean(list(f1.values())),
         "citation_precision": _mean([p for s in answerable.values() if (p := s.citation_precision) is not None]),
+        "context_fact_recall": _mean([r for s in answerable.values() if (r := s.context_fact_recall) is not None]),
         "repetition_rate": _mean([float(repeats(s.answer.answer)) for s in scored.values()]),
         "refusals": _mean([float(s.answer.refused) for s in answerable.values()]),
         "unanswerable": len(scored) - len(answerable),
@@ -151,6 +154,7 @@ def _detail(qid: str, docset: DocSet, mode: AnswerMode, scored: Scored) -> dict[
         "key_fact_recall": scored.key_fact_recall,
         "token_f1": scored.token_f1,
         "citation_precision": scored.citation_precision,
+        "context_fact_recall": scored.context_fact_recall,
         "seconds": round(scored.seconds, 3),
     }
 

@@ -100,3 +100,18 @@ def test_mark_goes_before_closing_punctuation() -> None:
     assert mark("Bees swarm.", "[2]") == "Bees swarm [2]."
     assert mark("Bees swarm [1].", "[x]") == "Bees swarm [1] [x]."
     assert mark("Bees swarm", "[2]") == "Bees swarm [2]"
+
+
+def test_extractive_quotes_a_sentence_once_when_chunks_overlap_or_documents_repeat_it() -> None:
+    first = "The call opened at noon. Azure took share, as customers chose our\ncomputing fabric."
+    second = "Azure took share, as customers chose our\ncomputing fabric. The rest was guidance."
+    other = "Operator notes. Azure took share, as customers chose our computing fabric!"
+    offset = first.index("Azure")
+    hits = [
+        Hit(id="a", score=1, text=first, document_id="q3", source="q3.pdf", start=0, end=len(first)),
+        Hit(id="b", score=0.9, text=second, document_id="q3", source="q3.pdf", start=offset, end=offset + len(second)),
+        Hit(id="c", score=0.8, text=other, document_id="q2", source="q2.pdf", start=0, end=len(other)),
+    ]
+    text, citations = extract("Did Azure take share from customers?", hits)
+    assert text.count("Azure took share") == 1
+    assert [c.number for c in citations] == [1]

@@ -118,3 +118,11 @@ def test_a_stream_cuts_where_the_whole_text_does(data: st.DataObject) -> None:
     streamed = detector.finish()
     whole = find_repetition(text)
     assert (streamed and streamed.cut) == (whole and whole.cut)
+
+
+def test_a_short_sentence_said_again_is_a_loop_but_a_one_word_one_is_not() -> None:
+    text = "1. Snowflake Inc [1]. - CFO [1]\n2. Snowflake Inc [1]. - CFO [1]"
+    repeat = find_repetition(text)
+    assert repeat is not None and repeat.kind == "sentence"
+    assert text[: repeat.cut].strip() == "1. Snowflake Inc [1]. - CFO [1]"
+    assert find_repetition("Yes. The queen lays eggs. Yes.") is None

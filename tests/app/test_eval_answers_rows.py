@@ -20,7 +20,14 @@ def test_modes_keep_their_order_once_each() -> None:
 
 def _scored(text: str, *, recall: float | None, f1: float, refused: bool = False, seconds: float = 1.0) -> Scored:
     answer = Answer(answer=text, citations=[], hits=[], refused=refused, stop_reason="repetition")
-    return Scored(answer=answer, seconds=seconds, key_fact_recall=recall, token_f1=f1, citation_precision=None)
+    return Scored(
+        answer=answer,
+        seconds=seconds,
+        key_fact_recall=recall,
+        token_f1=f1,
+        citation_precision=None,
+        context_fact_recall=recall,
+    )
 
 
 def test_a_row_leaves_unanswerable_questions_out_of_the_reference_measures() -> None:
@@ -40,6 +47,7 @@ def test_a_row_leaves_unanswerable_questions_out_of_the_reference_measures() -> 
     base = {q: _scored("", recall=0.0, f1=0.0) for q in scored}
     row = mode_row(AnswerMode.GENERATED, docset, scored, base)
     assert row["key_fact_recall"] == 0.5
+    assert row["context_fact_recall"] == 0.5
     assert row["token_f1"] == 0.25
     assert row["refusals"] == 0.0
     assert (row["unanswerable"], row["unanswerable_refused"]) == (1, 1)

@@ -61,3 +61,5 @@ def test_repeats_finds_a_sentence_said_twice() -> None:
     assert repeats("Revenue was up strongly. Margins rose a bit. Revenue was up strongly!")
     assert not repeats("Revenue was up strongly. Margins rose a bit.")
     assert not repeats("Yes. Yes. Yes.")  # too short to count as a repeated sentence
+    assert repeats("Snowflake Inc [1]. Snowflake Inc [2].")  # citation markers are not words of the sentence
+    assert repeats("Mike P [unsupported]. Then guidance. Mike P [unsupported].")
