@@ -94,7 +94,8 @@ def per_document(hits: Sequence[Hit], *, cap: int, decay: float = 0.0) -> list[H
 
     With ``decay`` 0 they follow all the others. Otherwise the n-th chunk past the cap waits until
     the next hits score no more than its score scaled by ``decay ** n`` (a negative score moves down
-    by the same share). Either way the other hits keep their order and a set-back hit never moves up.
+    by the same share). Either way the kept hits keep their order, and a set-back hit never overtakes a
+    kept hit that was ahead of it (it may overtake another set-back hit that its own cap hurts more).
     """
     seen: dict[str, int] = {}
     out: list[Hit] = []

@@ -115,3 +115,28 @@ def test_extractive_quotes_a_sentence_once_when_chunks_overlap_or_documents_repe
     text, citations = extract("Did Azure take share from customers?", hits)
     assert text.count("Azure took share") == 1
     assert [c.number for c in citations] == [1]
+
+
+def test_extractive_quotes_the_answer_not_the_analyst_s_question_or_the_greeting() -> None:
+    text = (
+        "Good afternoon and thank you for joining the Q3 2023 Acme Inc. earnings call today. "
+        "Mike, how did product revenue grow in Q3 2023 compared with last year? "
+        "Product revenue grew 84% to $394 million, driven by large customers. "
+        "Mike Scarpelli Acme Inc."
+    )
+    hits = [
+        Hit(
+            id="1",
+            score=1,
+            text=text,
+            document_id="q3",
+            source="q3.pdf",
+            title="Q3 2023 Acme Inc. Earnings Call",
+            context="Acme Inc. | Q3 2023",
+            start=0,
+            end=len(text),
+        )
+    ]
+    answer, citations = extract("How much did product revenue grow in Q3 2023 at Acme?", hits)
+    assert answer == "Product revenue grew 84% to $394 million, driven by large customers. [1]"
+    assert citations[0].quote in text

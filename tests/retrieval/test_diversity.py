@@ -53,6 +53,32 @@ def test_per_document_sets_back_a_documents_later_chunks() -> None:
     assert names(per_document(hits, cap=3)) == names(hits)
 
 
+def scored(name: str, doc: str, score: float) -> Hit:
+    return Hit(id=name, score=score, text=name, document_id=doc, source=doc)
+
+
+def test_a_soft_cap_keeps_a_strong_second_chunk_ahead_of_a_weak_document() -> None:
+    hits = [
+        scored("a1", "A", 1.0),
+        scored("a2", "A", 0.9),  # 0.9 * 0.75 = 0.675: behind b1 (0.8), ahead of c1 (0.5)
+        scored("b1", "B", 0.8),
+        scored("a3", "A", 0.7),  # 0.7 * 0.75**2 = 0.39: behind c1, ahead of d1
+        scored("c1", "C", 0.5),
+        scored("d1", "D", 0.2),
+    ]
+    assert names(per_document(hits, cap=1, decay=0.75)) == ["a1", "b1", "a2", "c1", "a3", "d1"]
+    assert names(per_document(hits, cap=1)) == ["a1", "b1", "c1", "d1", "a2", "a3"]
+    # Kept hits never change order, even when the ranking before was not by score (a preference).
+    preferred = [scored("p1", "P", 0.1), scored("p2", "P", 0.09), scored("q1", "Q", 0.5)]
+    assert names(per_document(preferred, cap=1, decay=0.5)) == ["p1", "q1", "p2"]
+    negative = [scored("n1", "N", -0.1), scored("n2", "N", -0.2), scored("m1", "M", -0.3)]
+    assert names(per_document(negative, cap=1, decay=0.5)) == [
+        "n1",
+        "m1",
+        "n2",
+    ]  # n2 scores -0.2 * 1.5 = -0.3: no better than m1
+
+
 def test_near_duplicates_by_vector_and_by_span() -> None:
     hits = [hit("x", "A", 0, 100), hit("z", "A", 40, 90), hit("w", "C"), hit("y", "B")]
     vectors = {"x": [1.0, 0.0], "y": [0.0, 1.0], "z": [0.0, 1.0], "w": [0.95, 0.312]}
@@ -125,3 +151,23 @@ def test_near_duplicates_only_reorder_and_leave_no_repeat_before_a_kept_hit(
     assert out[: len(kept)] == kept  # no kept hit repeats an earlier one, and they lead
     for h in kept:
         assert out.index(h) <= hits.index(h)
+
+
+@given(hits=_HITS, cap=st.integers(1, 3), decay=st.floats(0.05, 0.95), scores=st.lists(st.floats(-1, 1), min_size=25))
+def test_a_soft_cap_only_moves_set_back_hits_down_and_keeps_the_document_ranking(
+    hits: list[Hit], cap: int, decay: float, scores: list[float]
+) -> None:
+    hits = [h.model_copy(update={"score": s}) for h, s in zip(hits, scores, strict=False)]
+    out = per_document(hits, cap=cap, decay=decay)
+    assert sorted(names(out)) == sorted(names(hits))
+    assert documents_in_order(out) == documents_in_order(hits)
+    seen: dict[str, int] = {}
+    kept: list[Hit] = []
+    for h in hits:
+        seen[h.document_id] = seen.get(h.document_id, 0) + 1
+        if seen[h.document_id] <= cap:
+            kept.append(h)
+            assert out.index(h) <= hits.index(h)  # a kept hit only moves up
+        else:  # a set-back hit never overtakes a kept hit that was ahead of it
+            assert all(out.index(k) < out.index(h) for k in kept)
+    assert [h for h in out if h in kept] == kept  # the kept hits keep their order
