@@ -71,6 +71,7 @@ def as_json(rows: list[MethodComparison], settings: Settings) -> dict[str, Any]:
             "alpha": ALPHA,
             "answer_k": settings.answer_k,
             "per_document": settings.diversity_per_document,
+            "decay": settings.diversity_decay,
             "similarity": settings.diversity_similarity,
             "candidates": settings.diversity_candidates,
             "queries": base.ndcg.n,
@@ -110,7 +111,8 @@ def table(rows: list[MethodComparison], settings: Settings) -> str:
     lines = [
         f"{n_all} judged queries, {n_multi} with several relevant documents; vs {base.method}: "
         "delta [95% paired bootstrap interval] wins/ties/losses",
-        f"per-document {settings.diversity_per_document}, near-duplicate cosine {settings.diversity_similarity:g}, "
+        f"per-document {settings.diversity_per_document} (decay {settings.diversity_decay:g}), "
+        f"near-duplicate cosine {settings.diversity_similarity:g}, "
         f"over the top {settings.diversity_candidates} hits; answer context = top {settings.answer_k} hits",
     ]
     for i, row in enumerate(rows):
