@@ -55,12 +55,12 @@ def _candidates(hits: Sequence[Hit]) -> list[_Candidate]:
 def pick_quotes(question: str, hits: Sequence[Hit], *, max_sentences: int = MAX_SENTENCES) -> list[Quote]:
     """The best statement of each hit for the question, the strongest first.
 
-    A sentence scores the question words it holds, each weighted by how rare it is among the hits'
-    sentences (a word every sentence holds says little); words that name the documents (see
-    :func:`identifying`) do not count. Besides the
-    strongest, sentences scoring under half of it (or sharing fewer than two words) are left out, and
-    so is a sentence that repeats a kept one. When no sentence shares a word with the question, the
-    first sentence of the first hit stands in.
+    Questions and labels are never quoted (see :func:`_candidates`). A sentence scores the question
+    words it holds, each weighted by how rare it is among the hits' sentences (a word every sentence
+    holds says little); words that name the documents (see :func:`identifying`) do not count unless
+    the question has no others. Besides the strongest, sentences scoring under half of it (or sharing
+    fewer than two words) are left out, and so is a sentence that repeats a kept one. When no sentence
+    shares a word with the question, the first sentence of the first hit stands in.
     """
     asked = content(question) - identifying(hits) or content(question)
     candidates = _candidates(hits)
