@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from app.observability import configure_logging
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
         "relevant documents doc recall@5 and alpha-nDCG@5, paired per query; near-duplicates in the answer context",
     )
 
-    _document_eval_parsers(sub)
+    _document_eval_parsers(sub.add_parser)
 
     cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
     _dataset_arguments(cal)
@@ -86,9 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _document_eval_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _document_eval_parsers(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
     """``eval-docs`` and ``eval-answers``: measures over a folder of real files with questions."""
-    docs = sub.add_parser(
+    docs = add_parser(
         "eval-docs", help="measure a relevant document in the top k on a folder of real files with judged questions"
     )
     docs.add_argument("--dataset", required=True, type=Path, metavar="DIR", help="docs/, queries.jsonl, qrels.tsv")
@@ -104,7 +104,7 @@ def _document_eval_parsers(sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     docs.add_argument("--json", action="store_true", help="print one JSON object")
 
-    ans = sub.add_parser(
+    ans = add_parser(
         "eval-answers", help="measure answers against reference answers, per answer mode, on a folder of real files"
     )
     ans.add_argument(
