@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -39,6 +41,13 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
 ]
 
 
+class ErrorJSON(JSONResponse):
+    """JSON with non-ASCII escaped: an error may quote a client's text, lone surrogates included."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
 def status_for(exc: SynthragError) -> int:
     """HTTP status of an error: the first matching class in the table wins."""
     for cls, status in _STATUS:
@@ -61,7 +70,7 @@ def error_response(exc: SynthragError) -> JSONResponse:
     elif isinstance(exc, UnauthorizedError):
         headers = {"WWW-Authenticate": "Bearer"}
     kind = "invalid_request_error" if 400 <= status < 500 else "server_error"
-    return JSONResponse(
+    return ErrorJSON(
         status_code=status,
         content=error_body(exc.message, kind=kind, code=type(exc).__name__),
         headers=headers,
@@ -85,7 +94,7 @@ def install_error_handlers(app: FastAPI) -> None:
         param = ".".join(str(p) for p in first if p != "body") or None
         body = error_body("; ".join(parts), kind="invalid_request_error", param=param, code="validation_error")
         body["detail"] = jsonable_encoder(errors)
-        return JSONResponse(status_code=422, content=body)
+        return ErrorJSON(status_code=422, content=body)
 
     app.add_exception_handler(SynthragError, handle)
     app.add_exception_handler(RequestValidationError, invalid)

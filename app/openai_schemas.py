@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.text_input import TextRequest
 from kernel.models import Answer, Hit
 
 
@@ -33,7 +34,7 @@ class ChatTurn(BaseModel):
         return self.content or ""
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(TextRequest):
     """Body of ``POST /v1/chat/completions``; unknown OpenAI parameters are accepted and ignored."""
 
     model_config = ConfigDict(extra="ignore")

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.text_input import TextRequest
 from ingest.catalog import DocumentRecord
 from ingest.jobs import JobRecord
 from ingest.uploads import UploadResult
@@ -16,7 +17,7 @@ from retrieval.results import SearchTimings
 from retrieval.search import MAX_QUERY_CHARS
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(TextRequest):
     """Body of ``POST /v1/search``."""
 
     model_config = ConfigDict(extra="forbid")
@@ -58,7 +59,7 @@ class Health(BaseModel):
     version: str
 
 
-class AnswerRequest(BaseModel):
+class AnswerRequest(TextRequest):
     """Body of ``POST /v1/answer``."""
 
     model_config = ConfigDict(extra="forbid")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class _Model(BaseModel):
@@ -110,6 +111,19 @@ class Diversity(StrEnum):
     NEAR_DUPLICATES = "near-duplicates"
 
 
+_METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
+
+
+def _metadata_key(key: str) -> str:
+    if not _METADATA_KEY.fullmatch(key):
+        raise ValueError(f"metadata filter keys are 1-64 letters, digits, '_' or '-' (got {key[:70]!r})")
+    return key
+
+
+#: A metadata key a filter can name: the store reads it as a path, so no brackets, dots or spaces.
+MetadataKey = Annotated[str, AfterValidator(_metadata_key)]
+
+
 class SearchFilters(_Model):
     """Metadata filters; all given conditions must hold."""
 
@@ -119,7 +133,7 @@ class SearchFilters(_Model):
     chunk_ids: list[str] | None = Field(
         default=None, description="Only points of these chunks (a chunk's own id, or a synthetic item's parent)."
     )
-    metadata: dict[str, str | list[str]] | None = Field(
+    metadata: dict[MetadataKey, str | list[str]] | None = Field(
         default=None,
         description="Document metadata that must match, e.g. {'doc_type': 'report'}; a list accepts any of its values.",
     )

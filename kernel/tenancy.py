@@ -61,6 +61,22 @@ class CollectionName(str):
         )
 
 
+#: Longest store-level name: "t-" + tenant (32) + separator + name (64) + the synthetic suffix, with room.
+_MAX_PHYSICAL = 128
+
+
+def physical_name(name: str) -> str:
+    """A store-level collection name (tenant prefix and companion suffix included), checked as safe for a
+    directory name. Raises InvalidRequestError (it never quotes a tenant's prefix back to a client)."""
+    ok = bool(name) and len(name) <= _MAX_PHYSICAL and all(c.isalnum() or c in "-_" for c in name)
+    if not ok or not name[0].isalnum():
+        raise InvalidRequestError(
+            f"invalid store collection name ({len(name)} characters): letters, digits, '-' and '_', "
+            f"at most {_MAX_PHYSICAL}, starting alphanumeric"
+        )
+    return name
+
+
 def resolve(tenant: str, name: str) -> str:
     """Store-level name of a tenant's collection (validated); the open service uses the name as it is.
 

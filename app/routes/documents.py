@@ -22,6 +22,8 @@ router = APIRouter(prefix="/v1", tags=["documents"])
 #: Multipart framing allowance on top of the file bytes when judging Content-Length.
 _FRAMING = 64 * 1024
 _MAX_FILES = 100
+#: Largest `offset` of a listing (SQLite integers stop at 2**63 - 1; no listing is this long).
+MAX_OFFSET = 1_000_000_000
 #: Longest accepted `tags` or `metadata` form field.
 _MAX_FIELD_CHARS = 64 * 1024
 
@@ -125,7 +127,7 @@ def list_documents(
     status: Annotated[str | None, Query(pattern="^(queued|indexing|indexed|failed)$")] = None,
     tag: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DocumentList:
     """The tenant's documents, newest first, filterable by collection, status and tag."""
     records, total = catalog.list(tenant, collection=collection, status=status, tag=tag, limit=limit, offset=offset)

@@ -15,7 +15,7 @@ import qdrant_edge as qe
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
-from kernel.tenancy import CollectionName
+from kernel.tenancy import physical_name
 from retrieval.stores.common import dense_of, match_any_conditions, need
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
@@ -100,7 +100,7 @@ class EdgeStore:
 
     def _dir(self, name: str) -> Path:
         # Names become directory names: refuse anything that could leave the root.
-        return self._root / CollectionName(name)
+        return self._root / physical_name(name)
 
     def _open(self, name: str) -> qe.EdgeShard | None:
         shard = self._shards.get(name)

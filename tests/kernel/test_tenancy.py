@@ -7,7 +7,7 @@ from pydantic import BaseModel, ValidationError
 
 from kernel.errors import InvalidRequestError
 from kernel.settings import Settings
-from kernel.tenancy import CollectionName, logical_collection, resolve, synthetic_collection
+from kernel.tenancy import CollectionName, logical_collection, physical_name, resolve, synthetic_collection
 
 GOOD = ["default", "a", "Reports_2024", "q1-filings", "x" * 64, "données"]
 BAD = ["", "-x", "_x", "a/b", "../etc", "my docs", "x" * 65, "a.b", "a\x00b"]
@@ -65,3 +65,11 @@ def test_synthetic_companions_are_never_listed_as_collections() -> None:
     assert logical_collection("", "docs") == "docs"
     with pytest.raises(InvalidRequestError, match="reserved"):
         resolve("", "docs__synthetic")  # no user collection can be a companion
+
+
+def test_store_names_fit_the_longest_tenant_collection_and_its_companion() -> None:
+    longest = synthetic_collection(resolve("t" * 32, "c" * 64))
+    assert physical_name(longest) == longest
+    for bad in ["", "../x", "a/b", "-a", "x" * 129]:
+        with pytest.raises(InvalidRequestError, match="invalid store collection name"):
+            physical_name(bad)
