@@ -33,6 +33,12 @@ def defang(text: str) -> str:
     return text.replace(SOURCE_FENCE, "'''")
 
 
+#: Characters of earlier turns an answer or condense prompt carries (about 600 tokens), newest first.
+MAX_HISTORY_CHARS = 2400
+#: Characters kept of any one earlier turn.
+MAX_TURN_CHARS = 800
+
+
 def format_sources(hits: Sequence[Hit], *, max_chars: int) -> str:
     """Numbered, fenced source blocks: ``[n] file, page`` then the text between triple quotes."""
     blocks = []
@@ -56,13 +62,31 @@ def build_messages(
         f"Question: {defang(question.strip())}\n"
         "Answer using only the sources above, citing them like [1]."
     )
-    turns = [m for m in history if m.role in ("user", "assistant")]
+    turns = recent_turns(history)
     return [ChatMessage(role="system", content=SYSTEM_PROMPT), *turns, ChatMessage(role="user", content=user)]
+
+
+def recent_turns(history: Sequence[ChatMessage], *, max_chars: int = MAX_HISTORY_CHARS) -> list[ChatMessage]:
+    """The latest user and assistant turns that fit ``max_chars`` together, each cut to ``MAX_TURN_CHARS``.
+
+    A conversation grows without bound while the model's context does not: older turns go first, so a
+    long chat keeps answering instead of failing once its history outgrows the context. Client system
+    turns are dropped (the service's own rules come first).
+    """
+    kept: list[ChatMessage] = []
+    used = 0
+    for message in reversed([m for m in history if m.role in ("user", "assistant")]):
+        content = message.content.strip()[:MAX_TURN_CHARS]
+        if used + len(content) > max_chars:
+            break
+        kept.append(message.model_copy(update={"content": content}))
+        used += len(content)
+    return kept[::-1]
 
 
 def build_condense_messages(history: Sequence[ChatMessage], question: str) -> list[ChatMessage]:
     """Ask the model to rewrite a follow-up as a standalone question."""
-    transcript = "\n".join(f"{m.role}: {m.content.strip()[:500]}" for m in history if m.role != "system")
+    transcript = "\n".join(f"{m.role}: {m.content[:500]}" for m in recent_turns(history))
     return [
         ChatMessage(
             role="system",

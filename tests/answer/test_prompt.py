@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from answer.prompt import REFUSAL, SOURCE_FENCE, SYSTEM_PROMPT, build_messages, defang
+from answer.prompt import (
+    MAX_HISTORY_CHARS,
+    MAX_TURN_CHARS,
+    REFUSAL,
+    SOURCE_FENCE,
+    SYSTEM_PROMPT,
+    build_condense_messages,
+    build_messages,
+    defang,
+    recent_turns,
+)
 from kernel.models import ChatMessage, Hit
 
 
@@ -53,3 +63,16 @@ def test_history_is_kept_but_client_system_messages_are_not() -> None:
 def test_long_sources_are_cut() -> None:
     messages = build_messages("q", [_hit("word " * 1000)], max_source_chars=100)
     assert messages[1].content.count("word") <= 20
+
+
+def test_a_long_conversation_keeps_only_its_latest_turns_within_the_budget() -> None:
+    history = [
+        ChatMessage(role="user" if i % 2 == 0 else "assistant", content=f"turn {i} " + "word " * 400) for i in range(40)
+    ]
+    turns = recent_turns(history)
+    assert turns and turns[-1].content.startswith("turn 39")  # the newest turn is kept, in order
+    assert [t.content.split()[1] for t in turns] == sorted((t.content.split()[1] for t in turns), key=int)
+    assert sum(len(t.content) for t in turns) <= MAX_HISTORY_CHARS
+    assert all(len(t.content) <= MAX_TURN_CHARS for t in turns)
+    condense = build_condense_messages(history, "And then?")
+    assert "turn 0 " not in condense[1].content and "turn 39" in condense[1].content

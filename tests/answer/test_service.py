@@ -204,3 +204,18 @@ def test_the_real_model_s_unsupported_sentence_is_flagged(answering: Components)
     combined = svc.generate(plan, params, mode=AnswerMode.COMBINED)
     assert combined.mode == "extractive" and "queens" not in combined.answer
     assert combined.citations and all(c.quote in plan.hits[c.number - 1].text for c in combined.citations)
+
+
+def test_a_conversation_longer_than_the_context_still_gets_an_answer(answering: Components) -> None:
+    # Forty long turns hold about 20,000 tokens: sent whole they overflow the model's 4,096-token context.
+    history = [
+        ChatMessage(role="user" if i % 2 == 0 else "assistant", content=f"Turn {i}: " + "bees and honey " * 120)
+        for i in range(40)
+    ]
+    svc = answering.answer_service()
+    plan = svc.plan("How is honey harvested?", collection="default", history=history)
+    assert plan.supported
+    # Before the history was trimmed this raised ModelError (HTTP 503): the prompt did not fit.
+    answer = svc.generate(plan, svc.params(max_tokens=16), mode=AnswerMode.GENERATED)
+    assert answer.answer and answer.stop_reason in {"stop", "length", "repetition"}
+    assert 0 < answer.prompt_tokens < 4096
