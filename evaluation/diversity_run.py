@@ -8,7 +8,7 @@ document recall@5 and alpha-nDCG@5 over its top hits on the queries with several
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict
@@ -17,8 +17,8 @@ from evaluation.beir import BeirDataset
 from evaluation.diversity import alpha_ndcg_at_k, doc_recall_at_k, multi_relevant, near_duplicate_count
 from evaluation.metrics import EvalReport, evaluate
 from evaluation.paired import PairedComparison, paired_comparison, per_query_ndcg
-from evaluation.runner import CHUNK_DEPTH, RANK_DEPTH
-from kernel.models import Diversity, Hit, SearchMode
+from evaluation.runner import CHUNK_DEPTH, collapse
+from kernel.models import Diversity, SearchMode
 from retrieval.search import Searcher
 
 #: Hits that doc recall and alpha-nDCG count.
@@ -51,19 +51,6 @@ def methods_for(mode: SearchMode) -> list[Method]:
     """Plain ``mode`` (the baseline, first), MMR, and each diversity re-ordering of ``mode``."""
     others = [Method(SearchMode.HYBRID_MMR)] if mode is not SearchMode.HYBRID_MMR else []
     return [Method(mode), *others, Method(mode, Diversity.PER_DOCUMENT), Method(mode, Diversity.NEAR_DUPLICATES)]
-
-
-def collapse(hits: Sequence[Hit], depth: int = RANK_DEPTH) -> list[str]:
-    """The hits' documents (BEIR ids: the source), each at its first place, ``depth`` at most."""
-    ranked: list[str] = []
-    seen: set[str] = set()
-    for hit in hits:
-        if hit.source not in seen:
-            seen.add(hit.source)
-            ranked.append(hit.source)
-            if len(ranked) == depth:
-                break
-    return ranked
 
 
 def run_method(

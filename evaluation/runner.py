@@ -9,11 +9,11 @@ from pathlib import Path
 from evaluation.beir import BeirDataset, corpus_fingerprint, load_beir
 from evaluation.metrics import EvalReport, evaluate
 from evaluation.sample import sample_dataset
-from evaluation.synthetic import Collected, collect, top_chunks
+from evaluation.synthetic import Collected, collect, documents, top_chunks
 from ingest.pipeline import IngestItem, Ingestor, IngestOutcome, StageFn
 from kernel.errors import InvalidRequestError
 from kernel.ids import sha256_text
-from kernel.models import Document, SearchMode, Section
+from kernel.models import Document, Hit, SearchMode, Section
 from kernel.ports import CollectionAdmin
 from kernel.tenancy import synthetic_collection
 from retrieval.search import Searcher
@@ -160,6 +160,11 @@ def _once(store: CollectionAdmin, collection: str, marker: str, key: str, build:
     return True
 
 
+def collapse(hits: Sequence[Hit], depth: int = RANK_DEPTH) -> list[str]:
+    """The hits' documents (BEIR ids: the source), each at its first place, ``depth`` at most."""
+    return documents(hits)[:depth]
+
+
 def run_queries(
     dataset: BeirDataset, searcher: Searcher, *, collection: str, mode: SearchMode, synthetic: bool = False
 ) -> dict[str, list[str]]:
@@ -170,13 +175,7 @@ def run_queries(
     run: dict[str, list[str]] = {}
     for query_id, text in dataset.queries.items():
         hits = searcher.search(text, collection=collection, k=CHUNK_DEPTH, mode=mode, synthetic=synthetic).hits
-        ranked: list[str] = []
-        seen: set[str] = set()
-        for hit in hits:
-            if hit.source not in seen:
-                seen.add(hit.source)
-                ranked.append(hit.source)
-        run[query_id] = ranked[:RANK_DEPTH]
+        run[query_id] = collapse(hits)
     return run
 
 

@@ -70,14 +70,6 @@ def looks_like_text(data: bytes) -> bool:
     return True
 
 
-def _is_text_encoding(name: str) -> bool:
-    """Whether ``name`` is a codec that turns bytes into text (not "base64", "rot13" or unknown)."""
-    try:
-        return codecs.lookup(name)._is_text_encoding
-    except LookupError:
-        return False
-
-
 def decode_text(data: bytes, filename: str, *, declared: str | None = None) -> str:
     """Decode text bytes: BOM, then UTF-8, then a declared charset, then cp1252/latin-1 if plausible.
 
@@ -99,10 +91,10 @@ def decode_text(data: bytes, filename: str, *, declared: str | None = None) -> s
         return _checked(data.decode("utf-8"), filename)
     except UnicodeDecodeError:
         pass
-    for codec in ([declared] if declared and _is_text_encoding(declared) else []) + ["cp1252", "latin-1"]:
+    for codec in ([declared] if declared else []) + ["cp1252", "latin-1"]:
         try:
             text = data.decode(codec)
-        except (UnicodeError, LookupError, ValueError):  # a declared charset may be any word: "undefined"
+        except (UnicodeError, LookupError, ValueError):  # a declared charset may be any word: "undefined", "base64"
             continue
         ascii_share = sum(1 for ch in text if ch < "\x80") / max(len(text), 1)
         if codec == declared or ascii_share >= _MIN_ASCII_RATIO_LEGACY:

@@ -12,7 +12,7 @@ from qdrant_client import QdrantClient, models
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
-from retrieval.stores.common import dense_of, match_any_conditions, need
+from retrieval.stores.common import match_any_conditions, need, scored_points
 
 _META_KEY = "synthrag"
 _SCROLL_PAGE = 1000
@@ -176,15 +176,7 @@ class ClientStore:
                 found = self._client.query_points(collection, **request).points
         except Exception as e:
             raise self._failure(e, "search", collection) from e
-        return [
-            ScoredPoint(
-                id=str(p.id),
-                score=p.score,
-                payload=p.payload or {},
-                dense=dense_of(p.vector) if query.with_vectors else None,
-            )
-            for p in found
-        ]
+        return scored_points(found, with_vectors=query.with_vectors)
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from kernel.errors import InvalidRequestError
-from kernel.models import SearchFilters, StoreQuery
+from kernel.models import ScoredPoint, SearchFilters, StoreQuery
 from kernel.payload import CHUNK_ID, DENSE_VECTOR, DOCUMENT_ID, KIND, METADATA, TAGS
 
 _T = TypeVar("_T")
@@ -41,3 +42,16 @@ def dense_of(vectors: Any) -> list[float] | None:
         return None
     dense = vectors.get(DENSE_VECTOR)
     return [float(v) for v in dense] if isinstance(dense, list) else None
+
+
+def scored_points(found: Iterable[Any], *, with_vectors: bool) -> list[ScoredPoint]:
+    """A store's scored points (either client's shape: ``id``, ``score``, ``payload``, ``vector``) as ours."""
+    return [
+        ScoredPoint(
+            id=str(p.id),
+            score=p.score,
+            payload=p.payload or {},
+            dense=dense_of(p.vector) if with_vectors else None,
+        )
+        for p in found
+    ]

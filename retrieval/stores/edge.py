@@ -16,7 +16,7 @@ from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from kernel.tenancy import physical_name
-from retrieval.stores.common import dense_of, match_any_conditions, need
+from retrieval.stores.common import match_any_conditions, need, scored_points
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
 _META_FILE = "synthrag_meta.json"
@@ -208,15 +208,7 @@ class EdgeStore:
             found = shard.query(request)
         except Exception as e:
             raise StoreError(f"search in collection '{collection}' failed: {e}") from e
-        return [
-            ScoredPoint(
-                id=str(p.id),
-                score=p.score,
-                payload=p.payload or {},
-                dense=dense_of(p.vector) if query.with_vectors else None,
-            )
-            for p in found
-        ]
+        return scored_points(found, with_vectors=query.with_vectors)
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
