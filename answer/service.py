@@ -140,20 +140,35 @@ class AnswerService:
         Refusals and extractive answers need no model: their stream is the answer text in one piece.
         """
         mode = mode or self._settings.answer_mode
-        if not plan.supported:
-            return AnswerStream.of(refusal(plan.hits, mode=mode))
-        if mode is AnswerMode.EXTRACTIVE:
-            return AnswerStream.of(extractive(plan.query, plan.hits))
+        if not needs_model(plan, mode):
+            return AnswerStream.of(finish(plan, mode))
         ticket = self._gate.reserve()
 
         def run() -> Generator[str, None, Answer]:
             generated = yield from self._guarded(plan, params, ticket)
-            return compose(plan.query, plan.hits, generated, mode)
+            return finish(plan, mode, generated)
 
         generator = run()
         # A client that disconnects before the first piece never runs the body: free the place anyway.
         weakref.finalize(generator, ticket.release)
         return AnswerStream(generator)
+
+
+def needs_model(plan: AnswerPlan, mode: AnswerMode) -> bool:
+    """Whether the answer to ``plan`` in ``mode`` is written from a generation (not a refusal, not quotes)."""
+    return plan.supported and mode is not AnswerMode.EXTRACTIVE
+
+
+def finish(plan: AnswerPlan, mode: AnswerMode, generated: Generated | None = None) -> Answer:
+    """The answer to ``plan`` in ``mode``: the refusal or the quotes, or ``generated`` composed (see
+    :func:`needs_model`; a mode that needs the model without ``generated`` is a programming error)."""
+    if not plan.supported:
+        return refusal(plan.hits, mode=mode)
+    if mode is AnswerMode.EXTRACTIVE:
+        return extractive(plan.query, plan.hits)
+    if generated is None:
+        raise ValueError(f"answer mode {mode.value} needs the model's text")
+    return compose(plan.query, plan.hits, generated, mode)
 
 
 class AnswerStream:

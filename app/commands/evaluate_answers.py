@@ -20,8 +20,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from answer.compose import Generated, compose, extractive, refusal
-from answer.service import AnswerPlan, AnswerService
+from answer.compose import Generated
+from answer.service import AnswerPlan, AnswerService, finish, needs_model
 from app.commands.evaluate_docs import index_docset
 from app.components import build_configured
 from evaluation.answers import citation_precision, key_fact_recall, reference_text, repeats, token_f1
@@ -77,18 +77,14 @@ def answer_modes(
     out: dict[AnswerMode, tuple[Answer, float]] = {}
     drafted: tuple[Generated, float] | None = None
     for mode in modes:
+        generated, generation_s = None, 0.0
+        if needs_model(plan, mode):
+            if drafted is None:
+                started = time.perf_counter()
+                drafted = (service.draft(plan, params), time.perf_counter() - started)
+            generated, generation_s = drafted
         started = time.perf_counter()
-        if not plan.supported:
-            out[mode] = (refusal(plan.hits, mode=mode), planned_s + time.perf_counter() - started)
-            continue
-        if mode is AnswerMode.EXTRACTIVE:
-            out[mode] = (extractive(plan.query, plan.hits), planned_s + time.perf_counter() - started)
-            continue
-        if drafted is None:
-            drafted = (service.draft(plan, params), time.perf_counter() - started)
-            started = time.perf_counter()
-        generated, generation_s = drafted
-        answer = compose(plan.query, plan.hits, generated, mode)
+        answer = finish(plan, mode, generated)
         out[mode] = (answer, planned_s + generation_s + time.perf_counter() - started)
     return out
 
