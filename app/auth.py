@@ -3,34 +3,61 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from app.deps import EmbedderDep, SettingsDep, StoreDep
-from kernel.errors import NotFoundError, UnauthorizedError
+from app.host_policy import is_loopback
+from kernel.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from kernel.ports import CollectionAdmin
+from kernel.settings import Settings
 from kernel.tenancy import OPEN_TENANT, logical_collection, resolve
 
 
-def tenant_of(request: Request, settings: SettingsDep) -> str:
-    """The caller's tenant; raises UnauthorizedError (401) when keys are configured and none matches."""
-    keys = settings.api_keys
+def authenticate(authorization: str, keys: Mapping[str, str]) -> str:
+    """The tenant of an ``Authorization`` header value; raises UnauthorizedError (401) when none matches.
+
+    Without keys the service is open and every caller is the open tenant.
+    """
     if not keys:
         return OPEN_TENANT
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthorizedError("this service needs an API key: send 'Authorization: Bearer <key>'")
-    token = token.strip()
+    supplied = token.strip().encode("utf-8", "surrogateescape")
     tenant = None
     # Compare against every key in constant time, so timing does not reveal how much of a key matched.
     for key, owner in keys.items():
-        if hmac.compare_digest(key.encode(), token.encode()):
+        if hmac.compare_digest(key.encode(), supplied):
             tenant = owner
     if tenant is None:
         raise UnauthorizedError("unknown API key")
     return tenant
+
+
+def authorize_scrape(authorization: str, client_host: str, settings: Settings) -> None:
+    """Let a ``/metrics`` scrape through, or raise: job counts span every tenant, so with API keys set
+    only the operator sees them: ``SYNTHRAG_METRICS_KEY`` as a bearer token, or any loopback client
+    when no metrics key is set. Without API keys (an open, loopback-only service) anyone local may scrape.
+    """
+    if not settings.api_keys:
+        return
+    if settings.metrics_key is None:
+        if is_loopback(client_host):
+            return
+        raise ForbiddenError("/metrics spans every tenant: scrape it from this host, or set SYNTHRAG_METRICS_KEY")
+    scheme, _, token = authorization.partition(" ")
+    expected = settings.metrics_key.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(expected, token.strip().encode()):
+        raise UnauthorizedError("/metrics needs 'Authorization: Bearer <SYNTHRAG_METRICS_KEY>'")
+
+
+def tenant_of(request: Request, settings: SettingsDep) -> str:
+    """The caller's tenant; raises UnauthorizedError (401) when keys are configured and none matches."""
+    return authenticate(request.headers.get("authorization", ""), settings.api_keys)
 
 
 TenantDep = Annotated[str, Depends(tenant_of)]

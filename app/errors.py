@@ -10,12 +10,14 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from kernel.errors import (
     BackendError,
     ConfigError,
     CorruptDocumentError,
     EmptyDocumentError,
+    ForbiddenError,
     InputError,
     NotFoundError,
     OverloadedError,
@@ -31,6 +33,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (UnsupportedFormatError, 415),
     (TooLargeError, 413),
     (UnauthorizedError, 401),
+    (ForbiddenError, 403),
     (CorruptDocumentError, 422),
     (EmptyDocumentError, 422),
     (InputError, 422),
@@ -39,6 +42,14 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (BackendError, 503),
     (ConfigError, 500),
 ]
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive`` when a body passes its limit; FastAPI lets HTTPException through body parsing."""
+
+    def __init__(self, error: TooLargeError) -> None:
+        super().__init__(status_code=413, detail=error.message)
+        self.error = error
 
 
 class ErrorJSON(JSONResponse):
@@ -96,5 +107,10 @@ def install_error_handlers(app: FastAPI) -> None:
         body["detail"] = jsonable_encoder(errors)
         return ErrorJSON(status_code=422, content=body)
 
+    async def too_large(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BodyTooLarge)
+        return error_response(exc.error)
+
     app.add_exception_handler(SynthragError, handle)
+    app.add_exception_handler(BodyTooLarge, too_large)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from app.components import Components, build_configured
 from app.errors import install_error_handlers
 from app.observability import Metrics, ObservabilityMiddleware, generation_pending
+from app.request_guard import RequestGuard
 from app.routes import answer, documents, health, openai_chat, ops, search, ui
 from kernel.settings import Settings
 
@@ -56,6 +57,8 @@ def create_app(settings: Settings, *, components: ComponentsFactory = serving_co
     )
     app.state.metrics = metrics
     install_error_handlers(app)
+    # Added first, so it runs inside ObservabilityMiddleware: refused requests are counted and logged too.
+    app.add_middleware(RequestGuard, settings=settings)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(ops.router)

@@ -244,6 +244,21 @@ class JsonFormatter(logging.Formatter):
 
 
 _TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Control characters (newlines above all) in a message could forge log lines: a request path or a
+# file name is client text. They are written as escapes; tracebacks keep their lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with control characters written as ``\\n``-style escapes (one log line stays one line)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+class TextFormatter(logging.Formatter):
+    """The text log format; a message can never span lines (see :func:`escape_controls`)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escape_controls(super().formatMessage(record))
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -272,7 +287,7 @@ def configure_logging(level: str, fmt: Literal["json", "text"] | str) -> None:
         if getattr(handler, "_synthrag", False):
             root.removeHandler(handler)
     handler = _StderrHandler()
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(_TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(_TEXT_FORMAT))
     handler._synthrag = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

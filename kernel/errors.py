@@ -8,6 +8,7 @@ SynthragError
  │    ├── EmptyDocumentError       file parsed but holds no text (422)
  │    └── InvalidRequestError      a request field is out of range (422)
  ├── UnauthorizedError           missing or unknown API key (401)
+ ├── ForbiddenError              request refused by policy: Host, cross-origin write, metrics (403)
  ├── NotFoundError               a named document / collection / job does not exist (404)
  ├── OverloadedError             too many requests waiting for the model (429 + Retry-After)
  └── BackendError                a component we depend on failed (503)
@@ -57,6 +58,10 @@ class InvalidRequestError(InputError):
 
 class UnauthorizedError(SynthragError):
     """The request carries no valid API key."""
+
+
+class ForbiddenError(SynthragError):
+    """The request is refused by policy whatever its key: an unknown Host, a cross-site write."""
 
 
 class NotFoundError(SynthragError):

@@ -256,6 +256,29 @@ class Settings(BaseSettings):
         description='JSON object {"api-key": "tenant"}; when set, /v1 routes need "Authorization: Bearer <key>".',
     )
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest accepted upload (413).")
+    max_upload_request_bytes: int = Field(
+        default=200 * 1024 * 1024,
+        ge=1024,
+        description="Largest POST /v1/documents request, all its files together, counted as it arrives (413).",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest body of any other request, counted as it arrives (413).",
+    )
+    open_access: bool = Field(
+        default=False,
+        description="Let `synthrag serve` listen on a non-loopback address without API keys (open to all).",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the service answers to; empty: loopback names without API keys, any with "
+        "them; '*': any.",
+    )
+    metrics_key: SecretStr | None = Field(
+        default=None,
+        description="Bearer token for GET /metrics when API keys are set; without it only loopback clients scrape.",
+    )
     max_page_chars: int = Field(
         default=200_000, ge=1000, description="Longest page/section text accepted from one file (422 beyond)."
     )

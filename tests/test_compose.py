@@ -140,11 +140,38 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def env(service: dict[str, Any]) -> dict[str, str]:
+#: What an operator puts in `.env`: the secrets the compose file requires.
+OPERATOR_ENV = {
+    "SYNTHRAG_API_KEYS": '{"compose-test-key-0123456789": "team-a"}',
+    "SYNTHRAG_QDRANT_API_KEY": "compose-test-qdrant-secret",
+}
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([?-])([^}]*))?\}")
+
+
+def interpolate(value: str, environ: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}`` (error: KeyError naming it)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2), match.group(3)
+        if environ.get(name):
+            return environ[name]
+        if op == "?":
+            raise KeyError(f"{name}: {arg}")
+        return arg if op == "-" else ""
+
+    return _VARIABLE.sub(one, value)
+
+
+def raw_env(service: dict[str, Any]) -> dict[str, str]:
     raw = service.get("environment", {})
     if isinstance(raw, list):
         raw = dict(item.split("=", 1) for item in raw)
     return {k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v) for k, v in raw.items()}
+
+
+def env(service: dict[str, Any]) -> dict[str, str]:
+    """The service's environment as compose runs it with :data:`OPERATOR_ENV` set."""
+    return {k: interpolate(v, OPERATOR_ENV) for k, v in raw_env(service).items()}
 
 
 def argv(service: dict[str, Any]) -> list[str]:
@@ -278,6 +305,25 @@ def test_every_synthrag_variable_is_a_setting_with_a_valid_value(
             settings = get_settings()  # raises ConfigError naming any bad value
         assert settings.qdrant_url.startswith("http://")
     assert seen == 4
+
+
+def test_no_published_qdrant_port_and_every_qdrant_needs_its_key(services: dict[str, Any]) -> None:
+    """Hardening finding 1: nobody outside the compose network reaches Qdrant, and inside it only with the key."""
+    qdrants = {n: s for n, s in services.items() if s.get("image", "").startswith("qdrant/")}
+    assert set(qdrants) == {"qdrant", "qdrant-node1", "qdrant-node2", "qdrant-node3"}
+    for name, service in qdrants.items():
+        assert "ports" not in service, f"{name} publishes a port"
+        key = raw_env(service)["QDRANT__SERVICE__API_KEY"]
+        assert key.startswith("${SYNTHRAG_QDRANT_API_KEY:?"), f"{name}: Qdrant must require its key"
+        assert env(service)["QDRANT__SERVICE__API_KEY"] == OPERATOR_ENV["SYNTHRAG_QDRANT_API_KEY"]
+    for name in ("app", "worker", "app-cluster", "worker-cluster"):
+        assert env(services[name])["SYNTHRAG_QDRANT_API_KEY"] == OPERATOR_ENV["SYNTHRAG_QDRANT_API_KEY"], name
+    published = [n for n, s in services.items() if s.get("ports")]
+    assert sorted(published) == ["app", "app-cluster"]
+    for name in published:  # a published app never runs open: compose refuses to start without keys
+        assert raw_env(services[name])["SYNTHRAG_API_KEYS"].startswith("${SYNTHRAG_API_KEYS:?"), name
+        with pytest.raises(KeyError, match="SYNTHRAG_API_KEYS"):
+            interpolate(raw_env(services[name])["SYNTHRAG_API_KEYS"], {})
 
 
 def test_dockerfile_installs_cpu_torch_before_the_project() -> None:

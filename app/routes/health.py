@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import version
-
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from app.schemas import Health
 
@@ -12,6 +10,6 @@ router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health)
-def healthz() -> Health:
-    """The process is up and serving."""
-    return Health(version=version("synthrag"))
+async def healthz(request: Request) -> Health:
+    """The process is up and serving: answered on the event loop, so a busy thread pool cannot delay it."""
+    return Health(version=request.app.version)

@@ -10,7 +10,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field
 
+from app.auth import authorize_scrape
 from app.components import Components
+from app.deps import SettingsDep
 from app.observability import Metrics
 
 log = logging.getLogger(__name__)
@@ -85,7 +87,12 @@ def readyz(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    """Prometheus text exposition; a plain ``def`` because gauge callbacks may query the job queue."""
+def metrics(request: Request, settings: SettingsDep) -> Response:
+    """Prometheus text exposition; a plain ``def`` because gauge callbacks may query the job queue.
+
+    With API keys set it is the operator's: see :func:`app.auth.authorize_scrape`.
+    """
+    client = request.client.host if request.client else ""
+    authorize_scrape(request.headers.get("authorization", ""), client, settings)
     registry = cast(Metrics, request.app.state.metrics)
     return Response(registry.exposition(), media_type=CONTENT_TYPE_LATEST)

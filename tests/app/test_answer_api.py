@@ -20,7 +20,9 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def client(answering: Components) -> Iterator[TestClient]:
-    with TestClient(create_app(answering.settings, components=lambda _s: answering)) as test_client:
+    with TestClient(
+        create_app(answering.settings, components=lambda _s: answering), base_url="http://localhost"
+    ) as test_client:
         yield test_client
 
 
@@ -73,7 +75,9 @@ def test_a_looping_answer_never_streams_the_repeat(answering: Components, llama_
     greedy = dataclasses.replace(answering, settings=settings).with_chat(llama_model)
     request = {"question": LOOPING_QUESTION, "answer_mode": "generated", "max_tokens": 256, "stream": True}
     with (
-        TestClient(create_app(greedy.settings, components=lambda _s: greedy)) as test_client,
+        TestClient(
+            create_app(greedy.settings, components=lambda _s: greedy), base_url="http://localhost"
+        ) as test_client,
         test_client.stream("POST", "/v1/answer", json=request) as r,
     ):
         events = _events(r.read().decode())

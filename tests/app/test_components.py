@@ -64,7 +64,7 @@ def test_routes_use_the_injected_store_and_chat_model(
     components, store, chat = injected
     assert components.search.store is store and components.search.searcher is not None
     app = create_app(components.settings, components=lambda _s: components)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         hits = client.post("/v1/search", json={"query": "honey bees in the hive"}).json()["hits"]
         assert hits and store.queries == ["default"]
         answer = client.post("/v1/answer", json={"question": "How do honey bees live in the hive?"})
@@ -78,7 +78,7 @@ def test_without_a_chat_model_answers_are_refused_and_search_still_works(
 ) -> None:
     components = _with_samples(build_components(settings, embedder=embedder), tmp_path)
     app = create_app(settings, components=lambda _s: components)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         assert components.answers is None
         response = client.post("/v1/answer", json={"question": "How do bees live?"})
         assert response.status_code == 500

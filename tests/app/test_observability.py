@@ -33,7 +33,7 @@ from kernel.errors import StoreError
 @pytest.fixture
 def client(components: Components) -> Iterator[TestClient]:
     app = create_app(components.settings, components=lambda _s: components)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://localhost") as test_client:
         yield test_client
 
 
@@ -193,7 +193,9 @@ def test_readyz_503_when_store_fails_while_healthz_stays_up(
 ) -> None:
     broken_search = dataclasses.replace(components.search, store=BrokenStore())  # type: ignore[arg-type]
     broken = dataclasses.replace(components, search=broken_search)
-    with TestClient(create_app(components.settings, components=lambda _s: broken)) as broken_client:
+    with TestClient(
+        create_app(components.settings, components=lambda _s: broken), base_url="http://localhost"
+    ) as broken_client:
         response = broken_client.get("/readyz", headers={"X-Request-ID": "probe-1"})
         assert response.status_code == 503
         body = response.json()
@@ -271,7 +273,7 @@ def test_streamed_bytes_pass_through_before_the_stream_ends() -> None:
 def test_real_answer_stream_keeps_streaming(answering: Components) -> None:
     """The SSE answer route through the middleware: events arrive, and the request is counted once."""
     app = create_app(answering.settings, components=lambda _s: answering)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         ready = client.get("/readyz").json()
         assert ready["checks"]["chat"]["status"] == "ok"
         with client.stream(

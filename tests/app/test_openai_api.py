@@ -144,7 +144,9 @@ def test_streamed_chat_that_fails_grounding_ends_with_the_quotes(
 
     components = answering.with_chat(scripted_chat(["Bees navigate by the stars and sing at 40 hertz."], loop=True))
     body = {"model": "default", "messages": [{"role": "user", "content": "How is honey harvested?"}]}
-    with TestClient(create_app(components.settings, components=lambda _s: components)) as test_client:
+    with TestClient(
+        create_app(components.settings, components=lambda _s: components), base_url="http://localhost"
+    ) as test_client:
         plain = test_client.post("/v1/chat/completions", json=body).json()
         with test_client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as response:
             lines = [line[6:] for line in response.iter_lines() if line.startswith("data: {")]

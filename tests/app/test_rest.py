@@ -26,7 +26,7 @@ def client(components: Components, tmp_path: Path) -> Iterator[TestClient]:
     )
     assert all(o.status == "indexed" for o in outcomes)
     app = create_app(components.settings, components=lambda _settings: components)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://localhost") as test_client:
         yield test_client
 
 

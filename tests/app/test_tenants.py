@@ -168,7 +168,7 @@ def test_missing_or_unknown_key_is_401(base_url: str, headers: dict[str, str], m
 
 def test_no_keys_means_an_open_service_with_a_warning(components: Components, caplog: pytest.LogCaptureFixture) -> None:
     app = create_app(components.settings, components=lambda _settings: components)
-    with caplog.at_level(logging.WARNING, logger="app.main"), TestClient(app) as client:
+    with caplog.at_level(logging.WARNING, logger="app.main"), TestClient(app, base_url="http://localhost") as client:
         assert client.get("/v1/documents").status_code == 200
         response = client.post(
             "/v1/documents", files=[("files", ("open.txt", make_txt(["Anyone may read this."]), "text/plain"))]

@@ -29,7 +29,7 @@ PAGE_IDS = [
 @pytest.fixture
 def client(components: Components) -> Iterator[TestClient]:
     app = create_app(components.settings, components=lambda _settings: components)
-    with TestClient(app) as test_client:
+    with TestClient(app, base_url="http://localhost") as test_client:
         yield test_client
 
 

@@ -142,7 +142,7 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
         embedder,
     )
     app = create_app(built.settings, components=lambda _settings: built)
-    with TestClient(app, raise_server_exceptions=True) as client:
+    with TestClient(app, raise_server_exceptions=True, base_url="http://localhost") as client:
         yield Fuzzed(client, built)
     built.close()
 

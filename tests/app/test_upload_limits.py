@@ -51,7 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, embedder: SentenceTransform
     )
     components = make_components(settings, embedder)
     app = create_app(settings, components=lambda _settings: components)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         response = client.post("/v1/documents", files=file_parts([("sample.txt", SAMPLES["sample.txt"])]))
         assert response.status_code == 202, response.text
         [result] = response.json()["results"]

@@ -124,7 +124,7 @@ def test_preferences_off_report_no_interpretation(tmp_path: Path, embedder: obje
 def test_http_search_shows_interpretation_and_context(components: Components, tmp_path: Path) -> None:
     _ingest_quarters(components, "default")
     app = create_app(components.settings, components=lambda _settings: components)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         response = client.post("/v1/search", json={"query": "customers added in Q1 2023", "k": 2})
         assert response.status_code == 200, response.text
         body = response.json()
