@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from kernel.errors import (
     BackendError,
     ConfigError,
+    ConflictError,
     CorruptDocumentError,
     EmptyDocumentError,
     InputError,
@@ -34,6 +35,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (CorruptDocumentError, 422),
     (EmptyDocumentError, 422),
     (InputError, 422),
+    (ConflictError, 409),
     (NotFoundError, 404),
     (OverloadedError, 429),
     (BackendError, 503),
