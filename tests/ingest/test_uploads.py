@@ -251,6 +251,7 @@ def _worker(components: Components, *, store: Any = None, embedder: Any = None) 
         ingestor=ingestor,
         store=components.search.store,
         collections=components.search.store,
+        deletions=components.ingest.documents.deleter,
     )
 
 

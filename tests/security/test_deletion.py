@@ -142,7 +142,7 @@ def test_an_upload_racing_a_delete_leaves_no_searchable_point_of_a_missing_docum
 ) -> None:
     settings = _settings(tmp_path)
     gated = GatedDeletes(create_store(settings))
-    components = build_components(settings, embedder=embedder, store=gated)  # type: ignore[arg-type]
+    components = build_components(settings, embedder=embedder, store=gated)
     try:
         with serve(components, headers=bearer(KEY_A)) as a:
             [first] = upload_and_wait(a, [("notes.txt", BEES)])
