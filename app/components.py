@@ -100,6 +100,7 @@ class Components:
             store=self.search.store,
             collections=self.search.store,
             on_done=on_done,
+            deletions=parts.documents.deleter,
         )
 
     def worker_pool(self, on_done: DoneFn | None = None) -> WorkerPool:

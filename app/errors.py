@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 from kernel.errors import (
     BackendError,
     ConfigError,
+    ConflictError,
     CorruptDocumentError,
     EmptyDocumentError,
     ForbiddenError,
@@ -37,6 +38,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (CorruptDocumentError, 422),
     (EmptyDocumentError, 422),
     (InputError, 422),
+    (ConflictError, 409),
     (NotFoundError, 404),
     (OverloadedError, 429),
     (BackendError, 503),

@@ -10,6 +10,15 @@ from pathlib import Path
 from kernel.errors import NotFoundError
 
 
+def sync_dir(directory: Path) -> None:
+    """fsync a directory, so a rename or unlink inside it survives a crash."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class BlobStore:
     """Files under ``root/<sha256[:2]>/<sha256>``, written atomically, never modified."""
 
@@ -28,7 +37,9 @@ class BlobStore:
         path = self._path(digest)
         if path.exists():
             return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sync_dir(self._root)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
             with os.fdopen(fd, "wb") as out:
@@ -36,10 +47,26 @@ class BlobStore:
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, path)
+            # The rename lives in the directory: without this a power cut can lose a file already reported stored.
+            sync_dir(path.parent)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
         return digest
+
+    def delete(self, sha256: str) -> bool:
+        """Remove a stored file (durably); False when it was not there."""
+        path = self._path(sha256)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        sync_dir(path.parent)
+        return True
+
+    def has(self, sha256: str) -> bool:
+        """Whether the file is stored."""
+        return self._path(sha256).is_file()
 
     def get(self, sha256: str) -> bytes:
         """The stored bytes; NotFoundError when absent."""

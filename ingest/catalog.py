@@ -1,4 +1,8 @@
-"""Document catalog: what each tenant uploaded, its content hash and indexing status."""
+"""Document catalog: what each tenant uploaded, its content hash and indexing status.
+
+A document being deleted stays as a row in state ``deleting`` (a tombstone) until everything it owns is
+gone; readers never see it (:mod:`ingest.deletion` finishes such deletions, also after a crash).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,10 @@ from pydantic import BaseModel, ConfigDict
 from kernel.errors import NotFoundError
 from kernel.sqlite import Database
 
-DocStatus = Literal["queued", "indexing", "indexed", "failed"]
+DocStatus = Literal["queued", "indexing", "indexed", "failed", "deleting"]
+DELETING: DocStatus = "deleting"
+#: SQL condition on ``documents``: not being deleted.
+_LIVE = "status<>'deleting'"
 
 
 class DocumentRecord(BaseModel):
@@ -71,7 +78,8 @@ class Catalog:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, NULL, ?, ?)
                ON CONFLICT(id) DO UPDATE SET source=excluded.source, content_sha256=excluded.content_sha256,
                    size=excluded.size, format=excluded.format, tags=excluded.tags, metadata=excluded.metadata,
-                   status='queued', error=NULL, updated_at=excluded.updated_at""",
+                   status='queued', error=NULL, updated_at=excluded.updated_at
+               WHERE documents.status<>'deleting'""",
             (document_id, tenant, collection, source, content_sha256, size, fmt, json.dumps(tags),
              json.dumps(metadata), now, now),
         )  # fmt: skip
@@ -82,14 +90,17 @@ class Catalog:
     ) -> None:  # fmt: skip
         """Update a document's status (inside the caller's transaction)."""
         conn.execute(
-            "UPDATE documents SET status=?, chunks=COALESCE(?, chunks), error=?, updated_at=? WHERE id=?",
+            # A tombstone is never revived by a worker finishing late.
+            f"UPDATE documents SET status=?, chunks=COALESCE(?, chunks), error=?, updated_at=? WHERE id=? AND {_LIVE}",
             (status, chunks, error, time.time(), document_id),
         )
 
     def get(self, tenant: str, document_id: str) -> DocumentRecord:
         """One of the tenant's documents; NotFoundError otherwise (also for other tenants' ids)."""
         row = (
-            self._db.read().execute("SELECT * FROM documents WHERE id=? AND tenant=?", (document_id, tenant)).fetchone()
+            self._db.read()
+            .execute(f"SELECT * FROM documents WHERE id=? AND tenant=? AND {_LIVE}", (document_id, tenant))
+            .fetchone()
         )
         if row is None:
             raise NotFoundError(f"document {document_id} not found")
@@ -100,7 +111,7 @@ class Catalog:
         row = (
             self._db.read()
             .execute(
-                "SELECT * FROM documents WHERE tenant=? AND collection=? AND content_sha256=? LIMIT 1",
+                f"SELECT * FROM documents WHERE tenant=? AND collection=? AND content_sha256=? AND {_LIVE} LIMIT 1",
                 (tenant, collection, sha256),
             )
             .fetchone()
@@ -108,8 +119,8 @@ class Catalog:
         return None if row is None else _record(row)
 
     def exists(self, document_id: str) -> bool:
-        """Whether a document is (still) catalogued."""
-        row = self._db.read().execute("SELECT 1 FROM documents WHERE id=?", (document_id,)).fetchone()
+        """Whether a document is (still) catalogued and not being deleted."""
+        row = self._db.read().execute(f"SELECT 1 FROM documents WHERE id=? AND {_LIVE}", (document_id,)).fetchone()
         return row is not None
 
     def list(
@@ -123,7 +134,7 @@ class Catalog:
         offset: int = 0,
     ) -> tuple[list[DocumentRecord], int]:
         """A page of the tenant's documents (newest first) and the total matching."""
-        where = ["tenant=?"]
+        where = ["tenant=?", _LIVE]
         args: list[Any] = [tenant]
         if collection is not None:
             where.append("collection=?")
@@ -142,6 +153,45 @@ class Catalog:
             [*args, limit, offset],
         ).fetchall()
         return [_record(r) for r in rows], total
+
+    def mark_deleting(self, conn: sqlite3.Connection, tenant: str, document_id: str) -> DocumentRecord:
+        """Turn one of the tenant's live documents into a tombstone (inside the caller's transaction).
+
+        NotFoundError when the tenant has no such document, or its deletion is already under way.
+        """
+        row = conn.execute(
+            f"SELECT * FROM documents WHERE id=? AND tenant=? AND {_LIVE}", (document_id, tenant)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"document {document_id} not found")
+        conn.execute("UPDATE documents SET status=?, updated_at=? WHERE id=?", (DELETING, time.time(), document_id))
+        return _record(row).model_copy(update={"status": DELETING})
+
+    def is_deleting(self, conn: sqlite3.Connection, document_id: str) -> bool:
+        """Whether a deletion of the document is under way (inside the caller's transaction)."""
+        row = conn.execute("SELECT 1 FROM documents WHERE id=? AND status=?", (document_id, DELETING)).fetchone()
+        return row is not None
+
+    def tombstones(self) -> tuple[DocumentRecord, ...]:
+        """Documents whose deletion started but has not finished (all tenants)."""
+        rows = self._db.read().execute("SELECT * FROM documents WHERE status=?", (DELETING,)).fetchall()
+        return tuple(_record(r) for r in rows)
+
+    def tombstone(self, document_id: str) -> DocumentRecord | None:
+        """The tombstone of a document being deleted, or None."""
+        row = (
+            self._db.read()
+            .execute("SELECT * FROM documents WHERE id=? AND status=?", (document_id, DELETING))
+            .fetchone()
+        )
+        return None if row is None else _record(row)
+
+    def content_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str) -> bool:
+        """Whether a document other than ``besides`` holds this content (inside the caller's transaction)."""
+        row = conn.execute(
+            "SELECT 1 FROM documents WHERE content_sha256=? AND id<>? LIMIT 1", (sha256, besides)
+        ).fetchone()
+        return row is not None
 
     def delete(self, conn: sqlite3.Connection, document_id: str) -> None:
         """Remove a document row (inside the caller's transaction)."""

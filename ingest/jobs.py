@@ -179,6 +179,37 @@ class JobQueue:
             (DELETED_STAGE, time.time(), document_id),
         )
 
+    def writing(self, conn: sqlite3.Connection, document_id: str) -> bool:
+        """Whether a worker may still be writing points of the document: one of its jobs holds a live lease.
+
+        Cancelling a job leaves its lease time, so a deletion knows to come back once the worker stopped.
+        """
+        row = conn.execute(
+            "SELECT 1 FROM jobs WHERE document_id=? AND lease_expires >= ? LIMIT 1", (document_id, time.time())
+        ).fetchone()
+        return row is not None
+
+    def release(self, job_id: str) -> None:
+        """Give up the lease of a job this worker stopped running (it writes nothing more)."""
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE jobs SET lease_owner=NULL, lease_expires=NULL WHERE id=?", (job_id,))
+
+    def blobs_of(self, conn: sqlite3.Connection, document_id: str) -> set[str]:
+        """Stored originals the document's jobs index (every version still queued or recorded)."""
+        rows = conn.execute("SELECT DISTINCT blob_sha256 FROM jobs WHERE document_id=?", (document_id,)).fetchall()
+        return {str(r[0]) for r in rows}
+
+    def blob_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str) -> bool:
+        """Whether a job of a document other than ``besides`` indexes this stored original."""
+        row = conn.execute(
+            "SELECT 1 FROM jobs WHERE blob_sha256=? AND document_id<>? LIMIT 1", (sha256, besides)
+        ).fetchone()
+        return row is not None
+
+    def delete_document(self, conn: sqlite3.Connection, document_id: str) -> None:
+        """Remove every job row of a deleted document (inside the caller's transaction)."""
+        conn.execute("DELETE FROM jobs WHERE document_id=?", (document_id,))
+
     def get(self, tenant: str, job_id: str) -> JobRecord:
         """One of the tenant's jobs; NotFoundError otherwise."""
         row = self._db.read().execute("SELECT * FROM jobs WHERE id=? AND tenant=?", (job_id, tenant)).fetchone()

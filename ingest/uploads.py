@@ -13,15 +13,16 @@ from pydantic import BaseModel, ConfigDict
 
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
+from ingest.deletion import DocumentDeleter
 from ingest.jobs import JobQueue, JobRecord, JobSpec
 from ingest.parse import ParseLimits, parse_document
-from kernel.errors import EmptyDocumentError, InvalidRequestError, NotFoundError
+from kernel.errors import ConflictError, EmptyDocumentError, InvalidRequestError, NotFoundError
 from kernel.ids import document_id
 from kernel.models import Document
 from kernel.ports import PointStore
 from kernel.settings import Settings
 from kernel.sqlite import Database
-from kernel.tenancy import resolve, synthetic_collection
+from kernel.tenancy import resolve
 from knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
@@ -81,8 +82,12 @@ class DocumentService:
         settings: Settings,
         wake: threading.Event | None = None,
         reports: ReportStore | None = None,
+        deleter: DocumentDeleter | None = None,
     ) -> None:
         self._reports = reports
+        self._deleter = deleter or DocumentDeleter(
+            db=db, catalog=catalog, queue=queue, blobs=blobs, store=store, reports=reports
+        )
         self._db = db
         self._catalog = catalog
         self._queue = queue
@@ -90,6 +95,11 @@ class DocumentService:
         self._store = store
         self._settings = settings
         self._wake = wake
+
+    @property
+    def deleter(self) -> DocumentDeleter:
+        """What deletes documents (workers use it to finish deletions left half done)."""
+        return self._deleter
 
     def validate(self, data: bytes, filename: str | None) -> Document:
         """Parse one file and check it against the limits; raises the InputError a user should see."""
@@ -151,9 +161,12 @@ class DocumentService:
                 duplicate=True,
                 status=existing.status,
             )
-        self._blobs.put(data)
         doc_id = document_id(physical, source)
         with self._db.transaction() as conn:
+            if self._catalog.is_deleting(conn, doc_id):
+                raise ConflictError(f"{source}: this document is being deleted; upload it again in a few seconds")
+            # Stored inside the transaction: a deletion decides whether these bytes are still used under it.
+            self._blobs.put(data)
             self._catalog.upsert(
                 conn,
                 document_id=doc_id,
@@ -183,6 +196,8 @@ class DocumentService:
         """Queue a document again from its stored bytes; returns the job id."""
         record = self._catalog.get(tenant, doc_id)
         with self._db.transaction() as conn:
+            if self._catalog.is_deleting(conn, doc_id):
+                raise NotFoundError(f"document {doc_id} not found")
             self._catalog.set_status(conn, doc_id, "queued")
             spec = JobSpec(
                 document_id=doc_id,
@@ -221,19 +236,8 @@ class DocumentService:
         return retried
 
     def delete(self, tenant: str, doc_id: str) -> int:
-        """Cancel the document's jobs, remove its points, then its catalog entry; returns points removed."""
-        record = self._catalog.get(tenant, doc_id)
-        with self._db.transaction() as conn:
-            self._queue.cancel_document(conn, doc_id)
-        # Points first: if the store fails the catalog entry stays and the delete can be repeated.
-        physical = resolve(tenant, record.collection)
-        removed = self._store.delete_document(physical, doc_id)
-        self._store.delete_document(synthetic_collection(physical), doc_id)
-        if self._reports is not None:
-            self._reports.delete(resolve(tenant, record.collection), doc_id)
-        with self._db.transaction() as conn:
-            self._catalog.delete(conn, doc_id)
-        return removed
+        """Delete the document and everything it owns (:mod:`ingest.deletion`); returns chunk points removed."""
+        return self._deleter.delete(tenant, doc_id)
 
     def synthetic(self, tenant: str, doc_id: str) -> SyntheticReport | None:
         """The synthesis report of a document of this tenant (404 if the document is unknown)."""

@@ -6,12 +6,14 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
-from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
+from ingest.deletion import DocumentDeleter
+from ingest.jobs import JobQueue, JobRecord
 from ingest.parse import parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
@@ -26,6 +28,8 @@ DoneFn = Callable[[str, int], None]
 #: Chunks written to a collection before an idle worker rebuilds its indexes (qdrant-edge searches
 #: unindexed segments by brute force: 13 ms instead of 1.4 ms at 100k chunks, see bench/RESULTS.md).
 OPTIMIZE_AFTER_CHUNKS = 2000
+#: Seconds between an idle worker's looks for deletions left half done (a crash, a job still writing).
+DELETION_SWEEP_S = 5.0
 
 
 class LeaseLostError(Exception):
@@ -47,7 +51,9 @@ class Worker:
         collections: CollectionAdmin,
         on_done: DoneFn | None = None,
         poll_s: float = 0.5,
+        deletions: DocumentDeleter | None = None,
     ) -> None:
+        """Args: deletions: finishes deletions left half done, at start and when idle (None: never)."""
         self._db = db
         self._queue = queue
         self._catalog = catalog
@@ -59,6 +65,8 @@ class Worker:
         self._poll_s = poll_s
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._unoptimized: dict[str, int] = {}
+        self._deletions = deletions
+        self._swept_at = float("-inf")
 
     def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
         """Process jobs until ``stop`` is set; sleeps (or waits for ``wake``) when the queue is empty."""
@@ -70,6 +78,7 @@ class Worker:
                 log.exception("worker %s: unexpected error", self.worker_id)
                 worked = False
             if not worked:
+                self.finish_deletions()
                 self.optimize_idle()
                 if wake is not None:
                     wake.wait(self._poll_s)
@@ -77,6 +86,19 @@ class Worker:
                 else:
                     stop.wait(self._poll_s)
         log.info("worker %s stopped", self.worker_id)
+
+    def finish_deletions(self, *, every_s: float = DELETION_SWEEP_S) -> None:
+        """Complete deletions cut short (by a crash, or waiting for a job), at most once per ``every_s``."""
+        if self._deletions is None or time.monotonic() - self._swept_at < every_s:
+            return
+        self._swept_at = time.monotonic()
+        try:
+            finished = self._deletions.finish_pending()
+        except SynthragError as exc:  # the store is down, say: the tombstones stay, the next sweep retries
+            log.warning("finishing deletions failed: %s", exc.message)
+            return
+        if finished:
+            log.info("finished %d interrupted deletion(s)", finished)
 
     def optimize_idle(self, *, threshold: int = OPTIMIZE_AFTER_CHUNKS) -> None:
         """Build indexes of collections that received many chunks, now that the queue is empty."""
@@ -130,6 +152,8 @@ class Worker:
         self._beat(job, "parsing")
         document = parse_document(self._blobs.get(job.blob_sha256), job.source)
         with self._db.transaction() as conn:
+            if self._catalog.is_deleting(conn, job.document_id):
+                raise LeaseLostError(job.id)
             self._catalog.set_status(conn, job.document_id, "indexing")
         item = IngestItem(
             document=document,
@@ -145,7 +169,11 @@ class Worker:
             raise_errors=True,
         )
         with self._db.transaction() as conn:
-            owned = self._queue.finish(conn, job.id, self.worker_id, chunks=outcome.chunks)
+            # The tombstone is checked under the transaction that commits the job: a deletion either
+            # came first (the job is cancelled, the points are removed below) or comes after (and removes them).
+            owned = not self._catalog.is_deleting(conn, job.document_id) and self._queue.finish(
+                conn, job.id, self.worker_id, chunks=outcome.chunks
+            )
             if owned:
                 self._catalog.set_status(conn, job.document_id, "indexed", chunks=outcome.chunks)
         if not owned:
@@ -159,7 +187,13 @@ class Worker:
 
     def _cleanup_if_deleted(self, job: JobRecord) -> None:
         """A document deleted while we indexed it must not keep the points we just wrote."""
-        deleted = self._queue.get(job.tenant, job.id).stage == DELETED_STAGE
-        if deleted or not self._catalog.exists(job.document_id):
-            self._store.delete_document(job.collection, job.document_id)
-            self._store.delete_document(synthetic_collection(job.collection), job.document_id)
+        if self._catalog.exists(job.document_id):
+            return  # taken over by another worker, or superseded by a newer version: not ours to remove
+        # This worker writes nothing more: its lease no longer holds the deletion back.
+        self._queue.release(job.id)
+        tombstone = self._catalog.tombstone(job.document_id)
+        if tombstone is not None and self._deletions is not None:
+            self._deletions.purge(tombstone)
+            return
+        self._store.delete_document(job.collection, job.document_id)
+        self._store.delete_document(synthetic_collection(job.collection), job.document_id)

@@ -10,6 +10,7 @@ SynthragError
  ├── UnauthorizedError           missing or unknown API key (401)
  ├── ForbiddenError              request refused by policy: Host, cross-origin write, metrics (403)
  ├── NotFoundError               a named document / collection / job does not exist (404)
+ ├── ConflictError               the request collides with work under way, e.g. a deletion (409)
  ├── OverloadedError             too many requests waiting for the model (429 + Retry-After)
  └── BackendError                a component we depend on failed (503)
       ├── StoreError               vector store
@@ -66,6 +67,10 @@ class ForbiddenError(SynthragError):
 
 class NotFoundError(SynthragError):
     """A named resource does not exist."""
+
+
+class ConflictError(SynthragError):
+    """The request collides with work under way on the same resource; it can be sent again shortly."""
 
 
 class OverloadedError(SynthragError):

@@ -136,9 +136,9 @@ def test_delete_removes_points_and_entry_and_reingest_completes(client: httpx.Cl
     assert client.post(f"/v1/documents/{gone['document_id']}/reingest").status_code == 404
     assert top_source(client, QUERIES["sample.md"]) != "sample.md"
     assert client.get("/v1/documents").json()["total"] == 1
-    # The job of a deleted document cannot be brought back: it would index points nobody owns.
-    retried = client.post(f"/v1/jobs/{gone['job_id']}/retry")
-    assert retried.status_code == 422 and "deleted" in retried.json()["error"]["message"]
+    # The job of a deleted document went with it: it cannot be brought back to index points nobody owns.
+    assert client.get(f"/v1/jobs/{gone['job_id']}").status_code == 404
+    assert client.post(f"/v1/jobs/{gone['job_id']}/retry").status_code == 404
 
     response = client.post(f"/v1/documents/{keep['document_id']}/reingest")
     assert response.status_code == 202, response.text

@@ -11,7 +11,6 @@ import pytest
 
 from app.components import Components
 from ingest.bm25_stats import Bm25Stats
-from ingest.jobs import DELETED_STAGE
 from ingest.pipeline import Ingestor
 from ingest.uploads import UploadResult, clean_filename
 from ingest.worker import Worker
@@ -210,8 +209,8 @@ def test_delete_removes_points_entry_and_queued_jobs(components: Components) -> 
     queued = upload(components, V2, filename="glaciers.txt")
     assert components.ingest.documents.delete("", queued.document_id) == 0
     assert queued.job_id is not None
-    job = components.ingest.jobs.get("", queued.job_id)
-    assert job.state == "cancelled" and job.stage == DELETED_STAGE
+    with pytest.raises(NotFoundError):  # a deleted document's job rows go with it
+        components.ingest.jobs.get("", queued.job_id)
     assert components.new_worker().run_once() is False
     assert components.search.store.count("default") == 0
 
@@ -252,6 +251,7 @@ def _worker(components: Components, *, store: Any = None, embedder: Any = None) 
         ingestor=ingestor,
         store=components.search.store,
         collections=components.search.store,
+        deletions=components.ingest.documents.deleter,
     )
 
 
@@ -263,7 +263,8 @@ def test_a_document_deleted_while_indexed_leaves_no_points(components: Component
     assert _worker(components, store=racing).run_once() is True
     assert racing.delete_now is None  # the race happened
     assert result.job_id is not None
-    assert components.ingest.jobs.get("", result.job_id).state == "cancelled"
+    with pytest.raises(NotFoundError):  # the worker finished the deletion once it stopped writing
+        components.ingest.jobs.get("", result.job_id)
     assert points_of(components, result.document_id) == set() and components.search.store.count("default") == 0
     with pytest.raises(NotFoundError):
         components.ingest.catalog.get("", result.document_id)
@@ -317,7 +318,7 @@ def test_retry_refuses_jobs_of_deleted_or_replaced_documents(components: Compone
         components.ingest.documents.retry("", old.job_id)
     drain(components)
     components.ingest.documents.delete("", new.document_id)
-    with pytest.raises(InvalidRequestError, match="deleted"):
+    with pytest.raises(NotFoundError):  # its jobs went with it
         components.ingest.documents.retry("", new.job_id)
     with pytest.raises(NotFoundError):
         components.ingest.documents.retry("", "no-such-job")
