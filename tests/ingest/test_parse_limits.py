@@ -8,7 +8,7 @@ import time
 
 import pytest
 from pypdf import PdfWriter
-from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject
+from pypdf.generic import ArrayObject, ContentStream, DictionaryObject, NameObject
 
 from ingest.parse import ParseLimits, parse_document
 from kernel.errors import InvalidRequestError
@@ -52,9 +52,9 @@ def _shared_stream_pdf(pages: int, line: str, lines: int) -> bytes:
     """A small PDF whose pages all draw one content stream: tiny on disk, large once extracted."""
     writer = PdfWriter()
     text = "BT /F1 8 Tf 10 780 Td " + " ".join(f"({line}) Tj 0 -9 Td" for _ in range(lines)) + " ET"
-    stream = DecodedStreamObject()
+    stream = ContentStream(None, None)
     stream.set_data(text.encode())
-    shared = writer._add_object(stream)
+    shared = None
     font = DictionaryObject(
         {
             NameObject("/Type"): NameObject("/Font"),
@@ -64,6 +64,9 @@ def _shared_stream_pdf(pages: int, line: str, lines: int) -> bytes:
     )
     for _ in range(pages):
         page = writer.add_blank_page(width=612, height=792)
+        if shared is None:
+            page.replace_contents(stream)  # the writer stores it once, as an indirect object
+            shared = page.raw_get("/Contents")
         page[NameObject("/Contents")] = ArrayObject([shared])
         page[NameObject("/Resources")] = DictionaryObject(
             {NameObject("/Font"): DictionaryObject({NameObject("/F1"): font})}
