@@ -22,7 +22,7 @@ from ingest.catalog import Catalog
 from ingest.jobs import JobQueue
 from ingest.pipeline import Ingestor
 from ingest.synthesis.build import build_synthesis_stage, chunk_search
-from ingest.uploads import DocumentService
+from ingest.uploads import DocumentService, parse_limits
 from ingest.worker import DoneFn, Worker
 from ingest.workers import WorkerPool
 from kernel.errors import ConfigError
@@ -101,6 +101,7 @@ class Components:
             collections=self.search.store,
             on_done=on_done,
             deletions=parts.documents.deleter,
+            limits=parse_limits(self.settings),
         )
 
     def worker_pool(self, on_done: DoneFn | None = None) -> WorkerPool:

@@ -68,6 +68,15 @@ def check_limits(doc: Document, *, max_page_chars: int, max_document_chars: int)
             )
 
 
+def parse_limits(settings: Settings) -> ParseLimits:
+    """What one file may produce when parsed, from the service's settings (upload and worker alike)."""
+    return ParseLimits(
+        max_chars=settings.max_document_chars,
+        max_page_chars=settings.max_page_chars,
+        max_seconds=settings.max_parse_seconds,
+    )
+
+
 class DocumentService:
     """Accepts uploads into the queue; every call is scoped to one tenant."""
 
@@ -106,8 +115,8 @@ class DocumentService:
         source = clean_filename(filename)
         if not data:
             raise EmptyDocumentError(f"{source} is empty (0 bytes)")
-        limits = ParseLimits(max_chars=self._settings.max_document_chars, max_page_chars=self._settings.max_page_chars)
-        doc = parse_document(data, source, limits)  # 415 unknown type, 422 corrupt/encrypted/empty/too much text
+        # 415 unknown type, 422 corrupt/encrypted/empty/too much text or parse time
+        doc = parse_document(data, source, parse_limits(self._settings))
         check_limits(
             doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
         )
@@ -167,6 +176,7 @@ class DocumentService:
                 raise ConflictError(f"{source}: this document is being deleted; upload it again in a few seconds")
             # Stored inside the transaction: a deletion decides whether these bytes are still used under it.
             self._blobs.put(data)
+            self._blobs.put_parsed(sha, doc)  # the worker takes it instead of parsing again
             self._catalog.upsert(
                 conn,
                 document_id=doc_id,

@@ -14,7 +14,7 @@ from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
 from ingest.deletion import DocumentDeleter
 from ingest.jobs import JobQueue, JobRecord
-from ingest.parse import parse_document
+from ingest.parse import ParseLimits, parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
 from kernel.ports import CollectionAdmin, PointStore
@@ -52,6 +52,7 @@ class Worker:
         on_done: DoneFn | None = None,
         poll_s: float = 0.5,
         deletions: DocumentDeleter | None = None,
+        limits: ParseLimits | None = None,
     ) -> None:
         """Args: deletions: finishes deletions left half done, at start and when idle (None: never)."""
         self._db = db
@@ -63,6 +64,7 @@ class Worker:
         self._collections = collections
         self._on_done = on_done or (lambda _status, _chunks: None)
         self._poll_s = poll_s
+        self._limits = limits
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._unoptimized: dict[str, int] = {}
         self._deletions = deletions
@@ -150,7 +152,11 @@ class Worker:
 
     def _process(self, job: JobRecord) -> int:
         self._beat(job, "parsing")
-        document = parse_document(self._blobs.get(job.blob_sha256), job.source)
+        # An upload was parsed (under the same limits) when it was accepted; a re-ingest parses here.
+        data = self._blobs.get(job.blob_sha256)  # the original must stay, for re-ingest
+        document = self._blobs.take_parsed(job.blob_sha256)
+        if document is None or document.source != job.source:
+            document = parse_document(data, job.source, self._limits)
         with self._db.transaction() as conn:
             if self._catalog.is_deleting(conn, job.document_id):
                 raise LeaseLostError(job.id)

@@ -285,6 +285,12 @@ class Settings(BaseSettings):
     max_document_chars: int = Field(
         default=5_000_000, ge=1000, description="Longest extracted text accepted from one file (422 beyond)."
     )
+    max_parse_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=3600,
+        description="Longest time spent extracting the text of one uploaded file (422 or a failed job beyond).",
+    )
     workers: int = Field(default=1, ge=0, le=64, description="Ingest worker threads inside the service.")
     job_lease_s: float = Field(
         default=30.0, gt=0, description="A running job whose worker stops heart-beating this long is retried."

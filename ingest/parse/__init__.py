@@ -21,7 +21,7 @@ from kernel.models import Document
 __all__ = ["FORMATS", "SUPPORTED_EXTENSIONS", "ParseLimits", "detect_format", "parse_document"]
 
 #: Parser for each format name (the value stored in ``Document.format``).
-FORMATS: dict[str, Callable[[bytes, str], Document]] = {
+FORMATS: dict[str, Callable[[bytes, str, ParseLimits | None], Document]] = {
     "txt": parse_txt,
     "markdown": parse_markdown,
     "html": parse_html,
@@ -96,7 +96,8 @@ def parse_document(data: bytes, filename: str, limits: ParseLimits | None = None
     Args:
         data: the whole file.
         filename: its name (directories are dropped for ``Document.source``).
-        limits: bounds a paged format enforces while extracting (PDF); others are checked after.
+        limits: bounds every parser enforces while extracting: text per page or section and in
+            all, pages, time; a DOCX's XML size (defaults: ``ParseLimits()``).
 
     Returns:
         The parsed Document; ``format`` says which parser read it.
@@ -105,11 +106,9 @@ def parse_document(data: bytes, filename: str, limits: ParseLimits | None = None
         EmptyDocumentError: the file is empty, blank, or has no extractable text.
         UnsupportedFormatError: the file is of a type we do not parse.
         CorruptDocumentError: the file claims a supported type but cannot be read.
-        InvalidRequestError: a PDF produces more pages, text or extraction time than ``limits`` allow.
+        InvalidRequestError: the file produces more pages, text or extraction time than ``limits`` allow.
     """
     if not data.strip():
         raise EmptyDocumentError(f"{base_name(filename)} is empty")
     fmt = detect_format(data, filename)
-    if fmt == "pdf":
-        return parse_pdf(data, filename, limits)
-    return FORMATS[fmt](data, filename)
+    return FORMATS[fmt](data, filename, limits)

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, NamedTuple
 
+from ingest.parse.limits import Budget
 from kernel.errors import CorruptDocumentError, EmptyDocumentError
 from kernel.models import Document, Section
 
@@ -116,11 +117,16 @@ def build_document(
     title: str | None = None,
     metadata: dict[str, Any] | None = None,
     empty_reason: str = "contains no text",
+    budget: Budget | None = None,
 ) -> Document:
     """Join blocks with paragraph breaks into a Document whose sections map each block.
 
+    ``blocks`` may be a generator: with a ``budget`` each block is counted as it comes, so a parse
+    stops at the first block over the limits. Without a ``title`` the first level-1 heading names it.
+
     Raises:
         EmptyDocumentError: no block holds any text.
+        InvalidRequestError: a block or all of them together exceed the ``budget``.
     """
     parts: list[str] = []
     sections: list[Section] = []
@@ -137,6 +143,10 @@ def build_document(
             # Headings are one line; a title wrapped over lines still names one section.
             text = " ".join(text.split())
             heading = text
+            if block.level == 1 and not (title and title.strip()):
+                title = text
+        if budget is not None:
+            budget.add(text, page=block.page)
         parts.append(text)
         sections.append(
             Section(start=offset, end=offset + len(text), page=block.page, heading=heading, level=block.level)

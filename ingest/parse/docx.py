@@ -14,8 +14,9 @@ from docx.table import Table as DocxTable
 from docx.text.paragraph import Paragraph
 
 from ingest.parse._text import Block, base_name, build_document
+from ingest.parse.limits import Budget, ParseLimits
 from ingest.parse.tables import Table, guess_header_rows, make_table, shape_table
-from kernel.errors import CorruptDocumentError
+from kernel.errors import CorruptDocumentError, InvalidRequestError
 from kernel.models import Document
 
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
@@ -31,14 +32,23 @@ def check_zip_safety(
     *,
     max_bytes: int = MAX_UNCOMPRESSED_BYTES,
     max_ratio: float = MAX_COMPRESSION_RATIO,
+    max_xml_bytes: int | None = None,
 ) -> None:
     """Refuse archives that would expand to too much data (zip bombs), before anything inflates them.
 
     The declared sizes are trustworthy enough: Python's zipfile never inflates a member past its
     declared size (it fails the CRC check instead).
 
+    Args:
+        data: the archive.
+        filename: its name, for messages.
+        max_bytes: all members together, expanded.
+        max_ratio: expanded to packed size, of a large member or of the whole archive.
+        max_xml_bytes: the XML parts together, expanded: python-docx holds them in memory as trees.
+
     Raises:
         CorruptDocumentError: not a zip, too large when expanded, or too highly compressed.
+        InvalidRequestError: more XML than ``max_xml_bytes`` (a real but too large document).
     """
     name = base_name(filename)
     try:
@@ -58,6 +68,12 @@ def check_zip_safety(
     if total > max_bytes:
         raise CorruptDocumentError(
             f"{name} would expand to {total} bytes (limit {max_bytes}); refusing a possible zip bomb"
+        )
+    xml = sum(m.file_size for m in members if m.filename.endswith((".xml", ".rels")))
+    if max_xml_bytes is not None and xml > max_xml_bytes:
+        raise InvalidRequestError(
+            f"{name}: its Word XML would expand to {xml:,} bytes; the limit is {max_xml_bytes:,}. "
+            "Split the document into smaller files."
         )
     worst = max(
         (m.file_size / max(m.compress_size, 1) for m in members if m.file_size >= _RATIO_MIN_BYTES),
@@ -132,12 +148,13 @@ def _table(table: DocxTable, caption: str, marked: int) -> Table:
     return make_table(rows, header_rows=marked or guess_header_rows(rows), caption=caption)
 
 
-def parse_docx(data: bytes, filename: str) -> Document:
+def parse_docx(data: bytes, filename: str, limits: ParseLimits | None = None) -> Document:
     """Parse a Word document: paragraphs in order, heading styles as headings, each table shaped as one block.
 
     Args:
         data: the file's bytes.
         filename: the file's name; its stem is the title when the document names none.
+        limits: bounds on the XML size, text per section and in all, and time (defaults: ``ParseLimits()``).
 
     Returns:
         A Document with one section per paragraph or table.
@@ -145,15 +162,18 @@ def parse_docx(data: bytes, filename: str) -> Document:
     Raises:
         CorruptDocumentError: damaged, not a DOCX, or a zip bomb.
         EmptyDocumentError: no text.
+        InvalidRequestError: more XML, text or parse time than ``limits`` allow.
     """
     name = base_name(filename)
-    check_zip_safety(data, filename)
+    budget = Budget(limits or ParseLimits(), name)
+    check_zip_safety(data, filename, max_xml_bytes=budget.limits.max_xml_bytes)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[Block] = []
         marks = iter(_header_marks(document.element.body))
         caption_before = False  # the last block is a caption paragraph, which a table right after takes
         for item in document.iter_inner_content():
+            budget.check_time()
             if isinstance(item, Paragraph):
                 blocks.append(Block(item.text, level=_heading_level(item)))
                 caption_before = _style_name(item).lower() == "caption"
@@ -162,11 +182,9 @@ def parse_docx(data: bytes, filename: str) -> Document:
                 blocks.append(Block(shape_table(_table(item, caption, next(marks, 0)))))
                 caption_before = False
         title: str | None = document.core_properties.title
-    except CorruptDocumentError:
+    except (CorruptDocumentError, InvalidRequestError):
         raise
     except Exception as e:
         # python-docx surfaces damage as KeyError, lxml syntax errors, PackageNotFoundError, ...
         raise CorruptDocumentError(f"{name} is not a readable DOCX file: {e}") from e
-    if not (title and title.strip()):
-        title = next((b.text for b in blocks if b.level == 1 and b.text.strip()), None)
-    return build_document(blocks, filename=filename, fmt="docx", title=title)
+    return build_document(blocks, filename=filename, fmt="docx", title=title, budget=budget)

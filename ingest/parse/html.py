@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from ingest.parse._text import Block, build_document, decode_text
+from ingest.parse._text import Block, base_name, build_document, decode_text
 from ingest.parse.html_tables import HtmlTable
+from ingest.parse.limits import Budget, ParseLimits
 from ingest.parse.tables import shape_table
 from kernel.models import Document
 
@@ -172,12 +173,13 @@ def _space(data: str) -> str:
     return (" " if data[0].isspace() else "") + inner + (" " if data[-1].isspace() else "")
 
 
-def parse_html(data: bytes, filename: str) -> Document:
+def parse_html(data: bytes, filename: str, limits: ParseLimits | None = None) -> Document:
     """Parse an HTML page into its visible text.
 
     Args:
         data: the page's bytes; a ``<meta charset>`` is honoured when the bytes are not UTF-8.
         filename: the file's name; its stem is the title when there is no ``<title>`` or ``<h1>``.
+        limits: bounds on text per section and in all (defaults: ``ParseLimits()``).
 
     Returns:
         A Document with one section per block element; h1-h6 become heading sections; each table is
@@ -186,6 +188,7 @@ def parse_html(data: bytes, filename: str) -> Document:
     Raises:
         CorruptDocumentError: the bytes are not text.
         EmptyDocumentError: no visible text.
+        InvalidRequestError: more text than ``limits`` allow.
     """
     declared = _CHARSET.search(data[:4096])
     text = decode_text(data, filename, declared=declared.group(1).decode("ascii") if declared else None)
@@ -195,4 +198,10 @@ def parse_html(data: bytes, filename: str) -> Document:
     title = "".join(parser.title_parts).strip() or next(
         (b.text for b in parser.blocks if b.level == 1 and b.text.strip()), None
     )
-    return build_document(parser.blocks, filename=filename, fmt="html", title=title)
+    return build_document(
+        parser.blocks,
+        filename=filename,
+        fmt="html",
+        title=title,
+        budget=Budget(limits or ParseLimits(), base_name(filename)),
+    )
