@@ -61,6 +61,15 @@ def _record(row: sqlite3.Row, now: float) -> JobRecord:
     return JobRecord.model_validate(data)
 
 
+def _take_turn(conn: sqlite3.Connection, tenant: str) -> None:
+    """Record that ``tenant`` was served now: a counter, not a clock, so ties cannot happen."""
+    conn.execute(
+        "INSERT INTO tenant_claims (tenant, turn) VALUES (?, (SELECT COALESCE(MAX(turn), 0) + 1 FROM tenant_claims)) "
+        "ON CONFLICT (tenant) DO UPDATE SET turn = excluded.turn",
+        (tenant,),
+    )
+
+
 class JobQueue:
     """Enqueue, claim, heartbeat, finish; all state changes are single SQLite transactions."""
 
@@ -88,7 +97,10 @@ class JobQueue:
         return job_id
 
     def claim(self, worker_id: str) -> JobRecord | None:
-        """Take the oldest runnable job (queued, or running with an expired lease), or None."""
+        """Take the next runnable job (queued, or running with an expired lease), or None.
+
+        Tenants take turns: the one served least recently goes first, then its oldest job.
+        """
         now = time.time()
         with self._db.transaction() as conn:
             # A job whose workers keep dying (a crash inside a native library, say) must not loop forever.
@@ -102,16 +114,20 @@ class JobQueue:
                 f"UPDATE jobs SET state='failed', stage='failed', error=?, lease_owner=NULL, updated_at=? WHERE {lost}",
                 (_WORKER_DIED, now, now),
             )
+            # Round robin across tenants: the tenant served least recently goes first (one that was
+            # never served, first of all), then its oldest job. One tenant's hundred uploads cannot
+            # push another tenant's single note to the back of the queue.
             row = conn.execute(
-                """SELECT * FROM jobs j
-                   WHERE ((state='queued' AND not_before <= ?) OR (state='running' AND lease_expires < ?))
+                """SELECT j.* FROM jobs j LEFT JOIN tenant_claims t ON t.tenant = j.tenant
+                   WHERE ((j.state='queued' AND j.not_before <= ?) OR (j.state='running' AND j.lease_expires < ?))
                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.document_id=j.document_id AND o.id<>j.id
                                      AND o.state='running' AND o.lease_expires >= ?)
-                   ORDER BY created_at LIMIT 1""",
+                   ORDER BY COALESCE(t.turn, 0), j.created_at LIMIT 1""",
                 (now, now, now),
             ).fetchone()
             if row is None:
                 return None
+            _take_turn(conn, row["tenant"])
             conn.execute(
                 "UPDATE jobs SET state='running', stage='starting', attempts=attempts+1, lease_owner=?, "
                 "lease_expires=?, updated_at=? WHERE id=?",
