@@ -19,6 +19,7 @@ from kernel.errors import (
     InputError,
     NotFoundError,
     OverloadedError,
+    QuotaExceededError,
     SynthragError,
     TooLargeError,
     UnauthorizedError,
@@ -36,6 +37,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (InputError, 422),
     (NotFoundError, 404),
     (OverloadedError, 429),
+    (QuotaExceededError, 429),
     (BackendError, 503),
     (ConfigError, 500),
 ]

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kernel.errors import InvalidRequestError, NotFoundError
+from kernel.errors import InvalidRequestError, NotFoundError, QuotaExceededError
 from kernel.sqlite import Database
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -73,19 +73,60 @@ def _take_turn(conn: sqlite3.Connection, tenant: str) -> None:
 class JobQueue:
     """Enqueue, claim, heartbeat, finish; all state changes are single SQLite transactions."""
 
-    def __init__(self, db: Database, *, lease_s: float, max_attempts: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_s: float,
+        max_attempts: int,
+        max_queued_jobs: int | None = None,
+        max_queued_bytes: int | None = None,
+    ) -> None:
+        """Args: max_queued_jobs, max_queued_bytes: per tenant, over its queued and running jobs (None: no limit)."""
         self._db = db
         self._lease_s = lease_s
         self._max_attempts = max_attempts
+        self._max_jobs = max_queued_jobs
+        self._max_bytes = max_queued_bytes
 
-    def enqueue(self, conn: sqlite3.Connection, spec: JobSpec) -> str:
-        """Add a job (inside the caller's transaction); older queued jobs of the document are superseded."""
+    @property
+    def lease_s(self) -> float:
+        """How long a claim (or heartbeat) holds a job."""
+        return self._lease_s
+
+    def check_quota(self, conn: sqlite3.Connection, tenant: str, *, jobs: int, size: int) -> None:
+        """Refuse (QuotaExceededError, 429) adding ``jobs`` jobs of ``size`` bytes past the tenant's quota."""
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.size), 0) FROM jobs j LEFT JOIN documents d ON d.id = j.document_id "
+            "WHERE j.tenant = ? AND j.state IN ('queued', 'running')",
+            (tenant,),
+        ).fetchone()
+        queued, queued_bytes = int(row[0]), int(row[1])
+        wait = "wait for them to finish (GET /v1/jobs/{id} shows progress), then upload the rest"
+        if self._max_jobs is not None and queued + jobs > self._max_jobs:
+            raise QuotaExceededError(
+                f"{queued:,} of your jobs are queued or running and this request adds {jobs:,}; "
+                f"the limit is {self._max_jobs:,} per tenant: {wait}"
+            )
+        if self._max_bytes is not None and queued_bytes + size > self._max_bytes:
+            raise QuotaExceededError(
+                f"{queued_bytes:,} bytes of your uploads are queued or running and this request adds {size:,}; "
+                f"the limit is {self._max_bytes:,} bytes per tenant: {wait}"
+            )
+
+    def enqueue(self, conn: sqlite3.Connection, spec: JobSpec, *, size: int = 0) -> str:
+        """Add a job (inside the caller's transaction); older queued jobs of the document are superseded.
+
+        Raises QuotaExceededError (the caller's transaction then rolls back) when the tenant's queue
+        would hold more than its quota with this job of ``size`` bytes.
+        """
         now = time.time()
         conn.execute(
             "UPDATE jobs SET state='cancelled', stage='superseded by a newer upload', updated_at=? "
             "WHERE document_id=? AND state='queued'",
             (now, spec.document_id),
         )
+        self.check_quota(conn, spec.tenant, jobs=1, size=size)
         job_id = str(uuid.uuid4())
         conn.execute(
             """INSERT INTO jobs (id, document_id, tenant, collection, blob_sha256, source, tags, metadata, state,
@@ -180,6 +221,8 @@ class JobQueue:
         if job.state not in ("failed", "cancelled"):
             raise InvalidRequestError(f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried")
         with self._db.transaction() as conn:
+            size = conn.execute("SELECT size FROM documents WHERE id=?", (job.document_id,)).fetchone()
+            self.check_quota(conn, tenant, jobs=1, size=int(size[0]) if size else 0)
             conn.execute(
                 "UPDATE jobs SET state='queued', stage='queued', attempts=0, error=NULL, not_before=0, "
                 "updated_at=? WHERE id=?",
