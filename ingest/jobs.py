@@ -188,6 +188,16 @@ class JobQueue:
             )
             return cursor.rowcount == 1
 
+    def renew(self, job_id: str, worker_id: str) -> bool:
+        """Extend the lease only (progress unchanged); False when this worker no longer owns the job."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET lease_expires=? WHERE id=? AND lease_owner=? AND state='running'",
+                (now + self._lease_s, job_id, worker_id),
+            )
+            return cursor.rowcount == 1
+
     def finish(self, conn: sqlite3.Connection, job_id: str, worker_id: str, *, chunks: int) -> bool:
         """Mark done (inside the caller's transaction); False when the lease was lost or it was cancelled."""
         cursor = conn.execute(

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
 from ingest.jobs import DELETED_STAGE, JobQueue, JobRecord
+from ingest.lease import LeaseKeeper
 from ingest.parse import parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
@@ -98,7 +99,8 @@ class Worker:
             return False
         log.info("job %s: %s (attempt %d)", job.id, job.source, job.attempts)
         try:
-            chunks = self._process(job)
+            with LeaseKeeper(self._queue, job.id, self.worker_id) as lease:
+                chunks = self._process(job, lease)
         except LeaseLostError:
             log.warning("job %s: cancelled or taken over; stopping it here", job.id)
             self._cleanup_if_deleted(job)
@@ -126,9 +128,11 @@ class Worker:
         log.warning("job %s: %s (%s)", job.id, error, state)
         self._on_done("failed" if state == "failed" else "retrying", 0)
 
-    def _process(self, job: JobRecord) -> int:
+    def _process(self, job: JobRecord, lease: LeaseKeeper) -> int:
         self._beat(job, "parsing")
         document = parse_document(self._blobs.get(job.blob_sha256), job.source)
+        if lease.lost.is_set():
+            raise LeaseLostError(job.id)
         with self._db.transaction() as conn:
             self._catalog.set_status(conn, job.document_id, "indexing")
         item = IngestItem(
