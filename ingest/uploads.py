@@ -159,7 +159,7 @@ class DocumentService:
                 duplicate=True,
                 status=existing.status,
             )
-        self._blobs.put(data)
+        self._blobs.put(data, tenant=tenant)
         doc_id = document_id(physical, source)
         with self._db.transaction() as conn:
             self._catalog.upsert(

@@ -130,7 +130,7 @@ class Worker:
 
     def _process(self, job: JobRecord, lease: LeaseKeeper) -> int:
         self._beat(job, "parsing")
-        document = parse_document(self._blobs.get(job.blob_sha256), job.source)
+        document = parse_document(self._blobs.get(job.blob_sha256, tenant=job.tenant), job.source)
         if lease.lost.is_set():
             raise LeaseLostError(job.id)
         with self._db.transaction() as conn:
