@@ -188,7 +188,13 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
     """Catalog, queue, blobs and reports in the data dir; the ingestor (with synthesis when a teacher is given)."""
     db = Database(settings.data_dir / DB_FILE)
     catalog = Catalog(db)
-    jobs = JobQueue(db, lease_s=settings.job_lease_s, max_attempts=settings.job_max_attempts)
+    jobs = JobQueue(
+        db,
+        lease_s=settings.job_lease_s,
+        max_attempts=settings.job_max_attempts,
+        max_queued_jobs=settings.tenant_max_queued_jobs,
+        max_queued_bytes=settings.tenant_max_queued_bytes,
+    )
     blobs = BlobStore(settings.data_dir / "blobs")
     bm25 = Bm25Stats(db)
     synth_db = open_synth_db(settings.data_dir)

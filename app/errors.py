@@ -22,6 +22,7 @@ from kernel.errors import (
     InputError,
     NotFoundError,
     OverloadedError,
+    QuotaExceededError,
     SynthragError,
     TooLargeError,
     UnauthorizedError,
@@ -41,6 +42,7 @@ _STATUS: list[tuple[type[SynthragError], int]] = [
     (ConflictError, 409),
     (NotFoundError, 404),
     (OverloadedError, 429),
+    (QuotaExceededError, 429),
     (BackendError, 503),
     (ConfigError, 500),
 ]

@@ -186,12 +186,18 @@ class Catalog:
         )
         return None if row is None else _record(row)
 
-    def content_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str) -> bool:
-        """Whether a document other than ``besides`` holds this content (inside the caller's transaction)."""
-        row = conn.execute(
-            "SELECT 1 FROM documents WHERE content_sha256=? AND id<>? LIMIT 1", (sha256, besides)
-        ).fetchone()
-        return row is not None
+    def content_in_use(
+        self, conn: sqlite3.Connection, sha256: str, *, besides: str, tenant: str | None = None
+    ) -> bool:
+        """Whether a document other than ``besides`` (of ``tenant``, None: any) holds this content.
+
+        Runs inside the caller's transaction.
+        """
+        sql = "SELECT 1 FROM documents WHERE content_sha256=? AND id<>?"
+        args: tuple[str, ...] = (sha256, besides)
+        if tenant is not None:
+            sql, args = sql + " AND tenant=?", (*args, tenant)
+        return conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def delete(self, conn: sqlite3.Connection, document_id: str) -> None:
         """Remove a document row (inside the caller's transaction)."""

@@ -14,6 +14,8 @@ Every step is idempotent and the tombstone is durable, so :meth:`DocumentDeleter
 
 from __future__ import annotations
 
+import sqlite3
+
 import logging
 from collections.abc import Callable
 
@@ -108,14 +110,22 @@ class DocumentDeleter:
         return removed
 
     def _delete_blobs(self, record: DocumentRecord) -> None:
-        # Originals are stored by content, so another document (another tenant's, say) may hold the
-        # same bytes: those stay. The check and the unlink share the write transaction an upload
-        # takes to record its document, so an upload of the same bytes cannot slip in between.
+        # Originals are stored by content within a tenant, so another of the tenant's documents may
+        # hold the same bytes: those stay. A copy in the shared store of old (before originals were
+        # kept per tenant) stays while any document uses it. The check and the unlink share the write
+        # transaction an upload takes to record its document, so an upload of the same bytes cannot
+        # slip in between.
+        tenant = record.tenant
         with self._db.transaction() as conn:
             shas = self._queue.blobs_of(conn, record.id) | {record.content_sha256}
             for sha in sorted(shas):
-                if self._catalog.content_in_use(conn, sha, besides=record.id):
-                    continue
-                if self._queue.blob_in_use(conn, sha, besides=record.id):
-                    continue
-                self._blobs.delete(sha)
+                if not self._in_use(conn, sha, besides=record.id, tenant=tenant):
+                    self._blobs.delete(sha, tenant=tenant)
+                if tenant and not self._in_use(conn, sha, besides=record.id, tenant=None):
+                    self._blobs.delete(sha)
+
+    def _in_use(self, conn: sqlite3.Connection, sha: str, *, besides: str, tenant: str | None) -> bool:
+        """Whether a document other than ``besides`` (of ``tenant``; None: of anyone) uses these bytes."""
+        return self._catalog.content_in_use(conn, sha, besides=besides, tenant=tenant) or self._queue.blob_in_use(
+            conn, sha, besides=besides, tenant=tenant
+        )

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from kernel.errors import InvalidRequestError, NotFoundError
+from kernel.errors import InvalidRequestError, NotFoundError, QuotaExceededError
 from kernel.sqlite import Database
 
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -61,22 +61,72 @@ def _record(row: sqlite3.Row, now: float) -> JobRecord:
     return JobRecord.model_validate(data)
 
 
+def _take_turn(conn: sqlite3.Connection, tenant: str) -> None:
+    """Record that ``tenant`` was served now: a counter, not a clock, so ties cannot happen."""
+    conn.execute(
+        "INSERT INTO tenant_claims (tenant, turn) VALUES (?, (SELECT COALESCE(MAX(turn), 0) + 1 FROM tenant_claims)) "
+        "ON CONFLICT (tenant) DO UPDATE SET turn = excluded.turn",
+        (tenant,),
+    )
+
+
 class JobQueue:
     """Enqueue, claim, heartbeat, finish; all state changes are single SQLite transactions."""
 
-    def __init__(self, db: Database, *, lease_s: float, max_attempts: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        lease_s: float,
+        max_attempts: int,
+        max_queued_jobs: int | None = None,
+        max_queued_bytes: int | None = None,
+    ) -> None:
+        """Args: max_queued_jobs, max_queued_bytes: per tenant, over its queued and running jobs (None: no limit)."""
         self._db = db
         self._lease_s = lease_s
         self._max_attempts = max_attempts
+        self._max_jobs = max_queued_jobs
+        self._max_bytes = max_queued_bytes
 
-    def enqueue(self, conn: sqlite3.Connection, spec: JobSpec) -> str:
-        """Add a job (inside the caller's transaction); older queued jobs of the document are superseded."""
+    @property
+    def lease_s(self) -> float:
+        """How long a claim (or heartbeat) holds a job."""
+        return self._lease_s
+
+    def check_quota(self, conn: sqlite3.Connection, tenant: str, *, jobs: int, size: int) -> None:
+        """Refuse (QuotaExceededError, 429) adding ``jobs`` jobs of ``size`` bytes past the tenant's quota."""
+        row = conn.execute(
+            "SELECT COUNT(*), COALESCE(SUM(d.size), 0) FROM jobs j LEFT JOIN documents d ON d.id = j.document_id "
+            "WHERE j.tenant = ? AND j.state IN ('queued', 'running')",
+            (tenant,),
+        ).fetchone()
+        queued, queued_bytes = int(row[0]), int(row[1])
+        wait = "wait for them to finish (GET /v1/jobs/{id} shows progress), then upload the rest"
+        if self._max_jobs is not None and queued + jobs > self._max_jobs:
+            raise QuotaExceededError(
+                f"{queued:,} of your jobs are queued or running and this request adds {jobs:,}; "
+                f"the limit is {self._max_jobs:,} per tenant: {wait}"
+            )
+        if self._max_bytes is not None and queued_bytes + size > self._max_bytes:
+            raise QuotaExceededError(
+                f"{queued_bytes:,} bytes of your uploads are queued or running and this request adds {size:,}; "
+                f"the limit is {self._max_bytes:,} bytes per tenant: {wait}"
+            )
+
+    def enqueue(self, conn: sqlite3.Connection, spec: JobSpec, *, size: int = 0) -> str:
+        """Add a job (inside the caller's transaction); older queued jobs of the document are superseded.
+
+        Raises QuotaExceededError (the caller's transaction then rolls back) when the tenant's queue
+        would hold more than its quota with this job of ``size`` bytes.
+        """
         now = time.time()
         conn.execute(
             "UPDATE jobs SET state='cancelled', stage='superseded by a newer upload', updated_at=? "
             "WHERE document_id=? AND state='queued'",
             (now, spec.document_id),
         )
+        self.check_quota(conn, spec.tenant, jobs=1, size=size)
         job_id = str(uuid.uuid4())
         conn.execute(
             """INSERT INTO jobs (id, document_id, tenant, collection, blob_sha256, source, tags, metadata, state,
@@ -88,7 +138,10 @@ class JobQueue:
         return job_id
 
     def claim(self, worker_id: str) -> JobRecord | None:
-        """Take the oldest runnable job (queued, or running with an expired lease), or None."""
+        """Take the next runnable job (queued, or running with an expired lease), or None.
+
+        Tenants take turns: the one served least recently goes first, then its oldest job.
+        """
         now = time.time()
         with self._db.transaction() as conn:
             # A job whose workers keep dying (a crash inside a native library, say) must not loop forever.
@@ -102,16 +155,20 @@ class JobQueue:
                 f"UPDATE jobs SET state='failed', stage='failed', error=?, lease_owner=NULL, updated_at=? WHERE {lost}",
                 (_WORKER_DIED, now, now),
             )
+            # Round robin across tenants: the tenant served least recently goes first (one that was
+            # never served, first of all), then its oldest job. One tenant's hundred uploads cannot
+            # push another tenant's single note to the back of the queue.
             row = conn.execute(
-                """SELECT * FROM jobs j
-                   WHERE ((state='queued' AND not_before <= ?) OR (state='running' AND lease_expires < ?))
+                """SELECT j.* FROM jobs j LEFT JOIN tenant_claims t ON t.tenant = j.tenant
+                   WHERE ((j.state='queued' AND j.not_before <= ?) OR (j.state='running' AND j.lease_expires < ?))
                      AND NOT EXISTS (SELECT 1 FROM jobs o WHERE o.document_id=j.document_id AND o.id<>j.id
                                      AND o.state='running' AND o.lease_expires >= ?)
-                   ORDER BY created_at LIMIT 1""",
+                   ORDER BY COALESCE(t.turn, 0), j.created_at LIMIT 1""",
                 (now, now, now),
             ).fetchone()
             if row is None:
                 return None
+            _take_turn(conn, row["tenant"])
             conn.execute(
                 "UPDATE jobs SET state='running', stage='starting', attempts=attempts+1, lease_owner=?, "
                 "lease_expires=?, updated_at=? WHERE id=?",
@@ -128,6 +185,16 @@ class JobQueue:
                 "UPDATE jobs SET stage=?, chunks_done=?, chunks_total=MAX(chunks_total, ?), lease_expires=?, "
                 "updated_at=? WHERE id=? AND lease_owner=? AND state='running'",
                 (stage, done, total, now + self._lease_s, now, job_id, worker_id),
+            )
+            return cursor.rowcount == 1
+
+    def renew(self, job_id: str, worker_id: str) -> bool:
+        """Extend the lease only (progress unchanged); False when this worker no longer owns the job."""
+        now = time.time()
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE jobs SET lease_expires=? WHERE id=? AND lease_owner=? AND state='running'",
+                (now + self._lease_s, job_id, worker_id),
             )
             return cursor.rowcount == 1
 
@@ -164,6 +231,8 @@ class JobQueue:
         if job.state not in ("failed", "cancelled"):
             raise InvalidRequestError(f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried")
         with self._db.transaction() as conn:
+            size = conn.execute("SELECT size FROM documents WHERE id=?", (job.document_id,)).fetchone()
+            self.check_quota(conn, tenant, jobs=1, size=int(size[0]) if size else 0)
             conn.execute(
                 "UPDATE jobs SET state='queued', stage='queued', attempts=0, error=NULL, not_before=0, "
                 "updated_at=? WHERE id=?",
@@ -199,12 +268,13 @@ class JobQueue:
         rows = conn.execute("SELECT DISTINCT blob_sha256 FROM jobs WHERE document_id=?", (document_id,)).fetchall()
         return {str(r[0]) for r in rows}
 
-    def blob_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str) -> bool:
-        """Whether a job of a document other than ``besides`` indexes this stored original."""
-        row = conn.execute(
-            "SELECT 1 FROM jobs WHERE blob_sha256=? AND document_id<>? LIMIT 1", (sha256, besides)
-        ).fetchone()
-        return row is not None
+    def blob_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str, tenant: str | None = None) -> bool:
+        """Whether a job of a document other than ``besides`` (of ``tenant``, None: any) indexes these bytes."""
+        sql = "SELECT 1 FROM jobs WHERE blob_sha256=? AND document_id<>?"
+        args: tuple[str, ...] = (sha256, besides)
+        if tenant is not None:
+            sql, args = sql + " AND tenant=?", (*args, tenant)
+        return conn.execute(sql + " LIMIT 1", args).fetchone() is not None
 
     def delete_document(self, conn: sqlite3.Connection, document_id: str) -> None:
         """Remove every job row of a deleted document (inside the caller's transaction)."""

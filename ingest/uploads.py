@@ -133,6 +133,10 @@ class DocumentService:
     ) -> list[UploadResult]:
         """Validate every file first (a bad one rejects the batch, storing nothing), then queue each."""
         checked = [(self.validate(data, filename), data) for filename, data in files]
+        # The whole batch against the quota first, so a batch is queued whole or not at all
+        # (enqueue checks again, atomically, for uploads racing this one).
+        new = [data for _doc, data in checked if not self._is_duplicate(tenant, collection, data)]
+        self._queue.check_quota(self._db.read(), tenant, jobs=len(new), size=sum(len(data) for data in new))
         return [
             self._accept(tenant=tenant, collection=collection, doc=doc, data=data, tags=tags, metadata=metadata)
             for doc, data in checked
@@ -153,6 +157,10 @@ class DocumentService:
             tenant=tenant, collection=collection, files=[(filename, data)], tags=tags, metadata=metadata
         )
         return result
+
+    def _is_duplicate(self, tenant: str, collection: str, data: bytes) -> bool:
+        sha = hashlib.sha256(data).hexdigest()
+        return self._catalog.find_by_content(tenant, collection, sha) is not None
 
     def _accept(
         self, *, tenant: str, collection: str, doc: Document, data: bytes, tags: list[str], metadata: dict[str, Any]
@@ -175,8 +183,8 @@ class DocumentService:
             if self._catalog.is_deleting(conn, doc_id):
                 raise ConflictError(f"{source}: this document is being deleted; upload it again in a few seconds")
             # Stored inside the transaction: a deletion decides whether these bytes are still used under it.
-            self._blobs.put(data)
-            self._blobs.put_parsed(sha, doc)  # the worker takes it instead of parsing again
+            self._blobs.put(data, tenant=tenant)
+            self._blobs.put_parsed(sha, doc, tenant=tenant)  # the worker takes it instead of parsing again
             self._catalog.upsert(
                 conn,
                 document_id=doc_id,
@@ -198,7 +206,7 @@ class DocumentService:
                 tags=tags,
                 metadata=metadata,
             )
-            job_id = self._queue.enqueue(conn, spec)
+            job_id = self._queue.enqueue(conn, spec, size=len(data))
         self._notify()
         return UploadResult(source=source, document_id=doc_id, job_id=job_id, duplicate=False, status="queued")
 
@@ -218,7 +226,7 @@ class DocumentService:
                 tags=record.tags,
                 metadata=record.metadata,
             )
-            job_id = self._queue.enqueue(conn, spec)
+            job_id = self._queue.enqueue(conn, spec, size=record.size)
         self._notify()
         return job_id
 

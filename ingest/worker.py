@@ -14,6 +14,7 @@ from ingest.blobs import BlobStore
 from ingest.catalog import Catalog
 from ingest.deletion import DocumentDeleter
 from ingest.jobs import JobQueue, JobRecord
+from ingest.lease import LeaseKeeper
 from ingest.parse import ParseLimits, parse_document
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
@@ -122,7 +123,8 @@ class Worker:
             return False
         log.info("job %s: %s (attempt %d)", job.id, job.source, job.attempts)
         try:
-            chunks = self._process(job)
+            with LeaseKeeper(self._queue, job.id, self.worker_id) as lease:
+                chunks = self._process(job, lease)
         except LeaseLostError:
             log.warning("job %s: cancelled or taken over; stopping it here", job.id)
             self._cleanup_if_deleted(job)
@@ -150,13 +152,15 @@ class Worker:
         log.warning("job %s: %s (%s)", job.id, error, state)
         self._on_done("failed" if state == "failed" else "retrying", 0)
 
-    def _process(self, job: JobRecord) -> int:
+    def _process(self, job: JobRecord, lease: LeaseKeeper) -> int:
         self._beat(job, "parsing")
         # An upload was parsed (under the same limits) when it was accepted; a re-ingest parses here.
-        data = self._blobs.get(job.blob_sha256)  # the original must stay, for re-ingest
-        document = self._blobs.take_parsed(job.blob_sha256)
+        data = self._blobs.get(job.blob_sha256, tenant=job.tenant)  # the original must stay, for re-ingest
+        document = self._blobs.take_parsed(job.blob_sha256, tenant=job.tenant)
         if document is None or document.source != job.source:
             document = parse_document(data, job.source, self._limits)
+        if lease.lost.is_set():
+            raise LeaseLostError(job.id)
         with self._db.transaction() as conn:
             if self._catalog.is_deleting(conn, job.document_id):
                 raise LeaseLostError(job.id)

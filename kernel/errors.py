@@ -12,6 +12,7 @@ SynthragError
  ├── NotFoundError               a named document / collection / job does not exist (404)
  ├── ConflictError               the request collides with work under way, e.g. a deletion (409)
  ├── OverloadedError             too many requests waiting for the model (429 + Retry-After)
+ ├── QuotaExceededError          a tenant's queue quota is used up (429)
  └── BackendError                a component we depend on failed (503)
       ├── StoreError               vector store
       ├── EmbeddingError           embedding model
@@ -79,6 +80,10 @@ class OverloadedError(SynthragError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class QuotaExceededError(SynthragError):
+    """A tenant has as many jobs (or bytes) queued as it may; it must wait for them to finish."""
 
 
 class BackendError(SynthragError):

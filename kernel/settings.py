@@ -296,6 +296,12 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A running job whose worker stops heart-beating this long is retried."
     )
     job_max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts before a job is failed.")
+    tenant_max_queued_jobs: int = Field(
+        default=1000, ge=1, description="Jobs one tenant may have queued or running; uploads beyond get 429."
+    )
+    tenant_max_queued_bytes: int = Field(
+        default=2 * 1024**3, ge=1, description="Bytes of uploads one tenant may have queued or running (429 beyond)."
+    )
 
     host: str = Field(default="127.0.0.1", description="Bind address of `synthrag serve`.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port of `synthrag serve`.")

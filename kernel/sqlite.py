@@ -51,6 +51,11 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, not_before, created_at);
 CREATE INDEX IF NOT EXISTS jobs_document ON jobs (document_id, state);
+CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs (tenant, state);
+CREATE TABLE IF NOT EXISTS tenant_claims (
+    tenant TEXT PRIMARY KEY,
+    turn INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bm25_stats (
     collection TEXT PRIMARY KEY,
     total_len INTEGER NOT NULL,

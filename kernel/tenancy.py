@@ -96,6 +96,16 @@ def synthetic_collection(physical: str) -> str:
     return f"{physical}{_SYNTHETIC_SUFFIX}"
 
 
+def tenant_of(physical: str) -> str:
+    """The tenant owning a store collection (or its companion); the open service's :data:`OPEN_TENANT` otherwise.
+
+    Open-service names cannot hold the separator (see :func:`resolve`), so ``t-<tenant>__...`` is always a tenant's.
+    """
+    if physical.startswith("t-") and _SEPARATOR in physical:
+        return physical[2:].split(_SEPARATOR, 1)[0]
+    return OPEN_TENANT
+
+
 def logical_collection(tenant: str, physical: str) -> str | None:
     """The tenant-facing name of a store collection, or None when it belongs to someone else (or is a companion)."""
     if not tenant:

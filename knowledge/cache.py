@@ -1,4 +1,8 @@
-"""Persistent generation cache: (content hash, teacher model id, prompt version) -> validated output."""
+"""Persistent generation cache: (scope + content hash, teacher model id, prompt version) -> validated output.
+
+The scope is the tenant: a tenant's cache hits (and the timings and counters they show) never reveal
+what another tenant ingested.
+"""
 
 from __future__ import annotations
 
@@ -50,13 +54,13 @@ class GenerationCache:
         """The cache in ``data_dir``."""
         return cls(open_synth_db(data_dir))
 
-    def get(self, content: str, *, model_id: str, prompt_version: str) -> dict[str, Any] | None:
-        """The stored output for this content, teacher and prompt, or None."""
+    def get(self, content: str, *, model_id: str, prompt_version: str, scope: str = "") -> dict[str, Any] | None:
+        """The stored output for this content, teacher and prompt within ``scope`` (a tenant), or None."""
         row = (
             self._db.read()
             .execute(
                 "SELECT output FROM generations WHERE content_sha256 = ? AND model_id = ? AND prompt_version = ?",
-                (sha256_text(content), model_id, prompt_version),
+                (content_key(content, scope), model_id, prompt_version),
             )
             .fetchone()
         )
@@ -71,13 +75,14 @@ class GenerationCache:
         prompt_version: str,
         completion_tokens: int,
         seconds: float,
+        scope: str = "",
     ) -> None:
-        """Store (or replace) a validated output."""
+        """Store (or replace) a validated output, visible within ``scope`` (a tenant) only."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO generations VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    sha256_text(content),
+                    content_key(content, scope),
                     model_id,
                     prompt_version,
                     json.dumps(output, ensure_ascii=False),
@@ -86,6 +91,11 @@ class GenerationCache:
                     time.time(),
                 ),
             )
+
+
+def content_key(content: str, scope: str = "") -> str:
+    """The cache key of ``content`` within ``scope``; the open scope ("") keeps the plain content hash."""
+    return sha256_text(f"{scope}\x00{content}" if scope else content)
 
 
 def open_synth_db(data_dir: Path) -> Database:

@@ -55,6 +55,7 @@ class _Request(Generic[NotesT]):
     normalize: Callable[[dict[str, Any]], dict[str, Any]]
     max_tokens: int
     schema: dict[str, Any] | None = None
+    scope: str = ""  # the tenant whose cache entries this request may read and write
 
     @property
     def cache_content(self) -> str:
@@ -108,12 +109,12 @@ class TeacherGenerator:
         """Versions of both prompts (part of the synthesis key)."""
         return f"{self._chunk_prompt.version}+{self._document_prompt.version}"
 
-    def chunk_notes(self, text: str) -> Generated[S.ChunkNotes]:
-        """Keywords, a one-sentence summary, Q&A pairs and search queries for one chunk."""
-        return self._generate(self._chunk_request(text))
+    def chunk_notes(self, text: str, *, scope: str = "") -> Generated[S.ChunkNotes]:
+        """Keywords, a one-sentence summary, Q&A pairs and search queries for one chunk (cached within ``scope``)."""
+        return self._generate(self._chunk_request(text, scope))
 
     def chunk_notes_many(
-        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None
+        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None, scope: str = ""
     ) -> list[Generated[S.ChunkNotes]]:
         """:meth:`chunk_notes` for several chunks, in order: cached ones from the cache, the rest batched.
 
@@ -124,8 +125,9 @@ class TeacherGenerator:
         Args:
             texts: The chunks' texts.
             on_done: Called with the count of finished chunks each time one finishes.
+            scope: The tenant: only its own cached generations are used, and new ones are cached for it only.
         """
-        requests = [self._chunk_request(text) for text in texts]
+        requests = [self._chunk_request(text, scope) for text in texts]
         results: list[Generated[S.ChunkNotes] | None] = [self._cached(r) for r in requests]
         done = 0
 
@@ -151,7 +153,7 @@ class TeacherGenerator:
         return [r for r in results if r is not None]
 
     def document_notes(
-        self, title: str, chunk_summaries: Sequence[str], keywords: Sequence[str]
+        self, title: str, chunk_summaries: Sequence[str], keywords: Sequence[str], *, scope: str = ""
     ) -> Generated[S.DocumentNotes]:
         """A summary and metadata of a document, from its title and its chunks' notes (short input)."""
         lines = [f"Title: {title}", "Keywords: " + ", ".join(dict.fromkeys(keywords))]
@@ -164,10 +166,11 @@ class TeacherGenerator:
             normalize=normalize_document,
             max_tokens=160,
             schema=S.document_schema(),
+            scope=scope,
         )
         return self._generate(request)
 
-    def _chunk_request(self, text: str) -> _Request[S.ChunkNotes]:
+    def _chunk_request(self, text: str, scope: str) -> _Request[S.ChunkNotes]:
         user = f"Passage:\n{text[:MAX_INPUT_CHARS]}"
         normalize = functools.partial(normalize_chunk, questions=self._questions)
         if self._chunk_json:
@@ -179,6 +182,7 @@ class TeacherGenerator:
                 normalize=normalize,
                 max_tokens=64 + 48 * self._questions,
                 schema=S.chunk_schema(self._questions),
+                scope=scope,
             )
         # Keywords and summary take ~40 tokens, a Q&A line ~30, the two query lines ~35.
         return _Request(
@@ -188,11 +192,15 @@ class TeacherGenerator:
             parse=parse_compact,
             normalize=normalize,
             max_tokens=80 + 36 * self._questions,
+            scope=scope,
         )
 
     def _cached(self, request: _Request[NotesT]) -> Generated[NotesT] | None:
         hit = self._cache.get(
-            request.cache_content, model_id=self._model.model_id, prompt_version=request.prompt.version
+            request.cache_content,
+            model_id=self._model.model_id,
+            prompt_version=request.prompt.version,
+            scope=request.scope,
         )
         if hit is None:
             return None
@@ -242,6 +250,7 @@ class TeacherGenerator:
             prompt_version=request.prompt.version,
             completion_tokens=tokens,
             seconds=seconds,
+            scope=request.scope,
         )
         return Generated(notes=notes, repaired=repaired, attempts=attempt, completion_tokens=tokens, seconds=seconds)
 

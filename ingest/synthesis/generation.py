@@ -15,7 +15,12 @@ ChunkDoneFn = Callable[[int], None]
 
 
 def generate_chunk_notes(
-    generator: TeacherGenerator, chunks: Sequence[Chunk], *, concurrency: int, on_chunk: ChunkDoneFn | None = None
+    generator: TeacherGenerator,
+    chunks: Sequence[Chunk],
+    *,
+    concurrency: int,
+    on_chunk: ChunkDoneFn | None = None,
+    scope: str = "",
 ) -> list[Generated[ChunkNotes]]:
     """Notes for every chunk, in chunk order, with up to ``concurrency`` generations in flight.
 
@@ -25,13 +30,14 @@ def generate_chunk_notes(
         concurrency: Requests in flight; 1 runs them on the calling thread, batched when the model decodes
             several conversations at once (see ``TeacherGenerator.chunk_notes_many``).
         on_chunk: Called with the count of finished chunks after each one.
+        scope: The tenant whose cached generations may be used (see ``TeacherGenerator.chunk_notes_many``).
     """
     done = 0
     lock = threading.Lock()
 
     def one(chunk: Chunk) -> Generated[ChunkNotes]:
         nonlocal done
-        result = generator.chunk_notes(chunk.text)
+        result = generator.chunk_notes(chunk.text, scope=scope)
         with lock:  # pool threads finish in any order; progress counts each once
             done += 1
             if on_chunk is not None:
@@ -40,7 +46,7 @@ def generate_chunk_notes(
 
     if concurrency <= 1 or len(chunks) == 1:
         # The local teacher: one call decodes a batch of chunks (when the model can), progress per chunk.
-        return generator.chunk_notes_many([chunk.text for chunk in chunks], on_done=on_chunk)
+        return generator.chunk_notes_many([chunk.text for chunk in chunks], on_done=on_chunk, scope=scope)
     # A remote teacher: several requests in flight (the adapter bounds them process-wide too).
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="synth") as pool:
         return list(pool.map(one, chunks))
@@ -51,7 +57,7 @@ OPENING_CHARS = 1500
 
 
 def generate_document_notes(
-    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None], *, text: str = ""
+    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None], *, text: str = "", scope: str = ""
 ) -> Generated[DocumentNotes] | None:
     """The document's notes, written from its title and its chunks' summaries and keywords.
 
@@ -62,8 +68,9 @@ def generate_document_notes(
     """
     good = [n for n in notes if n is not None]
     if good:
-        return generator.document_notes(title, [n.summary for n in good], [k for n in good for k in n.keywords])
+        summaries, keywords = [n.summary for n in good], [k for n in good for k in n.keywords]
+        return generator.document_notes(title, summaries, keywords, scope=scope)
     opening = " ".join(text[:OPENING_CHARS].split())
     if not opening:
         return None
-    return generator.document_notes(title, [opening], [])
+    return generator.document_notes(title, [opening], [], scope=scope)

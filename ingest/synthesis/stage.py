@@ -15,6 +15,7 @@ from ingest.synthesis.storage import AddLengths, KeptItem, SyntheticPoints, Synt
 from kernel.models import PointKind
 from kernel.ports import Embedder, SparseEncoder, VectorStore
 from kernel.settings import SynthSettings
+from kernel.tenancy import tenant_of
 from knowledge.filter import round_trip
 from knowledge.generate import TeacherGenerator
 from knowledge.policy import (
@@ -120,7 +121,7 @@ class SynthesisStage:
         """
         if self._concurrency > 1 or not self.item_kinds(collection):
             return
-        self._generator.chunk_notes_many(list(chunks), on_done=on_chunk)
+        self._generator.chunk_notes_many(list(chunks), on_done=on_chunk, scope=tenant_of(collection))
 
     def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
         """Synthesize one document: generate (cached), filter, store points, save and return the report.
@@ -130,9 +131,11 @@ class SynthesisStage:
         """
         self._record_profile(collection)
         kinds = self.item_kinds(collection)
+        # The cache is the tenant's own: a hit (and its zero seconds in the report) says nothing of other tenants.
+        scope = tenant_of(collection)
         if kinds:
             generated = generate_chunk_notes(
-                self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk
+                self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk, scope=scope
             )
         else:
             generated = []
@@ -150,7 +153,7 @@ class SynthesisStage:
         counts.chunks_failed = len(failures)
 
         document = (
-            generate_document_notes(self._generator, target.title, notes, text=target.text)
+            generate_document_notes(self._generator, target.title, notes, text=target.text, scope=scope)
             if target.document_notes
             else None
         )

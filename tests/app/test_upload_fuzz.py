@@ -223,4 +223,4 @@ def test_still_serving_and_consistent_after_fuzz(fuzzed: Fuzzed) -> None:
     for job in jobs:
         record = components.ingest.catalog.get(job["tenant"], job["document_id"])
         assert record.content_sha256 == job["blob_sha256"]
-        assert components.ingest.blobs.get(job["blob_sha256"])
+        assert components.ingest.blobs.get(job["blob_sha256"], tenant=job["tenant"])

@@ -310,3 +310,27 @@ def test_job_whose_workers_always_die_ends_failed(db: Database, queue: JobQueue,
     failed = queue.get("t", job_id)
     assert failed.state == "failed"
     assert failed.error is not None and "worker stopped" in failed.error
+
+
+def test_tenants_take_turns_so_one_tenants_backlog_does_not_starve_another(
+    db: Database, queue: JobQueue, clock: Clock
+) -> None:
+    a_jobs = [add(db, queue, f"a-{n}", tenant="alpha", clock=clock) for n in range(20)]
+    b_job = add(db, queue, "b-0", tenant="beta", clock=clock)
+    order = [claimed(queue, f"w{n}") for n in range(21)]
+    assert [job.tenant for job in order[:3]] == ["alpha", "beta", "alpha"]
+    assert order[1].id == b_job  # second, not 21st
+    assert [job.id for job in order if job.tenant == "alpha"] == a_jobs  # each tenant's own jobs stay in order
+    assert queue.claim("w-late") is None
+
+
+def test_a_tenant_that_arrives_later_goes_before_the_busy_tenants_next_job(
+    db: Database, queue: JobQueue, clock: Clock
+) -> None:
+    for n in range(5):
+        add(db, queue, f"a-{n}", tenant="alpha", clock=clock)
+    assert [claimed(queue, "w").tenant for _ in range(2)] == ["alpha", "alpha"]  # nobody else waits
+    add(db, queue, "c-0", tenant="gamma", clock=clock)
+    add(db, queue, "b-0", tenant="beta", clock=clock)
+    # Neither newcomer was ever served: they go first, in the order their jobs came.
+    assert [claimed(queue, "w").tenant for _ in range(3)] == ["gamma", "beta", "alpha"]

@@ -104,10 +104,12 @@ def test_identical_content_is_not_stored_twice(components: Components) -> None:
 
     # The same bytes elsewhere are another document: another collection, another tenant.
     elsewhere = upload(components, V1, collection="other")
+    assert blob_files(components) == blobs  # within a tenant the stored original is shared
     for_tenant = upload(components, V1, tenant="beta")
     assert not elsewhere.duplicate and not for_tenant.duplicate
     assert len({first.document_id, elsewhere.document_id, for_tenant.document_id}) == 3
-    assert blob_files(components) == blobs  # the stored original is shared
+    # Another tenant keeps its own copy: what one tenant stored must not change what another's upload does.
+    assert len(blob_files(components)) == len(blobs) + 1
 
 
 def test_a_new_version_replaces_the_old_one_without_orphans(components: Components) -> None:

@@ -7,7 +7,14 @@ from pydantic import BaseModel, ValidationError
 
 from kernel.errors import InvalidRequestError
 from kernel.settings import Settings
-from kernel.tenancy import CollectionName, logical_collection, physical_name, resolve, synthetic_collection
+from kernel.tenancy import (
+    CollectionName,
+    logical_collection,
+    physical_name,
+    resolve,
+    synthetic_collection,
+    tenant_of,
+)
 
 GOOD = ["default", "a", "Reports_2024", "q1-filings", "x" * 64, "données"]
 BAD = ["", "-x", "_x", "a/b", "../etc", "my docs", "x" * 65, "a.b", "a\x00b"]
@@ -73,3 +80,10 @@ def test_store_names_fit_the_longest_tenant_collection_and_its_companion() -> No
     for bad in ["", "../x", "a/b", "-a", "x" * 129]:
         with pytest.raises(InvalidRequestError, match="invalid store collection name"):
             physical_name(bad)
+
+
+def test_tenant_of_a_store_collection() -> None:
+    assert tenant_of(resolve("alpha", "docs")) == "alpha"
+    assert tenant_of(synthetic_collection(resolve("alpha", "docs"))) == "alpha"
+    assert tenant_of(resolve("", "t-alpha")) == ""  # an open-service name cannot hold the separator
+    assert tenant_of(synthetic_collection("docs")) == ""

@@ -50,8 +50,8 @@ def _rows(settings: Settings, sql: str, *args: Any) -> list[tuple[Any, ...]]:
         return conn.execute(sql, args).fetchall()
 
 
-def _blob(settings: Settings, sha: str) -> Path:
-    return settings.data_dir / "blobs" / sha[:2] / sha
+def _blob(settings: Settings, sha: str, tenant: str) -> Path:
+    return settings.data_dir / "blobs" / f"t-{tenant}" / sha[:2] / sha
 
 
 def _points(components: Components, tenant: str, doc_id: str) -> int:
@@ -68,7 +68,7 @@ def _owned(components: Components, tenant: str, doc_id: str, sha: str) -> dict[s
     return {
         "catalog rows": len(_rows(settings, "SELECT 1 FROM documents WHERE id=?", doc_id)),
         "job rows": len(_rows(settings, "SELECT 1 FROM jobs WHERE document_id=?", doc_id)),
-        "blob files": int(_blob(settings, sha).exists()),
+        "blob files": int(_blob(settings, sha, tenant).exists()),
         "points": _points(components, tenant, doc_id),
     }
 
@@ -105,7 +105,8 @@ def test_delete_removes_the_original_job_rows_and_points_and_nothing_of_others(c
         assert a.get(f"/v1/documents/{doc_id}").status_code == 404
         assert a.post("/v1/search", json={"query": "honey harvest"}).json()["hits"] == []
         # The other tenant's copy of the v1 bytes keeps its original, rows and points.
-        assert _blob(components.settings, sha_v1).exists()
+        assert not _blob(components.settings, sha_v1, "alpha").exists()
+        assert _blob(components.settings, sha_v1, "beta").exists()
         assert _points(components, "beta", theirs["document_id"]) > 0
         hits = b.post("/v1/search", json={"query": "honey harvest"}).json()["hits"]
         assert [h["document_id"] for h in hits] == [theirs["document_id"]]
