@@ -186,9 +186,7 @@ class Catalog:
         )
         return None if row is None else _record(row)
 
-    def content_in_use(
-        self, conn: sqlite3.Connection, sha256: str, *, besides: str, tenant: str | None = None
-    ) -> bool:
+    def content_in_use(self, conn: sqlite3.Connection, sha256: str, *, besides: str, tenant: str | None = None) -> bool:
         """Whether a document other than ``besides`` (of ``tenant``, None: any) holds this content.
 
         Runs inside the caller's transaction.

@@ -14,9 +14,8 @@ Every step is idempotent and the tombstone is durable, so :meth:`DocumentDeleter
 
 from __future__ import annotations
 
-import sqlite3
-
 import logging
+import sqlite3
 from collections.abc import Callable
 
 from ingest.blobs import BlobStore
