@@ -9,7 +9,11 @@ from kernel.errors import OverloadedError
 
 
 class Ticket:
-    """A place in the queue; entering waits for the model, leaving frees the place (once)."""
+    """A place in the queue; entering waits for the model, leaving frees the place and the model (once).
+
+    ``release`` may come first, from outside (a reader that stopped early): the place is counted free at
+    once, and the model is handed on when the holder leaves, after its current token.
+    """
 
     def __init__(self, gate: GenerationGate) -> None:
         self._gate = gate
@@ -25,16 +29,17 @@ class Ticket:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.release()
+        if self._entered:
+            self._entered = False
+            self._gate._semaphore.release()
 
     def release(self) -> None:
-        """Give the place back; safe to call more than once (e.g. from a finalizer)."""
+        """Count the place free; safe to call more than once (e.g. from a finalizer)."""
         with self._gate._lock:
             if self._released:
                 return
             self._released = True
             self._gate._pending -= 1
-        if self._entered:
-            self._gate._semaphore.release()
 
 
 class GenerationGate:

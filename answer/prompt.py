@@ -19,9 +19,12 @@ SYSTEM_PROMPT = (
 )
 
 # Chat-template control sequences of common model families; a document could carry them to fake a
-# new turn. They are defanged (a space inserted) so the tokenizer cannot read them as special tokens.
+# new turn. The llama.cpp adapter never reads message text as special tokens (llm/llama_prompt.py), so
+# there this is belt and braces; it matters for an OpenAI-compatible server, which tokenizes the text
+# itself. They are defanged (a space inserted) so that a tokenizer cannot read them as special tokens.
 _CONTROL = re.compile(
-    r"<\|[a-z_]+\|>|<\|?/?(?:im_start|im_end|system|user|assistant|endoftext|eot_id)\|?>|\[/?INST\]|<</?SYS>>",
+    r"<\|[a-z_]+\|>|<\|?/?(?:im_start|im_end|system|user|assistant|endoftext|eot_id)\|?>|\[/?INST\]|<</?SYS>>"
+    r"|</?s>|<(?:start|end)_of_turn>",
     re.IGNORECASE,
 )
 SOURCE_FENCE = '"""'
@@ -43,7 +46,7 @@ def format_sources(hits: Sequence[Hit], *, max_chars: int) -> str:
     """Numbered, fenced source blocks: ``[n] file, page`` then the text between triple quotes."""
     blocks = []
     for number, hit in enumerate(hits, 1):
-        where = hit.source + (f", page {hit.page}" if hit.page else "")
+        where = defang(hit.source) + (f", page {hit.page}" if hit.page else "")
         text = defang(hit.text.strip())[:max_chars]
         blocks.append(f"[{number}] ({where})\n{SOURCE_FENCE}\n{text}\n{SOURCE_FENCE}")
     return "\n\n".join(blocks)
@@ -76,7 +79,7 @@ def recent_turns(history: Sequence[ChatMessage], *, max_chars: int = MAX_HISTORY
     kept: list[ChatMessage] = []
     used = 0
     for message in reversed([m for m in history if m.role in ("user", "assistant")]):
-        content = message.content.strip()[:MAX_TURN_CHARS]
+        content = defang(message.content.strip()[:MAX_TURN_CHARS])
         if used + len(content) > max_chars:
             break
         kept.append(message.model_copy(update={"content": content}))
@@ -93,5 +96,5 @@ def build_condense_messages(history: Sequence[ChatMessage], question: str) -> li
             content="Rewrite the user's last question so it can be understood without the conversation. "
             "Reply with the rewritten question only.",
         ),
-        ChatMessage(role="user", content=f"Conversation:\n{transcript}\n\nLast question: {question.strip()}"),
+        ChatMessage(role="user", content=f"Conversation:\n{transcript}\n\nLast question: {defang(question.strip())}"),
     ]

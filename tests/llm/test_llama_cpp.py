@@ -19,6 +19,8 @@ from tests.conftest import LLAMA_CONTEXT_TOKENS
 pytestmark = pytest.mark.slow
 
 QUESTION = [ChatMessage(role="user", content="Name a city and its country.")]
+#: Generous bound for a generation that waits on a stalled reader's stream (it waited forever before the fix).
+STALL_TIMEOUT_S = 120
 CITY_SCHEMA = {
     "type": "object",
     "properties": {
@@ -77,6 +79,20 @@ def test_abandoned_stream_releases_the_model(llama_model: LlamaCppChatModel) -> 
     next(stream)
     stream.close()
     assert llama_model.complete(QUESTION, params=GenerationParams(max_tokens=4)).text
+
+
+def test_a_reader_that_stops_reading_does_not_hold_the_model(llama_model: LlamaCppChatModel) -> None:
+    # Hardening issue, finding 4: the lock was held across yield, so an open stream nobody read blocked
+    # every other generation (answers, synthesis) until it was closed.
+    stream = llama_model.stream(QUESTION, params=GenerationParams(max_tokens=64))
+    next(stream)  # one piece read, then the reader stalls with the stream still open
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        other = pool.submit(llama_model.complete, QUESTION, params=GenerationParams(max_tokens=4))
+        assert other.result(timeout=STALL_TIMEOUT_S).text
+    finally:
+        stream.close()
+        pool.shutdown()
 
 
 def test_schema_output_parses_into_schema_keys(llama_model: LlamaCppChatModel) -> None:
