@@ -108,13 +108,22 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0]["loc"] if errors else ()
         param = ".".join(str(p) for p in first if p != "body") or None
         body = error_body("; ".join(parts), kind="invalid_request_error", param=param, code="validation_error")
-        body["detail"] = jsonable_encoder(errors)
+        # A body that is not UTF-8 is quoted back as bytes: shown with replacement characters, not a 500.
+        body["detail"] = jsonable_encoder(errors, custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
         return ErrorJSON(status_code=422, content=body)
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLarge)
         return error_response(exc.error)
 
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own errors (unknown route 404, wrong method 405, an unreadable body 400) in our shape.
+        assert isinstance(exc, HTTPException)
+        status = exc.status_code
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return ErrorJSON(status_code=status, content=error_body(str(exc.detail), kind=kind), headers=exc.headers)
+
     app.add_exception_handler(SynthragError, handle)
     app.add_exception_handler(BodyTooLarge, too_large)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid)

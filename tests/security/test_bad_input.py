@@ -82,6 +82,9 @@ def test_bad_input_gets_4xx_and_the_service_stays_up(base_url: str) -> None:
         response = a.post("/v1/answer", content=body, headers={"content-type": "application/json"})
         _says(response, 422, "question holds a lone UTF-16 surrogate")
 
+    with _fresh(base_url, KEY_A) as a:  # a JSON body that is not UTF-8 (found by tests/security/test_fuzz.py)
+        response = a.post("/v1/search", content=b"\xff\xfe{", headers={"content-type": "application/json"})
+        _says(response, 400, "error parsing the body")
     with _fresh(base_url, KEY_A) as a:
         response = a.post("/v1/search", json={"query": "honey", "filters": {"metadata": {"a[": "x"}}})
         _says(response, 422, "metadata filter keys are", "'a['")

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -57,7 +58,7 @@ any_json = st.recursive(
 )
 
 
-@dataclass
+@dataclass(repr=False)  # a short repr: Hypothesis prints the strategy's arguments
 class Fuzzing:
     url: str
     schema: dict[str, Any]
@@ -65,6 +66,9 @@ class Fuzzing:
     ids: list[str]
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"Fuzzing({self.url})"
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +112,7 @@ def requests(draw: st.DrawFn, fuzz: Fuzzing) -> httpx.Request:
     for name in ("document_id", "job_id"):
         if "{" + name + "}" in path:
             value = draw(st.one_of(st.sampled_from(fuzz.ids), st.text(printable, min_size=1, max_size=80)))
-            path = path.replace("{" + name + "}", value.replace("/", "%2F") or "x")
+            path = path.replace("{" + name + "}", quote(value, safe="") or "x")
     params = {
         p["name"]: draw(st.one_of(st.from_type(str), hostile_number.map(str)))
         for p in operation.get("parameters", [])
