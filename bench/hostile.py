@@ -27,11 +27,16 @@ import httpx
 
 from bench.hostile_inputs import attack_files, stalled_stream
 from bench.stats import machine, percentile
+from tests.fixtures_docs import make_txt
 
 KEY_A = "bench-key-alpha-0123456789"
 KEY_B = "bench-key-beta-9876543210"
 POLL_S = 0.02
 ROOT = Path(__file__).resolve().parent.parent
+SEED_NOTE = (
+    "Beekeepers harvest honey in late summer once the frames are capped with wax. The frames are "
+    "uncapped with a hot knife and spun in an extractor; the honey is strained and left to settle."
+)
 
 
 @dataclass
@@ -155,6 +160,16 @@ def body_attack(path: str, size: int, *, key: str | None, chunked: bool) -> Call
     return run
 
 
+def seed(served: Served) -> None:
+    """One ordinary document per tenant, so answers have sources and the model really generates."""
+    note = make_txt([SEED_NOTE])
+    for key in (KEY_A, KEY_B):
+        with httpx.Client(base_url=served.url, timeout=120, headers={"Authorization": f"Bearer {key}"}) as client:
+            response = client.post("/v1/documents", files=[("files", ("note.txt", note, "text/plain"))])
+            [result] = response.json()["results"]
+            assert wait_job(client, result["job_id"], 120) == "done"
+
+
 def measure(served: Served, name: str, attack: Callable[[Served], str]) -> dict[str, Any]:
     """Run one attack while polling /healthz; the row of the report."""
     started = time.perf_counter()
@@ -216,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="synthrag-hostile-") as tmp:
         served = start_service(Path(tmp) / "data")
         try:
+            seed(served)
             rows = [measure(served, name, attack) for name, attack in attacks(args.smoke)]
             alive = httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200
         finally:

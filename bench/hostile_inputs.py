@@ -63,7 +63,7 @@ def stalled_stream(url: str, key_stalled: str, key_other: str, *, hold_s: float)
     Returns how the other tenant's request fared while the stream was held unread for ``hold_s``.
     """
     parts = urlsplit(url)
-    question = [{"role": "user", "content": "Tell me everything."}]
+    question = [{"role": "user", "content": "How is honey harvested and extracted?"}]
     body = json.dumps({"model": "synthrag", "stream": True, "max_tokens": 512, "messages": question}).encode()
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {key_stalled}\r\n"
@@ -76,7 +76,7 @@ def stalled_stream(url: str, key_stalled: str, key_other: str, *, hold_s: float)
         try:
             response = httpx.post(
                 f"{url}/v1/answer",
-                json={"question": "What is in the documents?", "max_tokens": 32},
+                json={"question": "When is honey harvested?", "max_tokens": 32},
                 headers={"Authorization": f"Bearer {key_other}"},
                 timeout=max(hold_s, 120),
             )
