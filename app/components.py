@@ -29,7 +29,7 @@ from kernel.errors import ConfigError
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
-from knowledge.cache import open_synth_db
+from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
@@ -231,6 +231,7 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
         settings=settings,
         wake=wake,
         reports=reports,
+        generations=GenerationCache(synth_db),
     )
     return IngestParts(
         db=db,
