@@ -29,7 +29,7 @@ from kernel.errors import ConfigError
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
-from knowledge.cache import open_synth_db
+from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
 from retrieval.embedding import create_embedder
@@ -155,8 +155,9 @@ def build_components(
     """Build the process's parts: configured embedder and store unless given; answers with ``chat``,
     a synthesis stage at ingest with ``teacher`` (see :func:`load_chat_models`)."""
     configure_offline()
-    search = build_search(settings, embedder=embedder, store=store)
-    ingest = build_ingest(settings, search, teacher=teacher)
+    db = Database(settings.data_dir / DB_FILE)
+    search = build_search(settings, embedder=embedder, store=store, catalog=Catalog(db))
+    ingest = build_ingest(settings, search, teacher=teacher, db=db)
     answers = build_answers(settings, search.searcher, chat) if chat is not None else None
     log.info(
         "components ready: store=%s embedder=%s dim=%d",
@@ -168,9 +169,14 @@ def build_components(
 
 
 def build_search(
-    settings: Settings, *, embedder: Embedder | None = None, store: VectorStore | None = None
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    store: VectorStore | None = None,
+    catalog: Catalog | None = None,
 ) -> SearchParts:
-    """Embedder, BM25 encoder, store and the searcher over them."""
+    """Embedder, BM25 encoder, store and the searcher over them (dropping hits of documents the
+    ``catalog`` has being deleted, when given)."""
     embedder = embedder or create_embedder(settings)
     store = store or create_store(settings)
     sparse = Bm25Encoder()
@@ -180,13 +186,17 @@ def build_search(
         sparse=sparse,
         settings=settings,
         profiles=CollectionProfiles(store),
+        deleting=catalog.deleting if catalog is not None else None,
     )
     return SearchParts(embedder=embedder, sparse=sparse, store=store, searcher=searcher)
 
 
-def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel | None = None) -> IngestParts:
-    """Catalog, queue, blobs and reports in the data dir; the ingestor (with synthesis when a teacher is given)."""
-    db = Database(settings.data_dir / DB_FILE)
+def build_ingest(
+    settings: Settings, search: SearchParts, *, teacher: ChatModel | None = None, db: Database | None = None
+) -> IngestParts:
+    """Catalog, queue, blobs and reports in the data dir (``db``: its database, if already open); the
+    ingestor (with synthesis when a teacher is given)."""
+    db = db or Database(settings.data_dir / DB_FILE)
     catalog = Catalog(db)
     jobs = JobQueue(
         db,
@@ -231,6 +241,7 @@ def build_ingest(settings: Settings, search: SearchParts, *, teacher: ChatModel 
         settings=settings,
         wake=wake,
         reports=reports,
+        generations=GenerationCache(synth_db),
     )
     return IngestParts(
         db=db,

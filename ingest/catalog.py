@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Collection
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -171,6 +172,19 @@ class Catalog:
         """Whether a deletion of the document is under way (inside the caller's transaction)."""
         row = conn.execute("SELECT 1 FROM documents WHERE id=? AND status=?", (document_id, DELETING)).fetchone()
         return row is not None
+
+    def deleting(self, document_ids: Collection[str]) -> frozenset[str]:
+        """Those of ``document_ids`` whose deletion is under way (one query; search drops their hits)."""
+        ids = sorted(set(document_ids))
+        if not ids:
+            return frozenset()
+        marks = ",".join("?" * len(ids))
+        rows = (
+            self._db.read()
+            .execute(f"SELECT id FROM documents WHERE status=? AND id IN ({marks})", (DELETING, *ids))
+            .fetchall()
+        )
+        return frozenset(str(row["id"]) for row in rows)
 
     def tombstones(self) -> tuple[DocumentRecord, ...]:
         """Documents whose deletion started but has not finished (all tenants)."""

@@ -4,7 +4,8 @@
    cancelled. From then on the document is gone for readers (404, not listed, not searchable), a
    worker indexing it loses its lease (it checks under the same transaction it commits with), and
    an upload of the same name is refused until the deletion finishes.
-2. Synthesis reports, points (chunks and synthetic items), stored originals no other document uses.
+2. Synthesis reports and the cached teacher outputs no other document uses, points (chunks and
+   synthetic items), stored originals no other document uses.
 3. Only when no worker may still write points of it (no live lease): points once more, then the
    job rows and the catalog row, in one transaction.
 
@@ -24,6 +25,7 @@ from ingest.jobs import JobQueue
 from kernel.ports import PointStore
 from kernel.sqlite import Database
 from kernel.tenancy import resolve, synthetic_collection
+from knowledge.cache import GenerationCache
 from knowledge.reports import ReportStore
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class DocumentDeleter:
         blobs: BlobStore,
         store: PointStore,
         reports: ReportStore | None = None,
+        generations: GenerationCache | None = None,
         on_step: StepFn | None = None,
     ) -> None:
         self._db = db
@@ -54,6 +57,7 @@ class DocumentDeleter:
         self._blobs = blobs
         self._store = store
         self._reports = reports
+        self._generations = generations
         self._on_step = on_step or (lambda _step: None)
 
     def delete(self, tenant: str, document_id: str) -> int:
@@ -73,6 +77,7 @@ class DocumentDeleter:
         physical = resolve(record.tenant, record.collection)
         if self._reports is not None:
             self._reports.delete(physical, doc_id)
+        self._forget_generations(doc_id)
         self._on_step("reports")
         removed = self._delete_points(physical, doc_id)
         self._on_step("points")
@@ -84,8 +89,9 @@ class DocumentDeleter:
                 # deleted. It stops at its next heartbeat or commit; the rows wait for that.
                 log.info("deletion of %s waits for a running job to stop", doc_id)
                 return removed
-        # Points once more (a worker's last write may have landed meanwhile), then the rows.
+        # Points and cached generations once more (a worker's last write may have landed meanwhile), then the rows.
         removed += self._delete_points(physical, doc_id)
+        self._forget_generations(doc_id)
         with self._db.transaction() as conn:
             if self._queue.writing(conn, doc_id):
                 return removed
@@ -102,6 +108,12 @@ class DocumentDeleter:
             self.purge(record)
             finished += self._catalog.tombstone(record.id) is None
         return finished
+
+    def _forget_generations(self, doc_id: str) -> None:
+        # Cached teacher outputs another live document of the tenant still uses (the same chunk text)
+        # stay: the cache records every document that used an entry.
+        if self._generations is not None:
+            self._generations.delete_owner(doc_id)
 
     def _delete_points(self, physical: str, doc_id: str) -> int:
         removed = self._store.delete_document(physical, doc_id)

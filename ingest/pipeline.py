@@ -233,7 +233,8 @@ class Ingestor:
             # Generation first, batched across documents (cached); each document below then only filters and stores.
             texts = [chunk.text for plan in todo for chunk in plan.chunks]
             try:
-                stage.warm(collection, texts, on_chunk=_progress(stage_fn, 0, total))
+                owners = [plan.document_id for plan in todo for _chunk in plan.chunks]
+                stage.warm(collection, texts, on_chunk=_progress(stage_fn, 0, total), owners=owners)
             except SynthragError as exc:
                 if raise_errors:
                     raise

@@ -23,6 +23,7 @@ from kernel.ports import PointStore
 from kernel.settings import Settings
 from kernel.sqlite import Database
 from kernel.tenancy import resolve
+from knowledge.cache import GenerationCache
 from knowledge.reports import ReportStore, SyntheticReport
 
 log = logging.getLogger(__name__)
@@ -91,11 +92,12 @@ class DocumentService:
         settings: Settings,
         wake: threading.Event | None = None,
         reports: ReportStore | None = None,
+        generations: GenerationCache | None = None,
         deleter: DocumentDeleter | None = None,
     ) -> None:
         self._reports = reports
         self._deleter = deleter or DocumentDeleter(
-            db=db, catalog=catalog, queue=queue, blobs=blobs, store=store, reports=reports
+            db=db, catalog=catalog, queue=queue, blobs=blobs, store=store, reports=reports, generations=generations
         )
         self._db = db
         self._catalog = catalog

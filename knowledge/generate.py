@@ -56,6 +56,7 @@ class _Request(Generic[NotesT]):
     max_tokens: int
     schema: dict[str, Any] | None = None
     scope: str = ""  # the tenant whose cache entries this request may read and write
+    owner: str = ""  # the document the cache entry is recorded for (deleting it may remove the entry)
 
     @property
     def cache_content(self) -> str:
@@ -109,12 +110,20 @@ class TeacherGenerator:
         """Versions of both prompts (part of the synthesis key)."""
         return f"{self._chunk_prompt.version}+{self._document_prompt.version}"
 
-    def chunk_notes(self, text: str, *, scope: str = "") -> Generated[S.ChunkNotes]:
-        """Keywords, a one-sentence summary, Q&A pairs and search queries for one chunk (cached within ``scope``)."""
-        return self._generate(self._chunk_request(text, scope))
+    def chunk_notes(self, text: str, *, scope: str = "", owner: str = "") -> Generated[S.ChunkNotes]:
+        """Keywords, a one-sentence summary, Q&A pairs and search queries for one chunk (cached within ``scope``).
+
+        ``owner``: the document the chunk belongs to, recorded with its cache entry.
+        """
+        return self._generate(self._chunk_request(text, scope, owner))
 
     def chunk_notes_many(
-        self, texts: Sequence[str], *, on_done: Callable[[int], None] | None = None, scope: str = ""
+        self,
+        texts: Sequence[str],
+        *,
+        on_done: Callable[[int], None] | None = None,
+        scope: str = "",
+        owners: Sequence[str] | None = None,
     ) -> list[Generated[S.ChunkNotes]]:
         """:meth:`chunk_notes` for several chunks, in order: cached ones from the cache, the rest batched.
 
@@ -126,8 +135,12 @@ class TeacherGenerator:
             texts: The chunks' texts.
             on_done: Called with the count of finished chunks each time one finishes.
             scope: The tenant: only its own cached generations are used, and new ones are cached for it only.
+            owners: The document of each text, recorded with its cache entry (None: no owner recorded).
         """
-        requests = [self._chunk_request(text, scope) for text in texts]
+        owned = [""] * len(texts) if owners is None else list(owners)
+        if len(owned) != len(texts):
+            raise ValueError(f"{len(owned)} owners for {len(texts)} texts")
+        requests = [self._chunk_request(text, scope, owner) for text, owner in zip(texts, owned, strict=True)]
         results: list[Generated[S.ChunkNotes] | None] = [self._cached(r) for r in requests]
         done = 0
 
@@ -153,9 +166,18 @@ class TeacherGenerator:
         return [r for r in results if r is not None]
 
     def document_notes(
-        self, title: str, chunk_summaries: Sequence[str], keywords: Sequence[str], *, scope: str = ""
+        self,
+        title: str,
+        chunk_summaries: Sequence[str],
+        keywords: Sequence[str],
+        *,
+        scope: str = "",
+        owner: str = "",
     ) -> Generated[S.DocumentNotes]:
-        """A summary and metadata of a document, from its title and its chunks' notes (short input)."""
+        """A summary and metadata of a document, from its title and its chunks' notes (short input).
+
+        ``owner``: the document's id, recorded with the cache entry.
+        """
         lines = [f"Title: {title}", "Keywords: " + ", ".join(dict.fromkeys(keywords))]
         lines += [f"Part {i}: {summary}" for i, summary in enumerate(chunk_summaries, 1)]
         request = _Request(
@@ -167,10 +189,11 @@ class TeacherGenerator:
             max_tokens=160,
             schema=S.document_schema(),
             scope=scope,
+            owner=owner,
         )
         return self._generate(request)
 
-    def _chunk_request(self, text: str, scope: str) -> _Request[S.ChunkNotes]:
+    def _chunk_request(self, text: str, scope: str, owner: str) -> _Request[S.ChunkNotes]:
         user = f"Passage:\n{text[:MAX_INPUT_CHARS]}"
         normalize = functools.partial(normalize_chunk, questions=self._questions)
         if self._chunk_json:
@@ -183,6 +206,7 @@ class TeacherGenerator:
                 max_tokens=64 + 48 * self._questions,
                 schema=S.chunk_schema(self._questions),
                 scope=scope,
+                owner=owner,
             )
         # Keywords and summary take ~40 tokens, a Q&A line ~30, the two query lines ~35.
         return _Request(
@@ -193,6 +217,7 @@ class TeacherGenerator:
             normalize=normalize,
             max_tokens=80 + 36 * self._questions,
             scope=scope,
+            owner=owner,
         )
 
     def _cached(self, request: _Request[NotesT]) -> Generated[NotesT] | None:
@@ -201,6 +226,7 @@ class TeacherGenerator:
             model_id=self._model.model_id,
             prompt_version=request.prompt.version,
             scope=request.scope,
+            owner=request.owner,
         )
         if hit is None:
             return None
@@ -251,6 +277,7 @@ class TeacherGenerator:
             completion_tokens=tokens,
             seconds=seconds,
             scope=request.scope,
+            owner=request.owner,
         )
         return Generated(notes=notes, repaired=repaired, attempts=attempt, completion_tokens=tokens, seconds=seconds)
 

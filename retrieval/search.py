@@ -9,6 +9,7 @@ synthetic companion (:mod:`retrieval.evidence`), each within a bounded number of
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Collection
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -37,6 +38,9 @@ from retrieval.rerank import combine, raw_first_order
 from retrieval.results import SearchResult, SearchTimings
 
 MAX_QUERY_CHARS = 4000
+#: Those of the given document ids whose deletion is under way: their points may still be in the store
+#: until the deletion reaches them, and a search must not return them meanwhile.
+DeletingFn = Callable[[Collection[str]], Collection[str]]
 
 
 class RerankParams(BaseModel):
@@ -86,8 +90,11 @@ class Searcher:
         sparse: SparseEncoder,
         settings: Settings,
         profiles: CollectionProfiles | None = None,
+        deleting: DeletingFn | None = None,
     ) -> None:
+        """Args: deleting: documents being deleted, whose hits are dropped (None: every document is live)."""
         self._store = store
+        self._deleting = deleting
         self._embedder = embedder
         self._sparse = sparse
         self._settings = settings
@@ -166,7 +173,7 @@ class Searcher:
             preferred_hits = self._chunks(collection, query_, vectors)
             hits = prefer(preferred_hits, hits, fetch)
             preferred = {h.id for h in preferred_hits}
-        hits = diversify(hits, DiversityParams.of(self._settings, method), vectors)[:limit]
+        hits = diversify(self._live(hits), DiversityParams.of(self._settings, method), vectors)[:limit]
         if reading is not None and narrowed is not None:
             reading = reading.model_copy(update={"preferred_hits": sum(h.id in preferred for h in hits)})
         timings.store_ms = (time.perf_counter() - started) * 1000
@@ -195,11 +202,18 @@ class Searcher:
         text = _checked(query)
         dense = query_vector or self.embed_query(text)
         sparse = self._sparse.encode_query(text)
-        raw = self._chunks(collection, self._store_query(mode, depth, dense, sparse, None, None))
+        raw = self._live(self._chunks(collection, self._store_query(mode, depth, dense, sparse, None, None)))
         evidence = self._evidence.read(
             synthetic_collection(collection), [h.id for h in raw], dense=dense, sparse=sparse
         )
         return raw, evidence
+
+    def _live(self, hits: list[Hit]) -> list[Hit]:
+        """The hits whose document is not being deleted (one look-up for all their documents)."""
+        if self._deleting is None or not hits:
+            return hits
+        gone = set(self._deleting({h.document_id for h in hits}))
+        return [h for h in hits if h.document_id not in gone] if gone else hits
 
     def profile(self, collection: str) -> TeacherProfile | None:
         """The teacher profile stored with a collection, if any."""

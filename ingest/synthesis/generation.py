@@ -21,6 +21,7 @@ def generate_chunk_notes(
     concurrency: int,
     on_chunk: ChunkDoneFn | None = None,
     scope: str = "",
+    owner: str = "",
 ) -> list[Generated[ChunkNotes]]:
     """Notes for every chunk, in chunk order, with up to ``concurrency`` generations in flight.
 
@@ -31,13 +32,14 @@ def generate_chunk_notes(
             several conversations at once (see ``TeacherGenerator.chunk_notes_many``).
         on_chunk: Called with the count of finished chunks after each one.
         scope: The tenant whose cached generations may be used (see ``TeacherGenerator.chunk_notes_many``).
+        owner: The document's id, recorded with each cache entry (its deletion removes entries only it used).
     """
     done = 0
     lock = threading.Lock()
 
     def one(chunk: Chunk) -> Generated[ChunkNotes]:
         nonlocal done
-        result = generator.chunk_notes(chunk.text, scope=scope)
+        result = generator.chunk_notes(chunk.text, scope=scope, owner=owner)
         with lock:  # pool threads finish in any order; progress counts each once
             done += 1
             if on_chunk is not None:
@@ -46,7 +48,9 @@ def generate_chunk_notes(
 
     if concurrency <= 1 or len(chunks) == 1:
         # The local teacher: one call decodes a batch of chunks (when the model can), progress per chunk.
-        return generator.chunk_notes_many([chunk.text for chunk in chunks], on_done=on_chunk, scope=scope)
+        return generator.chunk_notes_many(
+            [chunk.text for chunk in chunks], on_done=on_chunk, scope=scope, owners=[owner] * len(chunks)
+        )
     # A remote teacher: several requests in flight (the adapter bounds them process-wide too).
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="synth") as pool:
         return list(pool.map(one, chunks))
@@ -57,7 +61,13 @@ OPENING_CHARS = 1500
 
 
 def generate_document_notes(
-    generator: TeacherGenerator, title: str, notes: Sequence[ChunkNotes | None], *, text: str = "", scope: str = ""
+    generator: TeacherGenerator,
+    title: str,
+    notes: Sequence[ChunkNotes | None],
+    *,
+    text: str = "",
+    scope: str = "",
+    owner: str = "",
 ) -> Generated[DocumentNotes] | None:
     """The document's notes, written from its title and its chunks' summaries and keywords.
 
@@ -69,8 +79,8 @@ def generate_document_notes(
     good = [n for n in notes if n is not None]
     if good:
         summaries, keywords = [n.summary for n in good], [k for n in good for k in n.keywords]
-        return generator.document_notes(title, summaries, keywords, scope=scope)
+        return generator.document_notes(title, summaries, keywords, scope=scope, owner=owner)
     opening = " ".join(text[:OPENING_CHARS].split())
     if not opening:
         return None
-    return generator.document_notes(title, [opening], [], scope=scope)
+    return generator.document_notes(title, [opening], [], scope=scope, owner=owner)

@@ -112,16 +112,24 @@ class SynthesisStage:
             profile = profile_for(self.teacher, path=self._settings.profile)
             self._store.set_metadata(collection, {**metadata, METADATA_KEY: profile.model_dump(mode="json")})
 
-    def warm(self, collection: str, chunks: Sequence[str], *, on_chunk: ChunkDoneFn | None = None) -> None:
+    def warm(
+        self,
+        collection: str,
+        chunks: Sequence[str],
+        *,
+        on_chunk: ChunkDoneFn | None = None,
+        owners: Sequence[str] | None = None,
+    ) -> None:
         """Generate (into the cache) the notes of many documents' chunks at once, before :meth:`run` per document.
 
         A local teacher decodes chunks in batches of ``batch_size``; across documents the batches stay
         full even when each document has one or two chunks to synthesize. Nothing happens when no
         chunk items are generated for this collection, or for a remote teacher (it runs concurrent calls).
+        ``owners``: the document id of each chunk, recorded with its cache entry.
         """
         if self._concurrency > 1 or not self.item_kinds(collection):
             return
-        self._generator.chunk_notes_many(list(chunks), on_done=on_chunk, scope=tenant_of(collection))
+        self._generator.chunk_notes_many(list(chunks), on_done=on_chunk, scope=tenant_of(collection), owners=owners)
 
     def run(self, collection: str, target: SynthTarget, *, on_chunk: ChunkDoneFn | None = None) -> SyntheticReport:
         """Synthesize one document: generate (cached), filter, store points, save and return the report.
@@ -135,7 +143,12 @@ class SynthesisStage:
         scope = tenant_of(collection)
         if kinds:
             generated = generate_chunk_notes(
-                self._generator, target.chunks, concurrency=self._concurrency, on_chunk=on_chunk, scope=scope
+                self._generator,
+                target.chunks,
+                concurrency=self._concurrency,
+                on_chunk=on_chunk,
+                scope=scope,
+                owner=target.document_id,
             )
         else:
             generated = []
@@ -153,7 +166,9 @@ class SynthesisStage:
         counts.chunks_failed = len(failures)
 
         document = (
-            generate_document_notes(self._generator, target.title, notes, text=target.text, scope=scope)
+            generate_document_notes(
+                self._generator, target.title, notes, text=target.text, scope=scope, owner=target.document_id
+            )
             if target.document_notes
             else None
         )
