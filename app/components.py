@@ -102,6 +102,7 @@ class Components:
             on_done=on_done,
             deletions=parts.documents.deleter,
             limits=parse_limits(self.settings),
+            isolated=self.settings.parse_isolated,
         )
 
     def worker_pool(self, on_done: DoneFn | None = None) -> WorkerPool:

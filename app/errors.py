@@ -114,7 +114,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, BodyTooLarge)
-        return error_response(exc.error)
+        response = error_response(exc.error)
+        response.headers["connection"] = "close"  # the rest of the body is not read: end the connection
+        return response
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's own errors (unknown route 404, wrong method 405, an unreadable body 400) in our shape.

@@ -227,12 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench hostile", description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="small inputs (CI)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent, help="where HOSTILE.md goes")
+    parser.add_argument("--only", default="", help="run only the attacks whose name contains this text")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="synthrag-hostile-") as tmp:
         served = start_service(Path(tmp) / "data")
         try:
             seed(served)
-            rows = [measure(served, name, attack) for name, attack in attacks(args.smoke)]
+            chosen = [(n, a) for n, a in attacks(args.smoke) if args.only.lower() in n.lower()]
+            rows = [measure(served, name, attack) for name, attack in chosen]
             alive = httpx.get(f"{served.url}/healthz", timeout=5).status_code == 200
         finally:
             served.process.terminate()

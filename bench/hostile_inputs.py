@@ -49,6 +49,7 @@ def attack_files(scale: float) -> list[tuple[str, str, bytes]]:
     n = max(1, int(scale * 300_000))
     return [
         ("Markdown, one 1.2 MB line of `**a `", "emphasis.md", ("**a " * n).encode()),
+        ("Markdown, one 390 KB line of `**a ` (parsed)", "emphasis-parsed.md", ("**a " * (n * 13 // 40)).encode()),
         ("Markdown, one 1.2 MB table-like line", "table.md", ("| a " * n + "|\n|" + "---|" * 4 + "\n").encode()),
         ("Markdown, 0.45 MB of unclosed brackets", "links.md", ("[" * n + "](" * (n // 4)).encode()),
         ("HTML, 100k nested elements", "nested.html", ("<div>" * int(scale * 100_000) + "x").encode()),

@@ -16,6 +16,7 @@ from ingest.catalog import Catalog
 from ingest.deletion import DocumentDeleter
 from ingest.jobs import JobQueue, JobRecord, JobSpec
 from ingest.parse import ParseLimits, parse_document
+from ingest.parse.isolated import parse_isolated
 from kernel.errors import ConflictError, EmptyDocumentError, InvalidRequestError, NotFoundError
 from kernel.ids import document_id
 from kernel.models import Document
@@ -118,7 +119,8 @@ class DocumentService:
         if not data:
             raise EmptyDocumentError(f"{source} is empty (0 bytes)")
         # 415 unknown type, 422 corrupt/encrypted/empty/too much text or parse time
-        doc = parse_document(data, source, parse_limits(self._settings))
+        parse = parse_isolated if self._settings.parse_isolated else parse_document
+        doc = parse(data, source, parse_limits(self._settings))
         check_limits(
             doc, max_page_chars=self._settings.max_page_chars, max_document_chars=self._settings.max_document_chars
         )

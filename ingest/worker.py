@@ -16,6 +16,7 @@ from ingest.deletion import DocumentDeleter
 from ingest.jobs import JobQueue, JobRecord
 from ingest.lease import LeaseKeeper
 from ingest.parse import ParseLimits, parse_document
+from ingest.parse.isolated import parse_isolated
 from ingest.pipeline import IngestItem, Ingestor
 from kernel.errors import InputError, SynthragError
 from kernel.ports import CollectionAdmin, PointStore
@@ -54,6 +55,7 @@ class Worker:
         poll_s: float = 0.5,
         deletions: DocumentDeleter | None = None,
         limits: ParseLimits | None = None,
+        isolated: bool = False,
     ) -> None:
         """Args: deletions: finishes deletions left half done, at start and when idle (None: never)."""
         self._db = db
@@ -66,6 +68,7 @@ class Worker:
         self._on_done = on_done or (lambda _status, _chunks: None)
         self._poll_s = poll_s
         self._limits = limits
+        self._isolated = isolated  # parse in a child process (see ingest.parse.isolated)
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._unoptimized: dict[str, int] = {}
         self._deletions = deletions
@@ -158,7 +161,8 @@ class Worker:
         data = self._blobs.get(job.blob_sha256, tenant=job.tenant)  # the original must stay, for re-ingest
         document = self._blobs.take_parsed(job.blob_sha256, tenant=job.tenant)
         if document is None or document.source != job.source:
-            document = parse_document(data, job.source, self._limits)
+            parse = parse_isolated if self._isolated else parse_document
+            document = parse(data, job.source, self._limits)
         if lease.lost.is_set():
             raise LeaseLostError(job.id)
         with self._db.transaction() as conn:

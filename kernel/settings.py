@@ -296,6 +296,10 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="A running job whose worker stops heart-beating this long is retried."
     )
     job_max_attempts: int = Field(default=3, ge=1, le=100, description="Attempts before a job is failed.")
+    parse_isolated: bool = Field(
+        default=True,
+        description="Parse uploads in a child process, killed past the parse budget (false: in a service thread).",
+    )
     tenant_max_queued_jobs: int = Field(
         default=1000, ge=1, description="Jobs one tenant may have queued or running; uploads beyond get 429."
     )

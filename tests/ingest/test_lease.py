@@ -28,7 +28,8 @@ LEASE_S = 1.0
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", job_lease_s=LEASE_S, workers=0)
+    # Parsed in this process, so that the slow parse below is the one that runs.
+    return Settings(data_dir=tmp_path / "data", job_lease_s=LEASE_S, workers=0, parse_isolated=False)
 
 
 @pytest.mark.slow
