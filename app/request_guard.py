@@ -18,6 +18,8 @@ from app.host_policy import cross_site_write, host_allowed
 from kernel.errors import ForbiddenError, SynthragError, TooLargeError
 from kernel.settings import Settings
 
+#: An unread body up to this size is drained by the server; a larger one closes the connection.
+DRAIN_BYTES = 64 * 1024
 #: The route whose body is files; every other body is a JSON request.
 UPLOAD_PATH = "/v1/documents"
 SECURITY_HEADERS = (
@@ -68,9 +70,14 @@ class RequestGuard:
             limit, upload = self._admit(scope, headers)
         except SynthragError as exc:
             response = error_response(exc)
-            # The body is left unread: closing the connection stops the client sending it (else the
-            # server would read, and throw away, whatever it sends: 400 MB of it took 12 s of CPU).
-            response.headers["connection"] = "close"
+            if _large_body(headers):
+                # The body is left unread: closing the connection stops the client sending it (else the
+                # server would read, and throw away, whatever it sends: 400 MB of it took 12 s of CPU).
+                response.headers["connection"] = "close"
+            else:
+                # A small body is read first: a connection closed on unread bytes is reset, and the reset
+                # can destroy the reply before the client has read it.
+                await _drain(receive)
             await response(scope, receive, send)
             return
         await self.app(scope, _counting(receive, limit, upload=upload), send)
@@ -110,6 +117,20 @@ class RequestGuard:
             await send(message)
 
         return send_with_headers
+
+
+def _large_body(headers: Headers) -> bool:
+    """Whether a request's body is chunked or declared larger than :data:`DRAIN_BYTES`."""
+    declared = headers.get("content-length", "")
+    return "transfer-encoding" in headers or (declared.isdigit() and int(declared) > DRAIN_BYTES)
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop a request body (callers bound its size: at most :data:`DRAIN_BYTES`)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
 
 
 def _counting(receive: Receive, limit: int, *, upload: bool) -> Receive:

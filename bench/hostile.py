@@ -32,6 +32,7 @@ from tests.fixtures_docs import make_txt
 KEY_A = "bench-key-alpha-0123456789"
 KEY_B = "bench-key-beta-9876543210"
 POLL_S = 0.02
+MIN_POLLS = 3
 ROOT = Path(__file__).resolve().parent.parent
 SEED_NOTE = (
     "Beekeepers harvest honey in late summer once the frames are capped with wax. The frames are "
@@ -90,7 +91,8 @@ class Poller:
 
     def _run(self) -> None:
         with httpx.Client(base_url=self.url, timeout=10) as client:
-            while not self._stop.is_set():
+            # At least MIN_POLLS even when the service dealt with the attack before the first one.
+            while not self._stop.is_set() or len(self.latencies) < MIN_POLLS:
                 started = time.perf_counter()
                 try:
                     ok = client.get("/healthz").status_code == 200

@@ -66,6 +66,7 @@ class Fuzzing:
     ids: list[str]
     statuses: Counter[int] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    transport_errors: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Fuzzing({self.url})"
@@ -189,7 +190,12 @@ def test_every_v1_route_survives_generated_requests(fuzz: Fuzzing) -> None:
     )
     @given(request=requests(fuzz))
     def one(request: httpx.Request) -> None:
-        response = client.send(request)
+        try:
+            response = client.send(request)
+        except httpx.TransportError as exc:  # a reset connection: counted, and tried once more on a new one
+            fuzz.transport_errors.append(f"{request.method} {request.url.path}: {exc!r}")
+            with httpx.Client(timeout=60) as fresh:
+                response = fresh.send(request)
         fuzz.statuses[response.status_code] += 1
         if response.status_code >= 500:
             fuzz.failures.append(
@@ -206,9 +212,11 @@ def test_every_v1_route_survives_generated_requests(fuzz: Fuzzing) -> None:
     sent = sum(fuzz.statuses.values())
     print(
         f"fuzz: {sent} requests, statuses {dict(sorted(fuzz.statuses.items()))}; /healthz polls {len(health)}, "
-        f"max {max(health):.3f} s"
+        f"max {max(health):.3f} s; transport errors retried: {len(fuzz.transport_errors)}"
     )
     assert sent >= REQUESTS
+    # A connection reset that a retry does not see again is tolerated, rarely; a response >= 500 never.
+    assert len(fuzz.transport_errors) <= REQUESTS // 100, fuzz.transport_errors[:5]
     assert not fuzz.failures, fuzz.failures[:5]
     assert health and max(health) < HEALTH_BOUND_S, sorted(health)[-5:]
     refused = sum(count for status, count in fuzz.statuses.items() if 400 <= status < 500)
