@@ -17,6 +17,14 @@ from kernel.settings import Settings
 from kernel.tenancy import OPEN_TENANT, logical_collection, resolve
 
 
+def bearer_token(authorization: str) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, as bytes; None for any other value."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip().encode("utf-8", "surrogateescape")
+
+
 def authenticate(authorization: str, keys: Mapping[str, str]) -> str:
     """The tenant of an ``Authorization`` header value; raises UnauthorizedError (401) when none matches.
 
@@ -24,10 +32,9 @@ def authenticate(authorization: str, keys: Mapping[str, str]) -> str:
     """
     if not keys:
         return OPEN_TENANT
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    supplied = bearer_token(authorization)
+    if supplied is None:
         raise UnauthorizedError("this service needs an API key: send 'Authorization: Bearer <key>'")
-    supplied = token.strip().encode("utf-8", "surrogateescape")
     tenant = None
     # Compare against every key in constant time, so timing does not reveal how much of a key matched.
     for key, owner in keys.items():
@@ -49,9 +56,9 @@ def authorize_scrape(authorization: str, client_host: str, settings: Settings) -
         if is_loopback(client_host):
             return
         raise ForbiddenError("/metrics spans every tenant: scrape it from this host, or set SYNTHRAG_METRICS_KEY")
-    scheme, _, token = authorization.partition(" ")
+    supplied = bearer_token(authorization)
     expected = settings.metrics_key.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(expected, token.strip().encode()):
+    if supplied is None or not hmac.compare_digest(expected, supplied):
         raise UnauthorizedError("/metrics needs 'Authorization: Bearer <SYNTHRAG_METRICS_KEY>'")
 
 
