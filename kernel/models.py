@@ -87,6 +87,9 @@ class StoredPoint(_Model):
     dense: list[float]
     sparse: SparseVec
     payload: dict[str, Any]
+    extra_dense: dict[str, list[float]] = Field(
+        default_factory=dict, description="Vectors of the collection's adapted dense spaces, by space name."
+    )
 
 
 class SearchMode(StrEnum):
@@ -96,6 +99,13 @@ class SearchMode(StrEnum):
     DENSE = "dense"
     HYBRID = "hybrid"
     HYBRID_MMR = "hybrid-mmr"
+
+
+class Fusion(StrEnum):
+    """How hybrid search joins its dense and BM25 arms."""
+
+    RRF = "rrf"
+    CONVEX = "convex"
 
 
 class Diversity(StrEnum):
@@ -155,6 +165,12 @@ class StoreQuery(_Model):
     mmr_diversity: float = Field(ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(ge=1, description="Candidates MMR picks from.")
     with_vectors: bool = Field(default=False, description="Return each point's dense vector too.")
+    dense_space: str = Field(
+        default="dense", description="Named dense vector the dense arm searches (an adapted space or the base one)."
+    )
+    convex: bool = Field(
+        default=False, description="Hybrid by convex score fusion: the searcher runs the arms and fuses them itself."
+    )
 
 
 class ScoredPoint(_Model):

@@ -1,4 +1,5 @@
-"""Protocols for the swappable backends: embedder, sparse encoder, vector store (points, collections), chat model."""
+"""Protocols for the swappable backends: embedder, sparse encoder, vector store (points, collections, dense spaces),
+chat model."""
 
 from __future__ import annotations
 
@@ -133,7 +134,34 @@ class CollectionAdmin(Protocol):
         ...
 
 
-class VectorStore(PointStore, CollectionAdmin, Protocol):
+class DenseSpaces(Protocol):
+    """Named dense vectors of a collection beside the base one (``dense``): adapted embedders' spaces."""
+
+    def add_dense_space(self, collection: str, space: str, *, dim: int) -> None:
+        """Add an empty named dense vector (cosine) to the collection; no-op when it is there."""
+        ...
+
+    def drop_dense_space(self, collection: str, space: str) -> None:
+        """Remove a named dense vector and its vectors (no-op when missing); the base one cannot go."""
+        ...
+
+    def dense_spaces(self, collection: str) -> list[str]:
+        """Names of the collection's dense vectors, the base one first."""
+        ...
+
+    def set_dense(self, collection: str, space: str, vectors: dict[str, list[float]]) -> None:
+        """Write the ``space`` vectors of existing points, by id."""
+        ...
+
+    def scan(
+        self, collection: str, *, offset: str | None, limit: int, missing: str | None = None
+    ) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        """A page of (id, payload) from ``offset`` and the next offset (None at the end); with
+        ``missing``, only points without a vector in that space."""
+        ...
+
+
+class VectorStore(PointStore, CollectionAdmin, DenseSpaces, Protocol):
     """Both ports, as one adapter implements them; consumers depend on the one they use."""
 
 

@@ -1,4 +1,4 @@
-"""Reciprocal rank fusion of several rankings, scored exactly as Qdrant scores ``Fusion.RRF``."""
+"""Score fusion of dense and BM25 rankings: reciprocal rank fusion (as Qdrant scores ``Fusion.RRF``) and convex."""
 
 from __future__ import annotations
 
@@ -43,3 +43,48 @@ def rrf_fuse(
             scores[point_id] = scores.get(point_id, 0.0) + gain
     # sorted() is stable, so equal scores keep the order in which ids were first seen.
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+def normalized(scores: Sequence[tuple[str, float]], norm: str) -> dict[str, float]:
+    """One arm's scores rescaled: ``minmax`` to [0, 1] (best 1), ``zscore`` to mean 0, unit deviation.
+
+    Constant scores (or a single hit) become 1.0 under min-max and 0.0 under z-score, so an arm
+    that cannot tell its hits apart adds the same to each of them.
+    """
+    if norm not in {"minmax", "zscore"}:
+        raise ValueError(f"unknown score normalization {norm!r}: use minmax or zscore")
+    if not scores:
+        return {}
+    values = [s for _, s in scores]
+    if norm == "minmax":
+        low, high = min(values), max(values)
+        span = high - low
+        return {pid: (s - low) / span if span > 0 else 1.0 for pid, s in scores}
+    mean = sum(values) / len(values)
+    deviation = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+    return {pid: (s - mean) / deviation if deviation > 0 else 0.0 for pid, s in scores}
+
+
+def convex_fuse(
+    dense: Sequence[tuple[str, float]],
+    sparse: Sequence[tuple[str, float]],
+    *,
+    dense_weight: float,
+    norm: str,
+) -> list[tuple[str, float]]:
+    """Fuse two scored arms by a convex combination of normalized scores, best first.
+
+    Each arm's ``(id, score)`` list (its top candidates) is normalized on its own (:func:`normalized`);
+    an id one arm did not return gets that arm's lowest normalized score (it ranked below all of them).
+    The fused score is ``w * dense + (1 - w) * sparse``; ties break by id, so one query gives one ranking.
+    """
+    if not 0.0 <= dense_weight <= 1.0:
+        raise ValueError("dense_weight must be within [0, 1]")
+    arms = [normalized(dense, norm), normalized(sparse, norm)]
+    floors = [min(arm.values()) if arm else 0.0 for arm in arms]
+    ids = list(dict.fromkeys([pid for pid, _ in dense] + [pid for pid, _ in sparse]))
+    weights = (dense_weight, 1.0 - dense_weight)
+    fused = [
+        (pid, sum(w * arm.get(pid, floor) for w, arm, floor in zip(weights, arms, floors, strict=True))) for pid in ids
+    ]
+    return sorted(fused, key=lambda item: (-item[1], item[0]))

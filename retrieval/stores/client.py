@@ -12,7 +12,7 @@ from qdrant_client import QdrantClient, models
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
-from retrieval.stores.common import match_any_conditions, need, scored_points
+from retrieval.stores.common import match_any_conditions, native, need, scored_points
 
 _META_KEY = "synthrag"
 _SCROLL_PAGE = 1000
@@ -37,17 +37,18 @@ def _sparse(vector: SparseVec) -> models.SparseVector:
 
 def _request(query: StoreQuery) -> dict[str, Any]:
     """Keyword arguments of ``query_points`` for one StoreQuery."""
+    native(query)
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
     if query.with_vectors:
-        common["with_vectors"] = [DENSE_VECTOR]
+        common["with_vectors"] = [query.dense_space]
     if query.mode is SearchMode.DENSE:
-        return {"query": need(query.dense, "dense", query), "using": DENSE_VECTOR, **common}
+        return {"query": need(query.dense, "dense", query), "using": query.dense_space, **common}
     if query.mode is SearchMode.BM25:
         return {"query": _sparse(need(query.sparse, "sparse", query)), "using": SPARSE_VECTOR, **common}
     dense, sparse = need(query.dense, "dense", query), _sparse(need(query.sparse, "sparse", query))
     arms = [
-        models.Prefetch(query=dense, using=DENSE_VECTOR, limit=query.prefetch_limit, filter=flt),
+        models.Prefetch(query=dense, using=query.dense_space, limit=query.prefetch_limit, filter=flt),
         models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=query.prefetch_limit, filter=flt),
     ]
     rrf = models.RrfQuery(rrf=models.Rrf(k=query.rrf_k))
@@ -57,7 +58,7 @@ def _request(query: StoreQuery) -> dict[str, Any]:
     fused = models.Prefetch(prefetch=arms, query=rrf, limit=query.mmr_candidates, filter=flt)
     mmr = models.Mmr(diversity=query.mmr_diversity, candidates_limit=query.mmr_candidates)
     nearest = models.NearestQuery(nearest=dense, mmr=mmr)
-    return {"query": nearest, "using": DENSE_VECTOR, "prefetch": [fused], **common}
+    return {"query": nearest, "using": query.dense_space, "prefetch": [fused], **common}
 
 
 class ClientStore:
@@ -158,7 +159,9 @@ class ClientStore:
             return
         structs = [
             models.PointStruct(
-                id=p.id, vector={DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)}, payload=p.payload
+                id=p.id,
+                vector={DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse), **p.extra_dense},
+                payload=p.payload,
             )
             for p in points
         ]
@@ -176,7 +179,7 @@ class ClientStore:
                 found = self._client.query_points(collection, **request).points
         except Exception as e:
             raise self._failure(e, "search", collection) from e
-        return scored_points(found, with_vectors=query.with_vectors)
+        return scored_points(found, with_vectors=query.with_vectors, space=query.dense_space)
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
@@ -237,6 +240,70 @@ class ClientStore:
             ids.update(str(r.id) for r in records)
             if offset is None:
                 return ids
+
+    def add_dense_space(self, collection: str, space: str, *, dim: int) -> None:
+        """Add an empty named dense vector (cosine) to the collection; no-op when it is there."""
+        if space in self.dense_spaces(collection):
+            return
+        config = models.DenseVectorNameConfig(dense=models.DenseVectorConfig(size=dim, distance=models.Distance.COSINE))
+        with self._lock:
+            try:
+                self._client.create_vector_name(collection, space, config, wait=True)
+            except Exception as e:
+                raise self._failure(e, "adding a vector space", collection) from e
+
+    def drop_dense_space(self, collection: str, space: str) -> None:
+        """Remove a named dense vector and all its vectors (no-op when missing; never the base one)."""
+        if space == DENSE_VECTOR:
+            raise InvalidRequestError("the base dense vectors cannot be dropped")
+        if space not in self.dense_spaces(collection):
+            return
+        with self._lock:
+            try:
+                self._client.delete_vector_name(collection, space, wait=True)
+            except Exception as e:
+                raise self._failure(e, "dropping a vector space", collection) from e
+
+    def dense_spaces(self, collection: str) -> list[str]:
+        """Names of the collection's dense vectors, the base one first."""
+        try:
+            with self._reading():
+                vectors = self._client.get_collection(collection).config.params.vectors
+        except Exception as e:
+            raise self._failure(e, "reading the vector spaces", collection) from e
+        names = list(vectors) if isinstance(vectors, dict) else [DENSE_VECTOR]
+        return sorted(names, key=lambda name: (name != DENSE_VECTOR, name))
+
+    def set_dense(self, collection: str, space: str, vectors: dict[str, list[float]]) -> None:
+        """Write the ``space`` vectors of existing points."""
+        if not vectors:
+            return
+        batch = [models.PointVectors(id=pid, vector={space: vector}) for pid, vector in vectors.items()]
+        with self._lock:
+            try:
+                self._client.update_vectors(collection, points=batch, wait=True)
+            except Exception as e:
+                raise self._failure(e, "update_vectors", collection) from e
+
+    def scan(
+        self, collection: str, *, offset: str | None, limit: int, missing: str | None = None
+    ) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        """A page of (id, payload) in id order from ``offset``, and the next offset (None at the end).
+
+        With ``missing``, only points that have no vector in that dense space.
+        """
+        flt = None
+        if missing is not None:
+            flt = models.Filter(must_not=[models.HasVectorCondition(has_vector=missing)])
+        try:
+            with self._reading():
+                records, following = self._client.scroll(
+                    collection, scroll_filter=flt, limit=limit, offset=offset, with_payload=True
+                )
+        except Exception as e:
+            raise self._failure(e, "scroll", collection) from e
+        page = [(str(r.id), dict(r.payload or {})) for r in records]
+        return page, str(following) if following is not None else None
 
     def get_metadata(self, collection: str) -> dict[str, Any]:
         """Collection-level metadata ({} when none was set or the collection is missing)."""

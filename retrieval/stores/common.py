@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from kernel.errors import InvalidRequestError
-from kernel.models import ScoredPoint, SearchFilters, StoreQuery
+from kernel.models import ScoredPoint, SearchFilters, SearchMode, StoreQuery
 from kernel.payload import CHUNK_ID, DENSE_VECTOR, DOCUMENT_ID, KIND, METADATA, TAGS
 
 _T = TypeVar("_T")
@@ -36,22 +36,28 @@ def need(value: _T | None, what: str, query: StoreQuery) -> _T:
     return value
 
 
-def dense_of(vectors: Any) -> list[float] | None:
-    """The dense vector among the named vectors a store returned with a point (None when not asked for)."""
+def native(query: StoreQuery) -> None:
+    """Refuse a query the store cannot run itself: convex hybrid is fused by the searcher."""
+    if query.convex and query.mode is SearchMode.HYBRID:
+        raise InvalidRequestError("convex fusion runs in the searcher: send the dense and BM25 arms separately")
+
+
+def dense_of(vectors: Any, space: str = DENSE_VECTOR) -> list[float] | None:
+    """The dense vector of ``space`` among the named vectors a store returned with a point (None when not asked for)."""
     if not isinstance(vectors, dict):
         return None
-    dense = vectors.get(DENSE_VECTOR)
+    dense = vectors.get(space)
     return [float(v) for v in dense] if isinstance(dense, list) else None
 
 
-def scored_points(found: Iterable[Any], *, with_vectors: bool) -> list[ScoredPoint]:
+def scored_points(found: Iterable[Any], *, with_vectors: bool, space: str = DENSE_VECTOR) -> list[ScoredPoint]:
     """A store's scored points (either client's shape: ``id``, ``score``, ``payload``, ``vector``) as ours."""
     return [
         ScoredPoint(
             id=str(p.id),
             score=p.score,
             payload=p.payload or {},
-            dense=dense_of(p.vector) if with_vectors else None,
+            dense=dense_of(p.vector, space) if with_vectors else None,
         )
         for p in found
     ]

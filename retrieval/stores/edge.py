@@ -16,7 +16,7 @@ from kernel.errors import InvalidRequestError, NotFoundError, StoreError
 from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from kernel.tenancy import physical_name
-from retrieval.stores.common import match_any_conditions, need, scored_points
+from retrieval.stores.common import match_any_conditions, native, need, scored_points
 
 _CONFIG_FILE = "edge_config.json"  # written by qdrant-edge; marks a directory as a shard
 _META_FILE = "synthrag_meta.json"
@@ -39,6 +39,15 @@ def _stored_dim(shard_dir: Path) -> int | None:
         return None
 
 
+def _stored_spaces(shard_dir: Path) -> set[str]:
+    """Names of the dense vectors recorded in the shard's config file."""
+    try:
+        config = json.loads((shard_dir / _CONFIG_FILE).read_text(encoding="utf-8"))
+        return set(config["vectors"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
 def _filter(
     filters: SearchFilters | None, *, document_id: str | None = None, kinds: Sequence[PointKind] | None = None
 ) -> qe.Filter | None:
@@ -58,15 +67,16 @@ def _sparse(vector: SparseVec) -> qe.SparseVector:
 
 def query_request(query: StoreQuery) -> qe.QueryRequest:
     """The qdrant-edge request :meth:`EdgeStore.query` sends for ``query`` (public for raw-engine benchmarks)."""
+    native(query)
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "filter": flt, "with_payload": True}
     if query.with_vectors:
-        common["with_vector"] = [DENSE_VECTOR]
+        common["with_vector"] = [query.dense_space]
     dense = sparse = None
     vector: list[float] = []
     if query.mode is not SearchMode.BM25:
         vector = need(query.dense, "dense", query)
-        dense = qe.Query.Nearest(vector, using=DENSE_VECTOR)
+        dense = qe.Query.Nearest(vector, using=query.dense_space)
     if query.mode is not SearchMode.DENSE:
         sparse = qe.Query.Nearest(_sparse(need(query.sparse, "sparse", query)), using=SPARSE_VECTOR)
     if dense is None or sparse is None:  # dense or bm25: a single nearest search
@@ -79,7 +89,7 @@ def query_request(query: StoreQuery) -> qe.QueryRequest:
     # hybrid-mmr: MMR re-ranks the RRF-fused candidates of both arms (a nested prefetch).
     fused = qe.Prefetch(query.mmr_candidates, rrf, prefetches=arms, filter=flt)
     lambda_ = 1.0 - query.mmr_diversity  # qdrant-edge takes MMR's lambda, the server its diversity
-    mmr = qe.Mmr(vector, lambda_, query.mmr_candidates, using=DENSE_VECTOR)
+    mmr = qe.Mmr(vector, lambda_, query.mmr_candidates, using=query.dense_space)
     return qe.QueryRequest(query=mmr, prefetches=[fused], **common)
 
 
@@ -196,7 +206,8 @@ class EdgeStore:
         if not points:
             return
         edge_points = [
-            qe.Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse)}, p.payload) for p in points
+            qe.Point(p.id, {DENSE_VECTOR: p.dense, SPARSE_VECTOR: _sparse(p.sparse), **p.extra_dense}, p.payload)
+            for p in points
         ]
         self._write(collection, qe.UpdateOperation.upsert_points(edge_points))
 
@@ -208,7 +219,7 @@ class EdgeStore:
             found = shard.query(request)
         except Exception as e:
             raise StoreError(f"search in collection '{collection}' failed: {e}") from e
-        return scored_points(found, with_vectors=query.with_vectors)
+        return scored_points(found, with_vectors=query.with_vectors, space=query.dense_space)
 
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
@@ -250,6 +261,48 @@ class EdgeStore:
             if offset is None:
                 break
         return ids
+
+    def add_dense_space(self, collection: str, space: str, *, dim: int) -> None:
+        """Add an empty named dense vector (cosine) to the collection; no-op when it is there."""
+        self._require(collection)
+        if space not in _stored_spaces(self._dir(collection)):
+            self._write(collection, qe.UpdateOperation.create_dense_vector(space, dim, qe.Distance.Cosine))
+
+    def drop_dense_space(self, collection: str, space: str) -> None:
+        """Remove a named dense vector and all its vectors (no-op when missing; never the base one)."""
+        if space == DENSE_VECTOR:
+            raise InvalidRequestError("the base dense vectors cannot be dropped")
+        if self._open(collection) is not None and space in _stored_spaces(self._dir(collection)):
+            self._write(collection, qe.UpdateOperation.delete_vector_name(space))
+
+    def dense_spaces(self, collection: str) -> list[str]:
+        """Names of the collection's dense vectors, the base one first."""
+        self._require(collection)
+        return sorted(_stored_spaces(self._dir(collection)), key=lambda name: (name != DENSE_VECTOR, name))
+
+    def set_dense(self, collection: str, space: str, vectors: dict[str, list[float]]) -> None:
+        """Write the ``space`` vectors of existing points (ids missing from the collection are skipped)."""
+        if vectors:
+            batch = [qe.PointVectors(pid, {space: vector}) for pid, vector in vectors.items()]
+            self._write(collection, qe.UpdateOperation.update_vectors(batch))
+
+    def scan(
+        self, collection: str, *, offset: str | None, limit: int, missing: str | None = None
+    ) -> tuple[list[tuple[str, dict[str, Any]]], str | None]:
+        """A page of (id, payload) in id order from ``offset``, and the next offset (None at the end).
+
+        With ``missing``, only points that have no vector in that dense space.
+        """
+        shard = self._require(collection)
+        flt = qe.Filter(must_not=[qe.HasVectorCondition(missing)]) if missing is not None else None
+        request = qe.ScrollRequest(offset=offset, limit=limit, filter=flt, with_payload=True)
+        try:
+            records, following = shard.scroll(request)
+        except Exception as e:
+            raise StoreError(f"scroll in collection '{collection}' failed: {e}") from e
+        return [(str(r.id), dict(r.payload or {})) for r in records], (
+            str(following) if following is not None else None
+        )
 
     def get_metadata(self, collection: str) -> dict[str, Any]:
         """Collection-level metadata ({} when none was set or the collection is missing)."""

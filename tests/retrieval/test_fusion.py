@@ -6,7 +6,7 @@ import pytest
 from qdrant_client.http import models
 from qdrant_client.hybrid.fusion import reciprocal_rank_fusion
 
-from retrieval.fusion import rrf_fuse
+from retrieval.fusion import convex_fuse, normalized, rrf_fuse
 
 
 def test_two_rankings_k1() -> None:
@@ -70,3 +70,34 @@ def test_matches_qdrant_client_rrf(k: int, weights: list[float] | None) -> None:
     ours = rrf_fuse(rankings, k=k, weights=weights)
     assert dict(ours) == pytest.approx({str(p.id): p.score for p in theirs})
     assert [i for i, _ in ours] == [str(p.id) for p in theirs]
+
+
+def test_minmax_and_zscore_normalization() -> None:
+    scores = [("a", 3.0), ("b", 2.0), ("c", 1.0)]
+    assert normalized(scores, "minmax") == {"a": 1.0, "b": 0.5, "c": 0.0}
+    z = normalized(scores, "zscore")
+    assert z["b"] == pytest.approx(0.0)
+    assert z["a"] == pytest.approx(-z["c"]) == pytest.approx(1.224744871)
+    assert normalized([("x", 5.0), ("y", 5.0)], "minmax") == {"x": 1.0, "y": 1.0}
+    assert normalized([("x", 5.0)], "zscore") == {"x": 0.0}
+    assert normalized([], "minmax") == {}
+    with pytest.raises(ValueError, match="normalization"):
+        normalized(scores, "rank")
+
+
+def test_convex_fuse_weights_the_arms() -> None:
+    dense = [("a", 0.9), ("b", 0.5), ("c", 0.1)]
+    sparse = [("c", 12.0), ("d", 6.0), ("b", 0.0)]
+    # Dense alone: its order; the BM25-only id gets dense's floor (0) and sparse's score.
+    assert [pid for pid, _ in convex_fuse(dense, sparse, dense_weight=1.0, norm="minmax")][:3] == ["a", "b", "c"]
+    assert [pid for pid, _ in convex_fuse(dense, sparse, dense_weight=0.0, norm="minmax")][:2] == ["c", "d"]
+    fused = dict(convex_fuse(dense, sparse, dense_weight=0.5, norm="minmax"))
+    # a: 0.5*1 + 0.5*0 (missing from BM25: its floor); c: 0.5*0 + 0.5*1; b: 0.5*0.5 + 0.5*0; d: 0 + 0.5*0.5
+    assert fused == pytest.approx({"a": 0.5, "c": 0.5, "b": 0.25, "d": 0.25})
+    # Ties break by id, so one query always gets one ranking.
+    assert [pid for pid, _ in convex_fuse(dense, sparse, dense_weight=0.5, norm="minmax")] == ["a", "c", "b", "d"]
+
+
+def test_convex_fuse_refuses_a_weight_outside_0_1() -> None:
+    with pytest.raises(ValueError, match="dense_weight"):
+        convex_fuse([("a", 1.0)], [], dense_weight=1.5, norm="minmax")

@@ -381,3 +381,61 @@ def test_set_payload_merges_into_metadata_and_is_filterable(loaded: VectorStore)
     [alpha] = [p for p in loaded.query(COLLECTION, dense_query(unit((0, 1.0)))) if p.id == pid("alpha")]
     assert alpha.payload["metadata"] == {"team": "fruit", "doc_type": "report", "entities": ["Apple Inc", "Orchard"]}
     assert alpha.payload[fields.TEXT] == "Apples and oranges grow in orchards"  # other fields untouched
+
+
+@pytest.mark.parametrize("mode", list(SearchMode))
+def test_dense_spaces_add_fill_search_and_drop(loaded: VectorStore, encoder: Bm25Encoder, mode: SearchMode) -> None:
+    space = "dense-adapted"
+    loaded.add_dense_space(COLLECTION, space, dim=DIM)
+    loaded.add_dense_space(COLLECTION, space, dim=DIM)  # idempotent
+    assert loaded.dense_spaces(COLLECTION) == [fields.DENSE_VECTOR, space]
+    # Nothing filled yet: every point lacks the space; the base space still answers as before.
+    missing = {p for p, _ in loaded.scan(COLLECTION, offset=None, limit=100, missing=space)[0]}
+    assert missing == {pid(d.key) for d in CORPUS}
+    # The adapted space maps each point to another axis: alpha's vector there is beta's base one.
+    rotated = {pid(d.key): unit(((i + 1) % DIM, 1.0)) for i, d in enumerate(CORPUS)}
+    loaded.set_dense(COLLECTION, space, rotated)
+    assert loaded.scan(COLLECTION, offset=None, limit=100, missing=space)[0] == []
+    sparse = encoder.encode_query("apples oranges bananas cherries dates")
+    query = store_query(mode, limit=1, dense=unit((1, 1.0)), sparse=sparse, mmr_diversity=0.0)
+    base_top = keys(loaded.query(COLLECTION, query))
+    adapted = loaded.query(COLLECTION, query.model_copy(update={"dense_space": space, "with_vectors": True}))
+    if mode is SearchMode.DENSE:
+        assert base_top == ["beta"] and keys(adapted) == ["alpha"]
+    assert adapted[0].dense == pytest.approx(rotated[adapted[0].id], abs=1e-6)
+    loaded.drop_dense_space(COLLECTION, space)
+    assert loaded.dense_spaces(COLLECTION) == [fields.DENSE_VECTOR]
+    assert keys(loaded.query(COLLECTION, query)) == base_top
+    with pytest.raises(InvalidRequestError, match="base"):
+        loaded.drop_dense_space(COLLECTION, fields.DENSE_VECTOR)
+
+
+def test_upsert_fills_extra_dense_spaces(store: VectorStore, encoder: Bm25Encoder) -> None:
+    store.ensure_collection(COLLECTION, dim=DIM)
+    store.add_dense_space(COLLECTION, "dense-x", dim=DIM)
+    points = encode(encoder, CORPUS[:2])
+    points = [p.model_copy(update={"extra_dense": {"dense-x": unit((7, 1.0))}}) for p in points]
+    store.upsert(COLLECTION, points)
+    assert store.scan(COLLECTION, offset=None, limit=10, missing="dense-x")[0] == []
+    found = store.query(COLLECTION, dense_query(unit((7, 1.0))).model_copy(update={"dense_space": "dense-x"}))
+    assert found[0].score == pytest.approx(1.0)
+
+
+def test_scan_pages_through_every_point_with_its_payload(store: VectorStore, encoder: Bm25Encoder) -> None:
+    store.ensure_collection(COLLECTION, dim=DIM)
+    store.upsert(COLLECTION, encode(encoder, CORPUS))
+    seen: dict[str, dict[str, Any]] = {}
+    offset: str | None = None
+    while True:
+        page, offset = store.scan(COLLECTION, offset=offset, limit=3)
+        seen.update(page)
+        if offset is None:
+            break
+    assert set(seen) == {pid(d.key) for d in CORPUS}
+    assert seen[pid("alpha")][fields.TEXT] == CORPUS[0].text
+
+
+def test_stores_refuse_convex_hybrid(loaded: VectorStore, encoder: Bm25Encoder) -> None:
+    query = store_query(SearchMode.HYBRID, dense=unit((0, 1.0)), sparse=encoder.encode_query("apples"), convex=True)
+    with pytest.raises(InvalidRequestError, match="searcher"):
+        loaded.query(COLLECTION, query)
