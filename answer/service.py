@@ -14,6 +14,7 @@ from answer.gate import GenerationGate, Ticket
 from answer.guard import guarded
 from answer.prompt import SOURCE_FENCE, build_messages
 from kernel.models import Answer, AnswerMode, ChatMessage, GenerationParams, Hit, SearchFilters, SearchMode
+from kernel.payload import DENSE_VECTOR
 from kernel.ports import ChatModel, PromptCounter
 from kernel.pump import pumped
 from kernel.settings import Settings
@@ -67,7 +68,7 @@ class AnswerService:
         if any(m.role == "user" for m in history):
             query = condense_question(self._chat, self._gate, history, question, method=self._settings.condense)
         k = k or self._settings.answer_k
-        vector = self._searcher.embed_query(query)
+        vector = self._searcher.embed_query(query, collection=collection)
         hits = self._searcher.search(
             query,
             collection=collection,
@@ -77,7 +78,8 @@ class AnswerService:
             query_vector=vector,
             diversity=self._settings.answer_diversity,
         ).hits
-        # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead.
+        # Fused (RRF) scores are ranks, not similarities: judge support on the dense cosine instead, in
+        # the base model's space, where answer_min_score was calibrated (an adapted model's cosines differ).
         best = self._searcher.search(
             query,
             collection=collection,
@@ -86,6 +88,7 @@ class AnswerService:
             filters=filters,
             query_vector=vector,
             synthetic=False,
+            space=DENSE_VECTOR,
         )
         top = best.hits[0].score if best.hits else -1.0
         supported = bool(hits) and top >= self._settings.answer_min_score

@@ -32,9 +32,10 @@ from kernel.sqlite import Database
 from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.reports import ReportStore
 from llm.factory import create_chat_model
-from retrieval.embedding import create_embedder
+from retrieval.embedding import create_embedder, load_embedder
 from retrieval.profiles import CollectionProfiles
 from retrieval.search import Searcher
+from retrieval.spaces import CollectionSpaces, ModelCache
 from retrieval.sparse import Bm25Encoder
 from retrieval.stores.factory import create_store
 
@@ -51,6 +52,7 @@ class SearchParts:
     sparse: SparseEncoder
     store: VectorStore
     searcher: Searcher
+    spaces: CollectionSpaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,7 @@ def build_search(
     embedder = embedder or create_embedder(settings)
     store = store or create_store(settings)
     sparse = Bm25Encoder()
+    spaces = CollectionSpaces(store, embedder, ModelCache(lambda path: load_embedder(settings, path)))
     searcher = Searcher(
         store=store,
         embedder=embedder,
@@ -188,8 +191,9 @@ def build_search(
         settings=settings,
         profiles=CollectionProfiles(store),
         deleting=catalog.deleting if catalog is not None else None,
+        spaces=spaces,
     )
-    return SearchParts(embedder=embedder, sparse=sparse, store=store, searcher=searcher)
+    return SearchParts(embedder=embedder, sparse=sparse, store=store, searcher=searcher, spaces=spaces)
 
 
 def build_ingest(
@@ -231,6 +235,7 @@ def build_ingest(
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         synthesis=synthesis,
         context_headers=settings.context_headers,
+        spaces=search.spaces,
     )
     wake = threading.Event()
     documents = DocumentService(

@@ -23,6 +23,7 @@ from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from kernel.tenancy import synthetic_collection
 from knowledge.reports import SynthCounts
 from retrieval.preference import CONTEXT_KEY, merge_context
+from retrieval.spaces import CollectionSpaces
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +92,14 @@ class Ingestor:
         batch_chunks: int = 256,
         synthesis: SynthesisStage | None = None,
         context_headers: bool = True,
+        spaces: CollectionSpaces | None = None,
     ) -> None:
         """Args: store: where points go; collections: creates them and records the embedding model;
         bm25: the collections' BM25 length counters (shared with the synthesis stage);
-        context_headers: index each chunk with its document's header (title, organisation, period)."""
+        context_headers: index each chunk with its document's header (title, organisation, period);
+        spaces: a collection's adapted dense spaces, which new chunks fill too (None: base space only)."""
         self._store = store
+        self._spaces = spaces
         self._collections = collections
         self._bm25 = bm25
         self._embedder = embedder
@@ -331,13 +335,20 @@ class Ingestor:
             for start in range(0, len(texts), EMBED_STEP):
                 stage("embedding", start, len(texts))
                 dense.extend(self._embedder.embed(texts[start : start + EMBED_STEP]))
+            adapted = self._adapted_vectors(collection, texts)
             stage("storing", len(texts), len(texts))
             avg_len = self._bm25.add(collection, self._sparse.lengths(texts))
             sparse = self._sparse.encode_documents(texts, avg_len=avg_len)
             now = time.time()
             points = [
-                StoredPoint(id=plan.point_ids[i], dense=d, sparse=s, payload=_payload(plan, i, now))
-                for (plan, i), d, s in zip(work, dense, sparse, strict=True)
+                StoredPoint(
+                    id=plan.point_ids[i],
+                    dense=d,
+                    sparse=s,
+                    payload=_payload(plan, i, now),
+                    extra_dense={space: vectors[n] for space, vectors in adapted.items()},
+                )
+                for n, ((plan, i), d, s) in enumerate(zip(work, dense, sparse, strict=True))
             ]
             # New points first, stale ones after: readers never see a document vanish mid-update.
             self._store.upsert(collection, points)
@@ -354,6 +365,12 @@ class Ingestor:
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
+
+    def _adapted_vectors(self, collection: str, texts: list[str]) -> dict[str, list[list[float]]]:
+        """The texts' vectors in each adapted space of the collection (active and staging), by space."""
+        if self._spaces is None or not texts:
+            return {}
+        return {space: embedder.embed(texts) for space, embedder in self._spaces.for_writes(collection)}
 
 
 def _context_values(plans: list[_Planned], key: str) -> set[str]:

@@ -19,8 +19,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kernel.adapt_settings import AdaptSettings
 from kernel.errors import ConfigError
-from kernel.models import AnswerMode, Diversity, SearchMode
+from kernel.models import AnswerMode, Diversity, Fusion, SearchMode
 from kernel.tenancy import CollectionName, validate_tenant
 
 ENV_PREFIX = "SYNTHRAG_"
@@ -188,6 +189,16 @@ class Settings(BaseSettings):
     prefetch_limit: int = Field(default=100, ge=1, le=10000, description="Candidates per arm in hybrid.")
     # 10 scored best of 10/30/60/100 on SciFact train (README, "Retrieval quality").
     rrf_k: int = Field(default=10, ge=1, description="RRF rank constant.")
+    fusion: Fusion = Field(
+        default=Fusion.RRF,
+        description="How hybrid joins dense and BM25: rrf (reciprocal ranks) or convex (weighted normalized scores).",
+    )
+    fusion_norm: Literal["minmax", "zscore"] = Field(
+        default="minmax", description="Score normalization of each arm for convex fusion."
+    )
+    fusion_dense_weight: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Weight of the dense arm in convex fusion (BM25 gets the rest)."
+    )
     mmr_diversity: float = Field(default=0.3, ge=0.0, le=1.0, description="MMR diversity (0 = none).")
     mmr_candidates: int = Field(default=100, ge=1, le=10000, description="Candidates MMR picks from.")
     search_diversity: Diversity = Field(
@@ -217,6 +228,9 @@ class Settings(BaseSettings):
         default=20, ge=1, le=1000, description="Top hits (at least k) that diversity re-orders; nothing else enters."
     )
 
+    adapt: AdaptSettings = Field(
+        default_factory=AdaptSettings, description="Embedder adaptation per collection (synthrag adapt)."
+    )
     synth: SynthSettings = Field(
         default_factory=SynthSettings,
         description="Synthetic knowledge: generation at ingest, its filter, fused search (SYNTHRAG_SYNTH__*).",

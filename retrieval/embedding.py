@@ -110,4 +110,9 @@ def create_embedder(settings: Settings) -> SentenceTransformerEmbedder:
     path = Path(settings.embed_model) if settings.embed_model else bundled_model_path()
     if not path.exists():
         raise ConfigError(f"SYNTHRAG_EMBED_MODEL: {path} does not exist")
+    return load_embedder(settings, path)
+
+
+def load_embedder(settings: Settings, path: Path) -> SentenceTransformerEmbedder:
+    """A sentence-transformers model folder as an embedder, with the configured threads and batch size."""
     return SentenceTransformerEmbedder(path, threads=settings.embed_threads, batch_size=settings.embed_batch_size)

@@ -18,24 +18,29 @@ from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.models import (
     SYNTHETIC_KINDS,
     Diversity,
+    Fusion,
     Hit,
     PointKind,
+    ScoredPoint,
     SearchFilters,
     SearchMode,
     SparseVec,
     StoreQuery,
 )
+from kernel.payload import DENSE_VECTOR
 from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
 from retrieval.diversity import DiversityParams, diversify
 from retrieval.evidence import Evidence, EvidenceReader
+from retrieval.fusion import convex_fuse
 from retrieval.hits import newest_versions, to_hit
 from retrieval.preference import QueryInterpretation, interpret, prefer, preference_filters
 from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import combine, raw_first_order
 from retrieval.results import SearchResult, SearchTimings
+from retrieval.spaces import CollectionSpaces, QueryVector
 
 MAX_QUERY_CHARS = 4000
 #: Those of the given document ids whose deletion is under way: their points may still be in the store
@@ -91,9 +96,12 @@ class Searcher:
         settings: Settings,
         profiles: CollectionProfiles | None = None,
         deleting: DeletingFn | None = None,
+        spaces: CollectionSpaces | None = None,
     ) -> None:
-        """Args: deleting: documents being deleted, whose hits are dropped (None: every document is live)."""
+        """Args: deleting: documents being deleted, whose hits are dropped (None: every document is live);
+        spaces: each collection's dense space (None: always the base embedder's)."""
         self._store = store
+        self._spaces = spaces
         self._deleting = deleting
         self._embedder = embedder
         self._sparse = sparse
@@ -101,9 +109,31 @@ class Searcher:
         self._profiles = profiles
         self._evidence = EvidenceReader(store, settings)
 
-    def embed_query(self, query: str) -> list[float]:
-        """The dense vector of a query, for callers that search several times with it."""
-        return self._embedder.embed([query.strip()])[0]
+    def embed_query(self, query: str, *, collection: str | None = None, space: str | None = None) -> QueryVector:
+        """The dense vector of a query in ``space`` (default: the one ``collection`` searches; the base
+        one without a collection), for callers that search several times with it."""
+        name, embedder = self._space(collection, space)
+        return QueryVector(name, embedder.embed([query.strip()])[0])
+
+    def _space(self, collection: str | None, space: str | None) -> tuple[str, Embedder]:
+        """(space, embedder): the collection's active one for None, the base one for ``dense``."""
+        if space == DENSE_VECTOR or collection is None or self._spaces is None:
+            if space not in (None, DENSE_VECTOR):
+                raise InvalidRequestError(f"dense space '{space}' needs a collection with adapted spaces")
+            return DENSE_VECTOR, self._embedder
+        if space is None:
+            return self._spaces.for_search(collection)
+        try:
+            return space, self._spaces.embedder(space, self._spaces.record(collection, fresh=True))
+        except KeyError:
+            raise InvalidRequestError(f"collection '{collection}' has no dense space '{space}'") from None
+
+    def _vector(self, text: str, collection: str, given: QueryVector | None, space: str | None) -> QueryVector:
+        """``given`` when it is in the space this search uses, else the query embedded in that space."""
+        name, embedder = self._space(collection, space)
+        if given is not None and given.space == name:
+            return given
+        return QueryVector(name, embedder.embed([text])[0])
 
     def search(
         self,
@@ -114,11 +144,13 @@ class Searcher:
         mode: SearchMode | None = None,
         filters: SearchFilters | None = None,
         mmr_diversity: float | None = None,
-        query_vector: list[float] | None = None,
+        query_vector: QueryVector | None = None,
         synthetic: bool | None = None,
         rerank: RerankParams | None = None,
         diversity: Diversity | None = None,
         with_vectors: bool = False,
+        space: str | None = None,
+        fusion: Fusion | None = None,
     ) -> SearchResult:
         """Search a collection; raises InvalidRequestError on an empty or oversized query.
 
@@ -131,6 +163,11 @@ class Searcher:
         (:func:`retrieval.diversity.diversify`): the result is the search for
         ``max(k, diversity_candidates)`` hits, re-ordered, cut to ``k``; ``none`` changes nothing.
         ``with_vectors`` also returns the chunk hits' dense vectors (``SearchResult.vectors``).
+        Dense search runs in ``space``: by default the collection's active one (:mod:`retrieval.spaces`),
+        ``dense`` for the base embedder's, or a staging space by name; a ``query_vector`` of another
+        space is ignored. ``fusion`` (default: the ``fusion`` setting) joins the arms of hybrid search:
+        ``rrf`` in the store, or ``convex`` (:func:`retrieval.fusion.convex_fuse` over each arm's
+        ``prefetch_limit`` best).
         """
         text = _checked(query)
         mode = mode or self._settings.search_mode
@@ -144,24 +181,32 @@ class Searcher:
         started = time.perf_counter()
         need_dense = mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
         need_sparse = mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
-        dense = (query_vector or self.embed_query(text)) if need_dense else None
+        # Synthetic items (their own collection) are embedded by the base model only.
+        asked = set(filters.kinds or []) if filters is not None else set()
+        if asked & set(SYNTHETIC_KINDS):
+            space = DENSE_VECTOR
+        searched = self._vector(text, collection, query_vector, space) if need_dense else None
         sparse = self._sparse.encode_query(text) if need_sparse else None
         timings.embed_ms = (time.perf_counter() - started) * 1000
+        fused = fusion or self._settings.fusion
+
+        def store_query(limit_: int, filters_: SearchFilters | None) -> StoreQuery:
+            return self._store_query(mode, limit_, searched, sparse, filters_, mmr_diversity, fusion=fused)
 
         started = time.perf_counter()
         if by_kinds:
-            hits = self._by_kinds(collection, self._store_query(mode, limit, dense, sparse, filters, mmr_diversity))
+            hits = self._by_kinds(collection, store_query(limit, filters))
         elif params is None or not params.active:
-            query_ = self._store_query(mode, fetch, dense, sparse, filters, mmr_diversity)
-            hits = self._chunks(collection, query_, vectors)
+            hits = self._chunks(collection, store_query(fetch, filters), vectors)
         else:
-            depth = max(params.depth, fetch)
-            query_ = self._store_query(mode, depth, dense, sparse, filters, mmr_diversity)
-            raw = self._chunks(collection, query_, vectors)
+            raw = self._chunks(collection, store_query(max(params.depth, fetch), filters), vectors)
+            evidence_vector = None
+            if params.rerank_lambda > 0 and searched is not None:
+                evidence_vector = self._vector(text, collection, searched, DENSE_VECTOR).values
             evidence = self._evidence.read(
                 synthetic_collection(collection),
                 [h.id for h in raw],
-                dense=dense if params.rerank_lambda > 0 else None,
+                dense=evidence_vector,
                 sparse=sparse if params.expansion_alpha > 0 else None,
             )
             hits = rerank_hits(raw, evidence, params, limit=fetch)
@@ -169,8 +214,7 @@ class Searcher:
         narrowed = preference_filters(filters, reading) if reading is not None else None
         preferred: set[str] = set()
         if narrowed is not None:
-            query_ = self._store_query(mode, fetch, dense, sparse, narrowed, mmr_diversity)
-            preferred_hits = self._chunks(collection, query_, vectors)
+            preferred_hits = self._chunks(collection, store_query(fetch, narrowed), vectors)
             hits = prefer(preferred_hits, hits, fetch)
             preferred = {h.id for h in preferred_hits}
         hits = diversify(self._live(hits), DiversityParams.of(self._settings, method), vectors)[:limit]
@@ -193,18 +237,22 @@ class Searcher:
         return reading if reading.active else None
 
     def search_with_evidence(
-        self, query: str, *, collection: str, mode: SearchMode, depth: int, query_vector: list[float] | None = None
+        self, query: str, *, collection: str, mode: SearchMode, depth: int, query_vector: QueryVector | None = None
     ) -> tuple[list[Hit], Evidence]:
         """The raw top ``depth`` chunk hits and all their synthetic evidence (for calibration and the eval).
 
         :func:`rerank_hits` over the result gives exactly what :meth:`search` returns with the same parameters.
         """
         text = _checked(query)
-        dense = query_vector or self.embed_query(text)
+        dense = self._vector(text, collection, query_vector, None)
         sparse = self._sparse.encode_query(text)
-        raw = self._live(self._chunks(collection, self._store_query(mode, depth, dense, sparse, None, None)))
+        fusion = self._settings.fusion
+        raw = self._live(
+            self._chunks(collection, self._store_query(mode, depth, dense, sparse, None, None, fusion=fusion))
+        )
+        base = self._vector(text, collection, dense, DENSE_VECTOR)
         evidence = self._evidence.read(
-            synthetic_collection(collection), [h.id for h in raw], dense=dense, sparse=sparse
+            synthetic_collection(collection), [h.id for h in raw], dense=base.values, sparse=sparse
         )
         return raw, evidence
 
@@ -237,33 +285,54 @@ class Searcher:
             kinds=tuple(profile.item_kinds),
         )
 
-    def _store_query(  # noqa: PLR0917 - private, called four times with the same shape
+    def _store_query(  # noqa: PLR0917 - private, one shape for every store query of a search
         self,
         mode: SearchMode,
         limit: int,
-        dense: list[float] | None,
+        dense: QueryVector | None,
         sparse: SparseVec | None,
         filters: SearchFilters | None,
         mmr_diversity: float | None,
+        *,
+        fusion: Fusion,
     ) -> StoreQuery:
         cfg = self._settings
         return StoreQuery(
             mode=mode,
             limit=limit,
-            dense=dense if mode is not SearchMode.BM25 else None,
+            dense=dense.values if dense is not None and mode is not SearchMode.BM25 else None,
             sparse=sparse if mode is not SearchMode.DENSE else None,
             filters=filters,
             prefetch_limit=max(cfg.prefetch_limit, limit),
             rrf_k=cfg.rrf_k,
             mmr_diversity=cfg.mmr_diversity if mmr_diversity is None else mmr_diversity,
             mmr_candidates=max(cfg.mmr_candidates, limit),
+            dense_space=dense.space if dense is not None else DENSE_VECTOR,
+            convex=fusion is Fusion.CONVEX,
         )
+
+    def _points(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
+        """The store's points for a query; convex hybrid fuses a dense and a BM25 search here."""
+        if query.mode is not SearchMode.HYBRID or not query.convex:
+            return self._store.query(collection, query)
+        arm = {"limit": query.prefetch_limit, "convex": False}
+        dense = self._store.query(collection, query.model_copy(update={**arm, "mode": SearchMode.DENSE}))
+        sparse = self._store.query(collection, query.model_copy(update={**arm, "mode": SearchMode.BM25}))
+        cfg = self._settings
+        fused = convex_fuse(
+            [(p.id, p.score) for p in dense],
+            [(p.id, p.score) for p in sparse],
+            dense_weight=cfg.fusion_dense_weight,
+            norm=cfg.fusion_norm,
+        )
+        by_id = {p.id: p for p in sparse} | {p.id: p for p in dense}
+        return [by_id[pid].model_copy(update={"score": score}) for pid, score in fused[: query.limit]]
 
     def _chunks(self, collection: str, query: StoreQuery, vectors: dict[str, list[float]] | None = None) -> list[Hit]:
         """Chunk hits of a query, newest versions only; their dense vectors into ``vectors`` when given."""
         only_chunks = _with_kinds(query.filters, [PointKind.CHUNK])
         update = {"filters": only_chunks, "with_vectors": vectors is not None}
-        points = self._store.query(collection, query.model_copy(update=update))
+        points = self._points(collection, query.model_copy(update=update))
         if vectors is not None:
             vectors.update({p.id: p.dense for p in points if p.dense is not None})
         if query.mode is not SearchMode.HYBRID_MMR:
@@ -281,7 +350,7 @@ class Searcher:
                 "filters.kinds mixes chunks and synthetic kinds; search them in separate requests"
             )
         if not synthetic:
-            return [to_hit(p) for p in newest_versions(self._store.query(collection, query))]
+            return [to_hit(p) for p in newest_versions(self._points(collection, query))]
         try:
             points = self._store.query(synthetic_collection(collection), query)
         except NotFoundError:

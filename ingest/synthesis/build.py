@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from ingest.bm25_stats import Bm25Stats
 from ingest.synthesis.stage import ChunkSearch, SynthesisStage
-from kernel.models import PointKind, SearchFilters, SearchMode
+from kernel.models import Fusion, PointKind, SearchFilters, SearchMode
+from kernel.payload import DENSE_VECTOR
 from kernel.ports import ChatModel, Embedder, SparseEncoder, VectorStore
 from kernel.settings import Settings
 from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.generate import TeacherGenerator
 from knowledge.reports import ReportStore
 from retrieval.search import Searcher
+from retrieval.spaces import QueryVector
 
 
 def build_synthesis_stage(
@@ -67,8 +69,16 @@ def chunk_search(searcher: Searcher) -> ChunkSearch:
     def search(collection: str, question: str, vector: list[float], k: int) -> list[str]:
         if not question.strip():
             return []  # nothing to search with; the searcher refuses an empty query
+        # The base space and RRF always: the filter's verdicts must not move with adaptation or fusion settings.
         result = searcher.search(
-            question, collection=collection, k=k, mode=SearchMode.HYBRID, filters=only_chunks, query_vector=vector
+            question,
+            collection=collection,
+            k=k,
+            mode=SearchMode.HYBRID,
+            filters=only_chunks,
+            query_vector=QueryVector(DENSE_VECTOR, vector),
+            space=DENSE_VECTOR,
+            fusion=Fusion.RRF,
         )
         return [hit.id for hit in result.hits]
 

@@ -1,0 +1,148 @@
+"""Which dense space a collection searches: the base embedder's (``dense``) or an adapted one.
+
+A collection adapted by ``synthrag adapt`` records in its metadata (key ``dense_space``) the
+``active`` space (named vector + the model folder that fills it) and, while one is being filled, the
+``staging`` space. Searches embed with the active space's model and search its named vector; writes
+fill every live space. A search reads the record once, so it never mixes two spaces, and a space
+stays in the store after it stops being active (it is dropped by the next adaptation), so searches
+that read the record just before a switch still find it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from kernel.payload import DENSE_VECTOR
+from kernel.ports import CollectionAdmin, Embedder
+
+#: Collection metadata key of the dense-space record.
+SPACE_KEY = "dense_space"
+#: Seconds a search may use a cached record: a switch reaches every process within this time.
+SPACE_TTL_S = 2.0
+#: Adapted models kept loaded at once (each ~90 MB of weights).
+LOADED_MODELS = 4
+
+
+class SpaceInfo(BaseModel):
+    """One adapted dense space: its named vector and the model folder that fills it."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    name: str
+    model_path: str
+    version: str
+
+
+class SpaceRecord(BaseModel):
+    """The ``dense_space`` metadata of a collection."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    active: SpaceInfo | None = None
+    staging: SpaceInfo | None = None
+
+
+def space_record(metadata: dict[str, Any]) -> SpaceRecord:
+    """The record stored in collection metadata (an unreadable one counts as none: the base space)."""
+    raw = metadata.get(SPACE_KEY)
+    if not isinstance(raw, dict):
+        return SpaceRecord()
+    try:
+        return SpaceRecord.model_validate(raw)
+    except ValidationError:
+        return SpaceRecord()
+
+
+class QueryVector(NamedTuple):
+    """A query's dense vector and the space it belongs to."""
+
+    space: str
+    values: list[float]
+
+
+class ModelCache:
+    """Adapted embedders by model folder, loaded on first use, the least recently used dropped."""
+
+    def __init__(self, load: Callable[[Path], Embedder], *, size: int = LOADED_MODELS) -> None:
+        self._load = load
+        self._size = size
+        self._lock = threading.Lock()
+        self._models: OrderedDict[str, Embedder] = OrderedDict()
+
+    def get(self, path: str) -> Embedder:
+        with self._lock:
+            model = self._models.get(path)
+            if model is None:
+                model = self._load(Path(path))
+                self._models[path] = model
+                while len(self._models) > self._size:
+                    self._models.popitem(last=False)
+            self._models.move_to_end(path)
+            return model
+
+
+class CollectionSpaces:
+    """``for_search(collection)`` -> (space, embedder); ``for_writes`` -> the adapted spaces a write must fill."""
+
+    def __init__(
+        self,
+        admin: CollectionAdmin,
+        base: Embedder,
+        models: ModelCache,
+        *,
+        ttl_s: float = SPACE_TTL_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._admin = admin
+        self._base = base
+        self._models = models
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[float, SpaceRecord]] = {}
+
+    @property
+    def base(self) -> Embedder:
+        """The service's own embedder (space ``dense``)."""
+        return self._base
+
+    def record(self, collection: str, *, fresh: bool = False) -> SpaceRecord:
+        """The collection's record, cached up to ``ttl_s`` unless ``fresh``."""
+        now = self._clock()
+        with self._lock:
+            hit = self._cache.get(collection)
+        if not fresh and hit is not None and now - hit[0] < self._ttl_s:
+            return hit[1]
+        record = space_record(self._admin.get_metadata(collection))
+        with self._lock:
+            self._cache[collection] = (now, record)
+        return record
+
+    def embedder(self, space: str, record: SpaceRecord) -> Embedder:
+        """The embedder that fills ``space`` (the base one for ``dense``)."""
+        if space == DENSE_VECTOR:
+            return self._base
+        for info in (record.active, record.staging):
+            if info is not None and info.name == space:
+                return self._models.get(info.model_path)
+        raise KeyError(space)
+
+    def for_search(self, collection: str) -> tuple[str, Embedder]:
+        """The space searches use and its embedder (the base ones unless an adapted space is active)."""
+        active = self.record(collection).active
+        if active is None:
+            return DENSE_VECTOR, self._base
+        return active.name, self._models.get(active.model_path)
+
+    def for_writes(self, collection: str) -> list[tuple[str, Embedder]]:
+        """Adapted spaces new points must also fill (active and staging), read fresh."""
+        record = self.record(collection, fresh=True)
+        infos = [info for info in (record.active, record.staging) if info is not None]
+        return [(info.name, self._models.get(info.model_path)) for info in infos]
