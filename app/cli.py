@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="also synthesize and report raw vs synthetic re-ranking and expansion side by side, with paired intervals",
     )
     ev.add_argument(
+        "--adapt",
+        default=None,
+        metavar="TRAIN_SPLIT",
+        help="adapt the embedder on TRAIN_SPLIT's qrels (+ synthetic pairs) and compare base vs adapted per mode; "
+        "TRAIN_SPLIT = the evaluated split needs --folds",
+    )
+    ev.add_argument("--folds", type=int, default=None, metavar="N", help="with --adapt: N-fold cross-validation")
+    ev.add_argument("--no-progress", action="store_true", help="no progress bars")
+    ev.add_argument(
         "--diversity",
         action="store_true",
         help="compare the mode with MMR and each diversity re-ordering: nDCG@10, and on queries with several "
@@ -61,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _document_eval_parsers(sub.add_parser)
+
+    _adapt_parser(sub.add_parser)
 
     cal = sub.add_parser("calibrate", help="fit the teacher profile's strengths on a train split by paired comparison")
     _dataset_arguments(cal)
@@ -84,6 +95,22 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
     return parser
+
+
+def _adapt_parser(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """``adapt``: embedder adaptation of one collection."""
+    adapt = add_parser(
+        "adapt", help="fine-tune the embedder for a collection on its pairs; switch searches to it past a gate"
+    )
+    adapt.add_argument("--collection", help="collection to adapt (default: SYNTHRAG_COLLECTION)")
+    adapt.add_argument("--pairs", type=Path, default=None, metavar="FILE", help="labelled pairs, JSONL")
+    adapt.add_argument("--qrels", type=Path, default=None, metavar="DIR", help="labelled pairs from a BEIR folder")
+    adapt.add_argument("--split", default=None, help="the --qrels split to train on")
+    adapt.add_argument("--no-synthetic", action="store_true", help="do not train on synthetic questions")
+    adapt.add_argument("--revert", action="store_true", help="make searches use the base model again")
+    adapt.add_argument("--status", action="store_true", help="print the active space and the last report")
+    adapt.add_argument("--json", action="store_true", help="print the report as JSON")
+    adapt.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _document_eval_parsers(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
@@ -187,6 +214,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from app.commands.evaluate_answers import run_eval_answers
 
             return run_eval_answers(args, settings)
+        if args.command == "adapt":
+            from app.commands.adapt import run_adapt
+
+            return run_adapt(args, settings)
         if args.command == "eval":
             from app.commands.evaluate import run_eval
 

@@ -12,7 +12,17 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 
 #: Lowest first; a package may import only from packages at or below its own layer.
-LAYERS: tuple[str, ...] = ("kernel", "llm", "knowledge", "retrieval", "ingest", "answer", "evaluation", "app")
+LAYERS: tuple[str, ...] = (
+    "kernel",
+    "llm",
+    "knowledge",
+    "retrieval",
+    "ingest",
+    "answer",
+    "evaluation",
+    "adaptation",
+    "app",
+)
 
 
 def _package_files(package: str) -> list[Path]:
