@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import answer_latency, hostile, run_all, search_latency, synth_throughput, tables
+from bench import answer_latency, fusion, hostile, run_all, search_latency, synth_throughput, tables
 
 BENCHMARKS = {
     "all": run_all.main,
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "synth": synth_throughput.main,
     "tables": tables.main,
     "hostile": hostile.main,
+    "fusion": fusion.main,
 }
 
 if __name__ == "__main__":

@@ -28,6 +28,12 @@ from retrieval.search import RerankParams
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Index (once; with --synthetic also synthesize once), query, print metrics."""
+    if getattr(args, "adapt", None):
+        from app.commands.evaluate_adapt import run_eval_adapt
+
+        return run_eval_adapt(args, settings)
+    if getattr(args, "folds", None) is not None:
+        raise InvalidRequestError("--folds needs --adapt")
     if getattr(args, "diversity", False):
         from app.commands.evaluate_diversity import run_eval_diversity
 
