@@ -1,8 +1,9 @@
-"""The gate: an adapted space is used only if it beats the base one on held-apart queries.
+"""The gate: an adapted space is used only if it beats the one searches use now on held-apart queries.
 
-Both spaces search the whole collection on the production path (the service's default mode, same k);
-each held-apart query scores nDCG@10 over documents in each, and the paired bootstrap interval of the
-mean gain must lie above 0 at the configured confidence.
+The baseline is the base space, or the active adapted space when an earlier adaptation switched to one
+(a new model must not replace a better one). Both spaces search the whole collection on the production
+path (the service's default mode, same k); each held-apart query scores nDCG@10 over documents in each,
+and the paired bootstrap interval of the mean gain must lie above 0 at the configured confidence.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ class GateReport(BaseModel):
     """The held-apart comparison of base and adapted spaces and its verdict."""
 
     mode: str
+    baseline: str = Field(description="The space compared with: the base one (dense) or the active adapted one.")
     queries: int
-    base_ndcg: float = Field(description="Mean nDCG@10 of the base space on the held-apart queries.")
+    base_ndcg: float = Field(description="Mean nDCG@10 of the baseline space on the held-apart queries.")
     adapted_ndcg: float
     delta: float
     delta_ci: tuple[float, float]
@@ -60,33 +62,39 @@ def judge(
     space: str,
     mode: SearchMode,
     confidence: float,
+    baseline: str = DENSE_VECTOR,
 ) -> GateReport:
-    """Compare ``space`` with the base space on ``held``; passed only when the interval is above 0."""
+    """Compare ``space`` with ``baseline`` on ``held``; passed only when the interval is above 0."""
     base: dict[str, float] = {}
     adapted: dict[str, float] = {}
     for index, query in enumerate(held):
         relevant = {source: 1 for source in relevant_sources(query, passages)}
-        for name, scores in ((DENSE_VECTOR, base), (space, adapted)):
+        for name, scores in ((baseline, base), (space, adapted)):
             ranked = document_ranking(searcher, collection, query.text, mode=mode, space=name)
             scores[str(index)] = ndcg_at_k(ranked, relevant, 10)
     if not held:
         return GateReport(
-            mode=mode.value, queries=0, base_ndcg=0.0, adapted_ndcg=0.0, delta=0.0, delta_ci=(0.0, 0.0),
-            confidence=confidence, wins=0, ties=0, losses=0, passed=False,
+            mode=mode.value, baseline=baseline, queries=0, base_ndcg=0.0, adapted_ndcg=0.0, delta=0.0,
+            delta_ci=(0.0, 0.0), confidence=confidence, wins=0, ties=0, losses=0, passed=False,
             reason="no held-apart queries to judge the adapted model on",
         )  # fmt: skip
     comparison = paired_comparison(base, adapted, confidence=confidence)
     low, high = comparison.delta_ci
     passed = low > 0
     if passed:
-        reason = f"adapted beats base: nDCG@10 {comparison.delta:+.4f} [{low:+.4f}, {high:+.4f}] on {len(held)} queries"
+        reason = (
+            f"adapted beats {_name(baseline)}: nDCG@10 {comparison.delta:+.4f} [{low:+.4f}, {high:+.4f}] "
+            f"on {len(held)} queries"
+        )
     else:
         reason = (
-            f"adapted does not beat base with {confidence:.0%} confidence: nDCG@10 {comparison.delta:+.4f} "
-            f"[{low:+.4f}, {high:+.4f}] on {len(held)} held-apart queries; the collection keeps the base model"
+            f"adapted does not beat {_name(baseline)} with {confidence:.0%} confidence: nDCG@10 "
+            f"{comparison.delta:+.4f} [{low:+.4f}, {high:+.4f}] on {len(held)} held-apart queries; the collection "
+            f"keeps the {_name(baseline)} model"
         )
     return GateReport(
         mode=mode.value,
+        baseline=baseline,
         queries=len(held),
         base_ndcg=comparison.base_mean,
         adapted_ndcg=comparison.other_mean,
@@ -99,3 +107,7 @@ def judge(
         passed=passed,
         reason=reason,
     )
+
+
+def _name(space: str) -> str:
+    return "base" if space == DENSE_VECTOR else f"the active adapted ({space})"

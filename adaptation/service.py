@@ -162,6 +162,8 @@ class Adapter:
         record = space_record(self._store.get_metadata(collection))
         if record.active is not None and record.active.version == version:
             return self._finish(collection, report.model_copy(update={"active": True, "reason": "already active"}))
+        # The new space must beat what searches use now: the base space, or an earlier adaptation's.
+        current = record.active.name if record.active is not None else DENSE_VECTOR
         if not (out / "modules.json").is_file():
             stage("training", len(triples))
             trained = fine_tune(self._base_model, triples, out, params, threads=self._threads, on_step=progress.on_step)
@@ -173,7 +175,14 @@ class Adapter:
         try:
             stage("gate", len(held))
             gate = judge(
-                self._searcher, collection, held, passages, space=space, mode=self._mode, confidence=params.confidence
+                self._searcher,
+                collection,
+                held,
+                passages,
+                space=space,
+                baseline=current,
+                mode=self._mode,
+                confidence=params.confidence,
             )
         except BaseException:
             self._set_record(collection, staging=None)

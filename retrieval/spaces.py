@@ -10,6 +10,7 @@ that read the record just before a switch still find it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import OrderedDict
@@ -19,6 +20,7 @@ from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kernel.errors import ConfigError
 from kernel.payload import DENSE_VECTOR
 from kernel.ports import CollectionAdmin, Embedder
 
@@ -142,7 +144,16 @@ class CollectionSpaces:
         return active.name, self._models.get(active.model_path)
 
     def for_writes(self, collection: str) -> list[tuple[str, Embedder]]:
-        """Adapted spaces new points must also fill (active and staging), read fresh."""
+        """Adapted spaces new points must also fill (active and staging), read fresh.
+
+        A staging model that cannot be loaded is skipped: its adaptation was just refused and deleted
+        (and a space still being filled gets a last pass for whatever it missed).
+        """
         record = self.record(collection, fresh=True)
-        infos = [info for info in (record.active, record.staging) if info is not None]
-        return [(info.name, self._models.get(info.model_path)) for info in infos]
+        out = []
+        if record.active is not None:
+            out.append((record.active.name, self._models.get(record.active.model_path)))
+        if record.staging is not None:
+            with contextlib.suppress(ConfigError):
+                out.append((record.staging.name, self._models.get(record.staging.model_path)))
+        return out

@@ -142,6 +142,7 @@ def _run_plan(  # noqa: PLR0917 - the pieces of one evaluation
             {q: train_set.qrels[q] for q in train_ids},
             passages,
         )
+        adapter.revert(collection)  # each fold starts from the base model, as the table compares with it
         bars = Bars(progress)
         try:
             report = adapter.adapt(collection, labelled, passages=passages, progress=bars.progress())

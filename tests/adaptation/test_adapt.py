@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from adaptation.gate import judge
 from adaptation.pairs import relevant_sources
 from app.components import build_components
 from ingest.pipeline import IngestItem
@@ -76,3 +77,22 @@ def test_relevant_sources_of_chunk_queries(adapted: Adapted) -> None:
     some = next(iter(passages.values()))
     query = corpus.queries()[0].model_copy(update={"sources": frozenset(), "chunks": frozenset([some.id])})
     assert relevant_sources(query, passages) == {some.source}
+
+
+def test_a_rerun_with_the_same_data_keeps_the_active_space(adapted: Adapted) -> None:
+    again = adapted.adapter.adapt(COLLECTION, corpus.queries())
+    assert again.active and again.reason == "already active"
+    assert again.version == adapted.report.version and again.train is None
+
+
+def test_the_gate_compares_with_the_space_in_use(adapted: Adapted) -> None:
+    # A model no better than the active adapted one is refused even though it beats the base model.
+    passages = adapted.adapter.passages(COLLECTION)
+    held = corpus.queries()[:12]
+    space = adapted.report.space
+    searcher = adapted.components.search.searcher
+    same = judge(
+        searcher, COLLECTION, held, passages, space=space, baseline=space, mode=SearchMode.HYBRID, confidence=0.95
+    )
+    assert same.baseline == space and same.delta == 0 and not same.passed
+    assert "the active adapted" in same.reason
