@@ -73,6 +73,8 @@ def run_adapt(args: argparse.Namespace, settings: Settings) -> int:
     collection = CollectionName(args.collection or settings.collection)
     components = build_components(settings)
     try:
+        if not components.search.store.exists(collection):
+            raise InvalidRequestError(f"collection '{collection}' does not exist; ingest documents first")
         if args.status:
             meta = components.search.store.get_metadata(collection)
             report = stored_report(meta)

@@ -74,6 +74,8 @@ def test_adapt_command_reports_switches_and_reverts(tmp_path: Path) -> None:
     for item in corpus.items():
         (docs / item.document.source).write_text(item.document.text, encoding="utf-8")
     data = tmp_path / "data"
+    missing = _run(["adapt", "--collection", "nowhere", "--status"], data)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
     ingested = _run(["ingest", str(docs), "--collection", "jargon", "--no-synth", "--no-progress"], data)
     assert ingested.returncode == 0, ingested.stderr[-2000:]
     bad = tmp_path / "bad.jsonl"
