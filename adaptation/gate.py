@@ -90,7 +90,7 @@ def judge(
         reason = (
             f"adapted does not beat {_name(baseline)} with {confidence:.0%} confidence: nDCG@10 "
             f"{comparison.delta:+.4f} [{low:+.4f}, {high:+.4f}] on {len(held)} held-apart queries; the collection "
-            f"keeps the {_name(baseline)} model"
+            f"keeps {_kept(baseline)}"
         )
     return GateReport(
         mode=mode.value,
@@ -110,4 +110,8 @@ def judge(
 
 
 def _name(space: str) -> str:
-    return "base" if space == DENSE_VECTOR else f"the active adapted ({space})"
+    return "base" if space == DENSE_VECTOR else f"the active adapted space ({space})"
+
+
+def _kept(space: str) -> str:
+    return "the base model" if space == DENSE_VECTOR else f"the active adapted space ({space})"
