@@ -24,7 +24,6 @@ class AdaptSettings(BaseModel):
         default=0.2, gt=0.0, lt=1.0, description="Share of the queries held apart to judge the adapted model."
     )
     min_pairs: int = Field(default=20, ge=2, description="Fewest training pairs adaptation runs with.")
-    gate_pool: int = Field(default=30, ge=5, le=1000, description="Hybrid candidates the gate re-ranks per query.")
     confidence: float = Field(
         default=0.95,
         gt=0.5,
