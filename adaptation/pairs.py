@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -53,19 +53,29 @@ def point_text(payload: Mapping[str, object]) -> str:
     return indexed_text(header if isinstance(header, str) else "", str(payload.get(P.TEXT, "")))
 
 
-def read_passages(store: DenseSpaces, collection: str) -> dict[str, Passage]:
-    """Every chunk of the collection, by point id."""
-    passages: dict[str, Passage] = {}
+Page = list[tuple[str, dict[str, Any]]]
+
+
+def scan_pages(
+    store: DenseSpaces, collection: str, *, limit: int = SCAN_PAGE, missing: str | None = None
+) -> Iterator[Page]:
+    """Every page of (id, payload) of a collection (only points without a ``missing`` vector, when given)."""
     offset: str | None = None
     while True:
-        page, offset = store.scan(collection, offset=offset, limit=SCAN_PAGE)
-        for pid, payload in page:
-            if payload.get(P.KIND) == PointKind.CHUNK.value:
-                passages[pid] = Passage(
-                    pid, str(payload.get(P.DOCUMENT_ID, "")), str(payload.get(P.SOURCE, "")), point_text(payload)
-                )
+        page, offset = store.scan(collection, offset=offset, limit=limit, missing=missing)
+        yield page
         if offset is None:
-            return passages
+            return
+
+
+def read_passages(store: DenseSpaces, collection: str) -> dict[str, Passage]:
+    """Every chunk of the collection, by point id."""
+    return {
+        pid: Passage(pid, str(payload.get(P.DOCUMENT_ID, "")), str(payload.get(P.SOURCE, "")), point_text(payload))
+        for page in scan_pages(store, collection)
+        for pid, payload in page
+        if payload.get(P.KIND) == PointKind.CHUNK.value
+    }
 
 
 def from_qrels(
@@ -116,20 +126,17 @@ def from_jsonl(path: Path, passages: Mapping[str, Passage]) -> list[TrainingQuer
 def from_synthetic(store: DenseSpaces, collection: str, passages: Mapping[str, Passage]) -> list[TrainingQuery]:
     """The companion's kept questions and query-style items, each about the chunk it was made from."""
     out: list[TrainingQuery] = []
-    offset: str | None = None
-    companion = synthetic_collection(collection)
-    while True:
-        try:
-            page, offset = store.scan(companion, offset=offset, limit=SCAN_PAGE)
-        except NotFoundError:
-            return out  # nothing synthesized
-        for _pid, payload in page:
-            chunk, text = payload.get(P.CHUNK_ID), payload.get(P.TEXT)
-            usable = isinstance(chunk, str) and chunk in passages and isinstance(text, str) and text.strip()
-            if usable and payload.get(P.KIND) in QUERY_KINDS:
-                out.append(TrainingQuery(text=str(text).strip(), chunks=frozenset([str(chunk)]), origin="synthetic"))
-        if offset is None:
-            return out
+    try:
+        for page in scan_pages(store, synthetic_collection(collection)):
+            for _pid, payload in page:
+                chunk, text = payload.get(P.CHUNK_ID), payload.get(P.TEXT)
+                usable = isinstance(chunk, str) and chunk in passages and isinstance(text, str) and text.strip()
+                if usable and payload.get(P.KIND) in QUERY_KINDS:
+                    query = TrainingQuery(text=str(text).strip(), chunks=frozenset([str(chunk)]), origin="synthetic")
+                    out.append(query)
+    except NotFoundError:
+        return out  # nothing synthesized
+    return out
 
 
 def deduplicated(queries: Sequence[TrainingQuery]) -> list[TrainingQuery]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from adaptation.pairs import SCAN_PAGE, point_text
+from adaptation.pairs import SCAN_PAGE, point_text, scan_pages
 from kernel.ports import DenseSpaces, Embedder
 
 #: Called as (points written so far) after each page.
@@ -29,14 +29,11 @@ def fill_space(
     """
     started = time.perf_counter()
     written = 0
-    offset: str | None = None
-    while True:
-        page, offset = store.scan(collection, offset=offset, limit=SCAN_PAGE, missing=space if missing_only else None)
+    for page in scan_pages(store, collection, limit=SCAN_PAGE, missing=space if missing_only else None):
         if page:
             vectors = embedder.embed([point_text(payload) for _pid, payload in page])
             store.set_dense(collection, space, {pid: v for (pid, _), v in zip(page, vectors, strict=True)})
             written += len(page)
             if on_progress is not None:
                 on_progress(written)
-        if offset is None:
-            return written, round(time.perf_counter() - started, 2)
+    return written, round(time.perf_counter() - started, 2)

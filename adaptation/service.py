@@ -12,6 +12,7 @@ import logging
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,9 @@ class AdaptReport(BaseModel):
     finished_at: float = Field(default_factory=time.time)
 
 
-class Progress(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Progress:
     """Callbacks for a CLI: stage names with counts (the training steps, the re-embedded points)."""
-
-    model_config = {"arbitrary_types_allowed": True}
 
     on_stage: Callable[[str, int], None] | None = None
     on_step: StepFn | None = None
