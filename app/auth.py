@@ -62,7 +62,7 @@ def authorize_scrape(authorization: str, client_host: str, settings: Settings) -
         raise UnauthorizedError("/metrics needs 'Authorization: Bearer <SYNTHRAG_METRICS_KEY>'")
 
 
-def tenant_of(request: Request, settings: SettingsDep) -> str:
+async def tenant_of(request: Request, settings: SettingsDep) -> str:
     """The caller's tenant; raises UnauthorizedError (401) when keys are configured and none matches."""
     return authenticate(request.headers.get("authorization", ""), settings.api_keys)
 
@@ -99,7 +99,7 @@ class TenantScope:
         return sorted({n for n in own if n} | {self.default})
 
 
-def tenant_scope(tenant: TenantDep, store: StoreDep, embedder: EmbedderDep, settings: SettingsDep) -> TenantScope:
+async def tenant_scope(tenant: TenantDep, store: StoreDep, embedder: EmbedderDep, settings: SettingsDep) -> TenantScope:
     """The caller's tenant scope (authenticates the request)."""
     return TenantScope(tenant=tenant, store=store, default=settings.collection, dim=embedder.dim)
 

@@ -1,4 +1,7 @@
-"""One FastAPI dependency per thing a route needs, read from the :class:`Components` the lifespan built."""
+"""One FastAPI dependency per thing a route needs, read from the :class:`Components` the lifespan built.
+
+They are ``async def`` because they only read attributes: FastAPI runs a plain ``def`` dependency in
+the thread pool, and a thread hop per dependency per request is most of a fast search's HTTP cost."""
 
 from __future__ import annotations
 
@@ -21,42 +24,42 @@ def get_components(request: Request) -> Components:
     return cast(Components, request.app.state.components)
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     """The settings the app was created with."""
     return get_components(request).settings
 
 
-def get_searcher(request: Request) -> Searcher:
+async def get_searcher(request: Request) -> Searcher:
     """The searcher over the process's store and models."""
     return get_components(request).search.searcher
 
 
-def get_embedder(request: Request) -> Embedder:
+async def get_embedder(request: Request) -> Embedder:
     """The dense embedder."""
     return get_components(request).search.embedder
 
 
-def get_store(request: Request) -> VectorStore:
+async def get_store(request: Request) -> VectorStore:
     """The vector store (collection listing and existence checks)."""
     return get_components(request).search.store
 
 
-def get_documents(request: Request) -> DocumentService:
+async def get_documents(request: Request) -> DocumentService:
     """Uploads, re-ingest, delete and synthesis reports, scoped to a tenant by each call."""
     return get_components(request).ingest.documents
 
 
-def get_catalog(request: Request) -> Catalog:
+async def get_catalog(request: Request) -> Catalog:
     """The document catalog."""
     return get_components(request).ingest.catalog
 
 
-def get_jobs(request: Request) -> JobQueue:
+async def get_jobs(request: Request) -> JobQueue:
     """The ingest job queue."""
     return get_components(request).ingest.jobs
 
 
-def get_answers(request: Request) -> AnswerService:
+async def get_answers(request: Request) -> AnswerService:
     """The answer service; a ConfigError (503) when the process runs without a chat model."""
     return get_components(request).answer_service()
 

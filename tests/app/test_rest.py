@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,28 @@ def test_openapi_documents_the_routes(client: TestClient) -> None:
     assert "/v1/search" in spec["paths"]
     assert "/healthz" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_concurrent_searches_get_the_serial_results(client: TestClient, components: Components) -> None:
+    """Micro-batched query embedding (the default) through real HTTP handling: 24 searches at once return
+    what each returns alone (ids and order; scores up to float rounding of a padded batch)."""
+    queries = [topic for topic, _ in TOPICS] * 4 + ["bees", "a quarterly report on revenue", "x", "hive honey"] * 2
+    serial = [client.post("/v1/search", json={"query": q, "k": 5}).json()["hits"] for q in queries]
+    before = components.search.embedder.batching  # type: ignore[attr-defined]
+    barrier = threading.Barrier(len(queries))
+
+    def search(query: str) -> list[dict[str, object]]:
+        barrier.wait(30)
+        response = client.post("/v1/search", json={"query": query, "k": 5})
+        assert response.status_code == 200
+        hits: list[dict[str, object]] = response.json()["hits"]
+        return hits
+
+    with ThreadPoolExecutor(len(queries)) as pool:
+        concurrent = list(pool.map(search, queries))
+    after = components.search.embedder.batching  # type: ignore[attr-defined]
+    assert after.calls - before.calls == len(queries)
+    for alone, together in zip(serial, concurrent, strict=True):
+        assert [h["id"] for h in together] == [h["id"] for h in alone]
+        for a, b in zip(alone, together, strict=True):
+            assert abs(float(a["score"]) - float(b["score"])) < 1e-4  # type: ignore[arg-type]
