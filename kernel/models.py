@@ -173,6 +173,18 @@ class StoreQuery(_Model):
     )
 
 
+class VectorLayout(_Model):
+    """How a store keeps a new collection's dense vectors (existing collections keep theirs)."""
+
+    quantization: Literal["none", "int8"] = Field(
+        default="none", description="int8: a scalar-quantized copy (4x smaller) is searched, originals rescore."
+    )
+    on_disk: bool = Field(default=False, description="Original vectors memory-mapped from disk, not held in RAM.")
+    oversampling: float = Field(
+        default=2.0, ge=1.0, le=16.0, description="Quantized candidates per wanted hit, rescored with the originals."
+    )
+
+
 class ScoredPoint(_Model):
     """A point returned by the store."""
 

@@ -155,11 +155,33 @@ class Settings(BaseSettings):
         default=CollectionName("default"), description="Collection used when none is named."
     )
 
+    vector_quantization: Literal["none", "int8"] = Field(
+        default="none",
+        description="New collections: int8 keeps a scalar-quantized copy of the dense vectors for search and "
+        "rescores the candidates with the originals (for millions of chunks).",
+    )
+    vectors_on_disk: bool = Field(
+        default=False, description="New collections: original dense vectors memory-mapped from disk, not in RAM."
+    )
+    quantization_oversampling: float = Field(
+        default=2.0, ge=1.0, le=16.0, description="Quantized candidates per wanted hit, rescored with the originals."
+    )
+
     embed_model: str = Field(
         default="", description="Path to a sentence-transformers model folder; empty = bundled MiniLM."
     )
     embed_threads: int = Field(default=2, ge=1, le=256, description="Torch threads for embedding.")
     embed_batch_size: int = Field(default=64, ge=1, le=4096, description="Texts per embedding batch.")
+    embed_microbatch: bool = Field(
+        default=True,
+        description="Encode the queries of concurrent requests together, up to embed_batch_size texts a pass.",
+    )
+    embed_microbatch_wait_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="Extra wait for more queries when a pass already has company (0: the previous pass is the window).",
+    )
     llm: ChatModelSettings = Field(
         default_factory=ChatModelSettings, description="Model that writes answers (SYNTHRAG_LLM__*)."
     )

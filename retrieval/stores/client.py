@@ -10,7 +10,16 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError, SynthragError
-from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
+from kernel.models import (
+    PointKind,
+    ScoredPoint,
+    SearchFilters,
+    SearchMode,
+    SparseVec,
+    StoredPoint,
+    StoreQuery,
+    VectorLayout,
+)
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from retrieval.stores.common import match_any_conditions, native, need, scored_points
 
@@ -35,20 +44,33 @@ def _sparse(vector: SparseVec) -> models.SparseVector:
     return models.SparseVector(indices=vector.indices, values=vector.values)
 
 
-def _request(query: StoreQuery) -> dict[str, Any]:
-    """Keyword arguments of ``query_points`` for one StoreQuery."""
+def _search_params(layout: VectorLayout) -> models.SearchParams | None:
+    if layout.quantization == "none":
+        return None
+    return models.SearchParams(
+        quantization=models.QuantizationSearchParams(rescore=True, oversampling=layout.oversampling)
+    )
+
+
+def _request(query: StoreQuery, params: models.SearchParams | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``query_points`` for one StoreQuery; ``params`` go with the dense search."""
     native(query)
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "query_filter": flt, "with_payload": True}
     if query.with_vectors:
         common["with_vectors"] = [query.dense_space]
     if query.mode is SearchMode.DENSE:
-        return {"query": need(query.dense, "dense", query), "using": query.dense_space, **common}
+        return {
+            "query": need(query.dense, "dense", query),
+            "using": query.dense_space,
+            "search_params": params,
+            **common,
+        }
     if query.mode is SearchMode.BM25:
         return {"query": _sparse(need(query.sparse, "sparse", query)), "using": SPARSE_VECTOR, **common}
     dense, sparse = need(query.dense, "dense", query), _sparse(need(query.sparse, "sparse", query))
     arms = [
-        models.Prefetch(query=dense, using=query.dense_space, limit=query.prefetch_limit, filter=flt),
+        models.Prefetch(query=dense, using=query.dense_space, limit=query.prefetch_limit, filter=flt, params=params),
         models.Prefetch(query=sparse, using=SPARSE_VECTOR, limit=query.prefetch_limit, filter=flt),
     ]
     rrf = models.RrfQuery(rrf=models.Rrf(k=query.rrf_k))
@@ -59,6 +81,14 @@ def _request(query: StoreQuery) -> dict[str, Any]:
     mmr = models.Mmr(diversity=query.mmr_diversity, candidates_limit=query.mmr_candidates)
     nearest = models.NearestQuery(nearest=dense, mmr=mmr)
     return {"query": nearest, "using": query.dense_space, "prefetch": [fused], **common}
+
+
+def _quantization(layout: VectorLayout) -> models.ScalarQuantization | None:
+    if layout.quantization == "none":
+        return None
+    return models.ScalarQuantization(
+        scalar=models.ScalarQuantizationConfig(type=models.ScalarType.INT8, quantile=0.99, always_ram=True)
+    )
 
 
 class ClientStore:
@@ -72,12 +102,20 @@ class ClientStore:
     """
 
     def __init__(
-        self, client: QdrantClient, *, shards: int = 1, replication: int = 1, write_consistency: int = 1
+        self,
+        client: QdrantClient,
+        *,
+        shards: int = 1,
+        replication: int = 1,
+        write_consistency: int = 1,
+        layout: VectorLayout | None = None,
     ) -> None:
         """Args: client: connected client (:meth:`close` closes it); shards, replication and
-        write_consistency: layout of collections this store creates on a cluster (local mode ignores it).
+        write_consistency: layout of collections this store creates on a cluster (local mode ignores it);
+        layout: how new collections keep their dense vectors (default: float32 in RAM).
         """
         self._client = client
+        self._layout = layout or VectorLayout()
         self._shards, self._replication, self._write_consistency = shards, replication, write_consistency
         # The server orders concurrent writes itself; the lock keeps count-then-delete atomic.
         self._lock = threading.RLock()
@@ -85,6 +123,8 @@ class ClientStore:
         # upsert, so there reads take the lock too; a server takes concurrent reads.
         options = client.init_options
         self._local = options.get("location") == ":memory:" or options.get("path") is not None
+        # Local mode searches exactly and refuses search parameters; a server rescores quantized hits.
+        self._params = None if self._local else _search_params(self._layout)
 
     def _reading(self) -> AbstractContextManager[object]:
         return self._lock if self._local else nullcontext()
@@ -109,7 +149,12 @@ class ClientStore:
                 if not self._client.collection_exists(name):
                     self._client.create_collection(
                         name,
-                        vectors_config={DENSE_VECTOR: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                        vectors_config={
+                            DENSE_VECTOR: models.VectorParams(
+                                size=dim, distance=models.Distance.COSINE, on_disk=self._layout.on_disk or None
+                            )
+                        },
+                        quantization_config=_quantization(self._layout),
                         sparse_vectors_config={SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
                         shard_number=self._shards,
                         replication_factor=self._replication,
@@ -173,7 +218,7 @@ class ClientStore:
 
     def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
         """Run a search; results best first (for hybrid-mmr: in MMR order, scored by similarity)."""
-        request = _request(query)
+        request = _request(query, self._params)
         try:
             with self._reading():
                 found = self._client.query_points(collection, **request).points

@@ -13,7 +13,16 @@ from typing import Any
 import qdrant_edge as qe
 
 from kernel.errors import InvalidRequestError, NotFoundError, StoreError
-from kernel.models import PointKind, ScoredPoint, SearchFilters, SearchMode, SparseVec, StoredPoint, StoreQuery
+from kernel.models import (
+    PointKind,
+    ScoredPoint,
+    SearchFilters,
+    SearchMode,
+    SparseVec,
+    StoredPoint,
+    StoreQuery,
+    VectorLayout,
+)
 from kernel.payload import DENSE_VECTOR, DOCUMENT_ID, KEYWORD_FIELDS, KIND, SPARSE_VECTOR
 from kernel.tenancy import physical_name
 from retrieval.stores.common import match_any_conditions, native, need, scored_points
@@ -23,11 +32,26 @@ _META_FILE = "synthrag_meta.json"
 _SCROLL_PAGE = 1000
 
 
-def _layout(dim: int) -> qe.EdgeConfig:
-    return qe.EdgeConfig(
-        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
-        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+def _layout(dim: int, layout: VectorLayout) -> qe.EdgeConfig:
+    # Cold: the originals stay in the memory-mapped file, read only for the candidates being rescored.
+    memory = qe.Memory.Cold if layout.on_disk else None
+    quantization = (
+        qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, memory=qe.Memory.Pinned)
+        if layout.quantization == "int8"
+        else None
     )
+    return qe.EdgeConfig(
+        vectors={DENSE_VECTOR: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, memory=memory)},
+        sparse_vectors={SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        quantization_config=quantization,
+    )
+
+
+def search_params(layout: VectorLayout) -> qe.SearchParams | None:
+    """Dense search parameters: rescore quantized candidates with the originals (None without quantization)."""
+    if layout.quantization == "none":
+        return None
+    return qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=True, oversampling=layout.oversampling))
 
 
 def _stored_dim(shard_dir: Path) -> int | None:
@@ -65,8 +89,9 @@ def _sparse(vector: SparseVec) -> qe.SparseVector:
     return qe.SparseVector(indices=vector.indices, values=vector.values)
 
 
-def query_request(query: StoreQuery) -> qe.QueryRequest:
-    """The qdrant-edge request :meth:`EdgeStore.query` sends for ``query`` (public for raw-engine benchmarks)."""
+def query_request(query: StoreQuery, params: qe.SearchParams | None = None) -> qe.QueryRequest:
+    """The qdrant-edge request :meth:`EdgeStore.query` sends for ``query`` (public for raw-engine benchmarks);
+    ``params`` go with the dense search (see :func:`search_params`)."""
     native(query)
     flt = _filter(query.filters)
     common: dict[str, Any] = {"limit": query.limit, "filter": flt, "with_payload": True}
@@ -80,8 +105,11 @@ def query_request(query: StoreQuery) -> qe.QueryRequest:
     if query.mode is not SearchMode.DENSE:
         sparse = qe.Query.Nearest(_sparse(need(query.sparse, "sparse", query)), using=SPARSE_VECTOR)
     if dense is None or sparse is None:  # dense or bm25: a single nearest search
-        return qe.QueryRequest(query=dense or sparse, **common)
-    arms = [qe.Prefetch(query.prefetch_limit, arm, filter=flt) for arm in (dense, sparse)]
+        return qe.QueryRequest(query=dense or sparse, params=params if dense is not None else None, **common)
+    arms = [
+        qe.Prefetch(query.prefetch_limit, dense, filter=flt, params=params),
+        qe.Prefetch(query.prefetch_limit, sparse, filter=flt),
+    ]
     # The stub leaves the nested class Fusion.Rrf out of the query types; the engine accepts it.
     rrf: Any = qe.Fusion.Rrf(k=query.rrf_k)
     if query.mode is SearchMode.HYBRID:
@@ -100,9 +128,14 @@ class EdgeStore:
     worker process per data directory. Opened shards stay open until :meth:`close`.
     """
 
-    def __init__(self, root: Path) -> None:
-        """Args: root: directory holding one shard directory per collection."""
+    def __init__(self, root: Path, *, layout: VectorLayout | None = None) -> None:
+        """Args:
+        root: directory holding one shard directory per collection.
+        layout: how new collections keep their dense vectors (default: float32 in RAM).
+        """
         self._root = root
+        self._layout = layout or VectorLayout()
+        self._params = search_params(self._layout)
         self._shards: dict[str, qe.EdgeShard] = {}
         # One writer at a time (writes, opening and closing shards); searches run concurrently,
         # which the engine supports.
@@ -152,7 +185,7 @@ class EdgeStore:
             shard = self._open(name)
             try:
                 if shard is None:
-                    shard = qe.EdgeShard.create(str(self._dir(name)), _layout(dim))
+                    shard = qe.EdgeShard.create(str(self._dir(name)), _layout(dim, self._layout))
                     self._shards[name] = shard
                 existing = shard.info().payload_schema
                 for field in KEYWORD_FIELDS:
@@ -214,7 +247,7 @@ class EdgeStore:
     def query(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
         """Run a search; results best first (for hybrid-mmr: in MMR order, scored by similarity)."""
         shard = self._require(collection)
-        request = query_request(query)
+        request = query_request(query, self._params)
         try:
             found = shard.query(request)
         except Exception as e:
