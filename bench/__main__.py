@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from bench import answer_latency, fusion, hostile, run_all, search_latency, synth_throughput, tables
+from bench import (
+    answer_latency,
+    fusion,
+    hostile,
+    ingest_bench,
+    million,
+    run_all,
+    search_latency,
+    synth_throughput,
+    tables,
+    throughput,
+)
 
 BENCHMARKS = {
     "all": run_all.main,
@@ -14,6 +25,9 @@ BENCHMARKS = {
     "tables": tables.main,
     "hostile": hostile.main,
     "fusion": fusion.main,
+    "throughput": throughput.main,
+    "million": million.main,
+    "ingest": ingest_bench.main,
 }
 
 if __name__ == "__main__":

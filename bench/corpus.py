@@ -261,7 +261,11 @@ class CachedEmbedder:
         rows = [self._rows.get(t) for t in texts]
         if any(r is None for r in rows):
             return list(self._inner.embed(texts))
-        return [self._vectors[r].tolist() for r in rows if r is not None]
+        return [self.vector_of(r) for r in rows if r is not None]
+
+    def vector_of(self, row: int) -> list[float]:
+        """The vector of known text number ``row``."""
+        return [float(x) for x in self._vectors[row]]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return list(self._inner.count_tokens(texts))

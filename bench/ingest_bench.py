@@ -1,4 +1,8 @@
-"""Ingest throughput: Ingestor (chunk, embed, BM25, store; no synthesis) vs raw sentence-transformers encode."""
+"""Ingest throughput: Ingestor (chunk, embed, BM25, store; no synthesis) vs raw sentence-transformers encode.
+
+``python -m bench ingest [--texts N] [--reps R]`` runs this comparison alone (on a scratch data dir),
+with enough repetitions for the interval of the paired ratio to mean something.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any
 
 from app.components import Components
 from bench.corpus import items
-from bench.stats import percentile
+from bench.stats import bootstrap_interval, percentile
 from ingest.pipeline import EMBED_STEP
 from retrieval.embedding import SentenceTransformerEmbedder
 
@@ -52,6 +56,7 @@ def ingest_vs_encode(components: Components, texts: Sequence[str], reps: int) ->
             ingest_rates.append(chunks / seconds)
             components.search.store.drop_collection(collection)
     ratios = [i / r for i, r in zip(ingest_rates, raw_rates, strict=True)]
+    low, high = bootstrap_interval(ratios)
     return {
         "texts": len(texts),
         "batch_size": batch,
@@ -59,9 +64,42 @@ def ingest_vs_encode(components: Components, texts: Sequence[str], reps: int) ->
         "ingest_chunks_per_s": round(percentile(ingest_rates, 50), 1),
         "raw_encode_per_s": round(percentile(raw_rates, 50), 1),
         "ratio_paired_median": round(percentile(ratios, 50), 3),
+        "ratio_paired_mean": round(sum(ratios) / len(ratios), 3),
+        "ratio_mean_ci95": [round(low, 3), round(high, 3)],
+        "ratios": [round(r, 3) for r in ratios],
         "embed_step": EMBED_STEP,
         "raw_encode_in_steps_per_s": round(percentile(step_rates, 50), 1),
         "steps_ratio_paired_median": round(
             percentile([s / r for s, r in zip(step_rates, raw_rates, strict=True)], 50), 3
         ),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: the comparison alone, printed as JSON (and written to ``--out`` when given)."""
+    import argparse
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from app.components import build_components
+    from bench.corpus import corpus_parts
+    from kernel.settings import configure_offline, get_settings
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--texts", type=int, default=512, help="chunks per repetition (one per document)")
+    parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures to this JSON file")
+    args = parser.parse_args(argv)
+    configure_offline()
+    with tempfile.TemporaryDirectory() as scratch:
+        components = build_components(get_settings(data_dir=Path(scratch), context_headers=False))
+        try:
+            figures = ingest_vs_encode(components, corpus_parts(args.texts)[0], args.reps)
+        finally:
+            components.close()
+    text = json.dumps(figures, indent=2)
+    if args.out is not None:
+        args.out.write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0

@@ -52,7 +52,8 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
     embed_worst = max(largest["http_vs_raw"][m]["ratio_paired_median"] for m in MODES if m != "bm25")
     bm25 = largest["http_vs_raw"]["bm25"]
     extra = max(largest["http_vs_raw"][m]["extra_ms_paired_median"] for m in MODES)
-    ingest = first["ingest"]["ratio_paired_median"]
+    ingest = first["ingest"]["ratio_paired_mean"]
+    low, high = first["ingest"]["ratio_mean_ci95"]
     steps = first["ingest"]["steps_ratio_paired_median"]
     gen = results["generation"]["overhead"]["tokens_per_s_pct_paired"]
     errors = svc["search_load"]["errors"] + svc["chat_load"]["errors"] + svc["chat_load"]["timeouts"]
@@ -70,9 +71,9 @@ def goals(results: dict[str, Any]) -> list[tuple[str, str, bool]]:
             worst_ratio <= 1.2,
         ),
         (
-            "ingest >= 0.9x raw encode throughput",
-            f"{ingest}x (raw encode in Ingestor-sized calls: {steps}x)",
-            ingest >= 0.9,
+            "ingest >= 0.9x raw encode throughput (95% interval of the paired ratio above 0.9)",
+            f"{ingest}x [{low}, {high}] (raw encode in Ingestor-sized calls: {steps}x)",
+            low >= 0.9,
         ),
         ("generation tokens/s overhead <= 5% vs raw llama-cpp-python", f"{gen:+}%", gen <= 5),
         ("idle RSS <= 1.2 GB", f"{svc['rss_idle_mb']} MiB", svc["rss_idle_mb"] <= 1.2 * 1024),
@@ -129,6 +130,8 @@ def to_markdown(results: dict[str, Any]) -> str:
         f"| raw sentence-transformers encode | {ing['raw_encode_per_s']} |",
         f"| raw encode, {ing['embed_step']} texts per call (as Ingestor) | {ing['raw_encode_in_steps_per_s']} |",
         f"| Ingestor / raw (paired median) | {ing['ratio_paired_median']} |",
+        f"| Ingestor / raw (paired mean, 95% bootstrap interval) | {ing['ratio_paired_mean']} "
+        f"[{ing['ratio_mean_ci95'][0]}, {ing['ratio_mean_ci95'][1]}] |",
         f"| raw in {ing['embed_step']}-text calls / raw in one call (paired) | {ing['steps_ratio_paired_median']} |",
         "",
         "## Load (service in its own process, `synthrag serve`)",

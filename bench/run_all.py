@@ -16,7 +16,7 @@ from bench import answer_latency, corpus, ingest_bench, latency, load, memory, r
 from bench.stats import machine
 from ingest.bm25_stats import Bm25Stats
 from ingest.pipeline import Ingestor
-from kernel.settings import Settings, configure_offline, get_settings
+from kernel.settings import configure_offline, get_settings
 from retrieval.embedding import create_embedder
 
 COLLECTION = "bench"
@@ -29,7 +29,7 @@ FULL: dict[str, Any] = {
     "before_after_queries": 40,
     "recall_queries": 100,
     "ingest_texts": 512,
-    "ingest_reps": 3,
+    "ingest_reps": 12,
     "search_clients": 50,
     "search_seconds": 20.0,
     "chat_clients": 20,
@@ -67,17 +67,15 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[Settings, Components, dict[str, Any]]:
-    """A fresh index of ``n`` synthetic chunks loaded through Ingestor (embeddings from the cache),
-    with store latency measured before and after ``optimize()``."""
+def load_tier(work: Path, n: int, embedder: Any) -> tuple[Components, list[str], float]:
+    """A fresh index of ``n`` synthetic chunks in ``work/data-<n>`` loaded through Ingestor (embeddings
+    from the cache): the components on it, the chunk texts, and the load time in seconds."""
     data_dir = work / f"data-{n}"
     shutil.rmtree(data_dir, ignore_errors=True)
     # The generated chunks have made-up titles ("bench 12"): a context header would only add noise, and
     # the cached embeddings (and the ingest-vs-encode ratio) are of the chunk texts themselves.
     settings = get_settings(data_dir=data_dir, collection=COLLECTION, context_headers=False)
-    texts, vectors, encode_s = corpus.corpus_embeddings(
-        corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log
-    )
+    texts, vectors, _ = corpus.corpus_embeddings(corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log)
     components = build_components(settings, embedder=embedder)
     bulk = Ingestor(
         store=components.search.store,
@@ -92,7 +90,14 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
     )
     started = time.perf_counter()
     bulk.ingest(corpus.items(texts), collection=COLLECTION)
-    load_s = time.perf_counter() - started
+    return components, texts, time.perf_counter() - started
+
+
+def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[Components, dict[str, Any]]:
+    """:func:`load_tier`, with store latency measured before and after ``optimize()``."""
+    started = time.perf_counter()
+    components, texts, load_s = load_tier(work, n, embedder)
+    encode_s = time.perf_counter() - started - load_s
     points = components.search.store.count(COLLECTION)
     log(f"tier {n}: {points} points loaded in {load_s:.0f} s; measuring before optimize()")
     queries = corpus.query_texts(cfg["before_after_queries"], seed=corpus.SEED + 7)
@@ -111,7 +116,7 @@ def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[
         "store_ms_before_optimize": before,
         "store_ms_after_optimize": after,
     }
-    return settings, components, info
+    return components, info
 
 
 def _words(texts: list[str]) -> dict[str, float]:
@@ -126,7 +131,7 @@ def _words(texts: list[str]) -> dict[str, float]:
 
 def run_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any], *, first: bool, last: bool) -> dict[str, Any]:
     """Everything measured in-process on one index size."""
-    _, components, row = build_tier(work, n, embedder, cfg)
+    components, row = build_tier(work, n, embedder, cfg)
     queries = corpus.query_texts(cfg["latency_queries"])
     try:
         row["searcher"] = latency.searcher_latency(components, COLLECTION, queries)
