@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -63,6 +64,10 @@ class ErrorJSON(JSONResponse):
         return json.dumps(content, ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
+def _finite_or_text(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
+
+
 def status_for(exc: SynthragError) -> int:
     """HTTP status of an error: the first matching class in the table wins."""
     for cls, status in _STATUS:
@@ -108,8 +113,12 @@ def install_error_handlers(app: FastAPI) -> None:
         first = errors[0]["loc"] if errors else ()
         param = ".".join(str(p) for p in first if p != "body") or None
         body = error_body("; ".join(parts), kind="invalid_request_error", param=param, code="validation_error")
-        # A body that is not UTF-8 is quoted back as bytes: shown with replacement characters, not a 500.
-        body["detail"] = jsonable_encoder(errors, custom_encoder={bytes: lambda b: b.decode("utf-8", "replace")})
+        # A body that is not UTF-8 is quoted back as bytes: shown with replacement characters, not a 500;
+        # a number JSON cannot write (1e999 parses as inf) is quoted back as text.
+        body["detail"] = jsonable_encoder(
+            errors,
+            custom_encoder={bytes: lambda b: b.decode("utf-8", "replace"), float: _finite_or_text},
+        )
         return ErrorJSON(status_code=422, content=body)
 
     async def too_large(request: Request, exc: Exception) -> JSONResponse:

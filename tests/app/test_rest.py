@@ -133,3 +133,11 @@ def test_concurrent_searches_get_the_serial_results(client: TestClient, componen
         assert [h["id"] for h in together] == [h["id"] for h in alone]
         for a, b in zip(alone, together, strict=True):
             assert abs(float(a["score"]) - float(b["score"])) < 1e-4  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("raw", [b"[1e999]", b'{"query": "bees", "k": 1e999}', b'{"query": NaN}', b"-Infinity"])
+def test_numbers_json_cannot_write_get_a_422_not_a_500(client: TestClient, raw: bytes) -> None:
+    # Python's JSON reader turns 1e999 into inf and accepts NaN; the 422 quotes them back as text.
+    response = client.post("/v1/search", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["code"] == "validation_error"
