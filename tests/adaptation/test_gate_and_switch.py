@@ -20,7 +20,10 @@ from tests.adaptation.conftest import COLLECTION, Adapted, adapt_settings, inges
 
 
 def test_gate_refuses_a_model_trained_on_shuffled_pairs(tmp_path: Path, embedder: SentenceTransformerEmbedder) -> None:
-    settings = adapt_settings(tmp_path / "data", epochs=2)  # enough to learn the wrong pairs' noise
+    # Two epochs are enough to learn the wrong pairs' noise. The held-apart labels are noise too, so any
+    # model beats the base on them only by chance: 1 time in 40 at the 95% gate (it happened once, after
+    # a library upgrade changed the training numerics), 1 in 200 at 99%, which this test asks for.
+    settings = adapt_settings(tmp_path / "data", epochs=2, confidence=0.99)
     components = build_components(settings, embedder=embedder)
     try:
         ingest_corpus(components)
