@@ -37,7 +37,7 @@ def ingest_vs_encode(components: Components, texts: Sequence[str], reps: int) ->
                 model.encode(texts, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True)
                 raw_rates.append(len(texts) / (time.perf_counter() - started))
                 continue
-            if name == "step":  # the raw model called the way Ingestor calls it: EMBED_STEP texts per call
+            if name == "step":  # EMBED_STEP texts per call in corpus order (each call pads to its longest)
                 for start in range(0, len(texts), EMBED_STEP):
                     model.encode(
                         texts[start : start + EMBED_STEP],

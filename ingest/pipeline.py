@@ -331,10 +331,7 @@ class Ingestor:
         texts = [indexed_text(plan.headers[i], plan.chunks[i].text) for plan, i in work]
         stage = on_stage or (lambda _stage, _done, _total: None)
         try:
-            dense: list[list[float]] = []
-            for start in range(0, len(texts), EMBED_STEP):
-                stage("embedding", start, len(texts))
-                dense.extend(self._embedder.embed(texts[start : start + EMBED_STEP]))
+            dense = self._embed_in_steps(texts, stage)
             adapted = self._adapted_vectors(collection, texts)
             stage("storing", len(texts), len(texts))
             avg_len = self._bm25.add(collection, self._sparse.lengths(texts))
@@ -365,6 +362,19 @@ class Ingestor:
             log.error("ingest batch failed: %s", exc.message)
             return [_outcome(plan, "failed", error=exc.message) for plan in plans]
         return [_outcome(plan, "indexed") for plan in plans]
+
+    def _embed_in_steps(self, texts: list[str], stage: StageFn) -> list[list[float]]:
+        """Vectors of ``texts`` in calls of EMBED_STEP (progress between them), shortest texts first: a
+        call pads its texts to its longest, so calls of like lengths waste no compute on padding (raw
+        ``encode`` sorts a whole call the same way; unsorted 64-text calls kept 0.88x of its speed)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), EMBED_STEP):
+            stage("embedding", start, len(texts))
+            step = order[start : start + EMBED_STEP]
+            for i, vector in zip(step, self._embedder.embed([texts[i] for i in step]), strict=True):
+                vectors[i] = vector
+        return vectors
 
     def _adapted_vectors(self, collection: str, texts: list[str]) -> dict[str, list[list[float]]]:
         """The texts' vectors in each adapted space of the collection (active and staging), by space."""

@@ -162,3 +162,18 @@ def test_concurrent_ingests_into_a_new_collection_count_every_chunk(components: 
     lengths = _chunk_lengths(components, "fresh")
     assert len(lengths) == len(topics)
     assert _bm25_counts(components, "fresh") == (sum(lengths), len(lengths))
+
+
+def test_each_chunk_keeps_its_own_vector_when_embedded_shortest_first(components: Components) -> None:
+    # 90 one-chunk documents of very different lengths, in no length order: the Ingestor embeds them
+    # sorted by length in 64-text calls and must put every vector back on its own chunk.
+    words = ["glacier", "orchard", "lighthouse", "printing", "volcano", "harbour", "falcon", "quarry", "meadow"]
+    texts = [
+        f"Note {i} about the {words[i % 9]} " + " ".join(words[(i + j) % 9] for j in range((i * 37) % 60))
+        for i in range(90)
+    ]
+    components.ingest.ingestor.ingest((_doc(t, f"n{i}.txt") for i, t in enumerate(texts)), collection=COLLECTION)
+    searcher = components.search.searcher
+    for i in (0, 1, 17, 45, 63, 64, 88):
+        hit = searcher.search(texts[i], collection=COLLECTION, k=1, mode=SearchMode.DENSE).hits[0]
+        assert hit.source == f"n{i}.txt" and hit.score > 0.999
