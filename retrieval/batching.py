@@ -1,4 +1,4 @@
-"""Micro-batching of concurrent calls: one model pass (or one store batch query) for many requests.
+"""Micro-batching of concurrent calls: one model forward pass for the queries of many requests.
 
 Leader/follower, the way dedicated embedding servers batch: a call that finds the worker idle runs at
 once (a lone request waits for nothing); calls that arrive while it runs queue up, and when it ends
@@ -43,9 +43,8 @@ class MicroBatcher(Generic[T, R]):
     """Runs ``run_pass`` for concurrent callers, one pass at a time, joining small calls into one pass.
 
     ``run_pass`` must return one result per item, in order, independent of the other items of its
-    pass (true of a transformer with an attention mask, up to float rounding of padded shapes, and
-    of a batch of store queries). A call of more than ``max_items`` items (a bulk ingest batch) runs
-    as a pass of its own.
+    pass (true of a transformer with an attention mask, up to float rounding of padded shapes). A
+    call of more than ``max_items`` items (a bulk ingest batch) runs as a pass of its own.
     """
 
     def __init__(self, run_pass: Callable[[list[T]], list[R]], *, max_items: int, wait_ms: float = 0.0) -> None:
