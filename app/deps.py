@@ -1,7 +1,7 @@
 """One FastAPI dependency per thing a route needs, read from the :class:`Components` the lifespan built.
 
 They are ``async def`` because they only read attributes: FastAPI runs a plain ``def`` dependency in
-the thread pool, and a thread hop per dependency per request is most of a fast search's HTTP cost."""
+the thread pool, a thread hop per dependency on every request (six for a search) for no blocking work."""
 
 from __future__ import annotations
 
