@@ -114,4 +114,4 @@ def _name(space: str) -> str:
 
 
 def _kept(space: str) -> str:
-    return "the base model" if space == DENSE_VECTOR else f"the active adapted space ({space})"
+    return "the base model" if space == DENSE_VECTOR else _name(space)

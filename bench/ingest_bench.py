@@ -6,14 +6,19 @@ with enough repetitions for the interval of the paired ratio to mean something.
 
 from __future__ import annotations
 
+import argparse
+import json
+import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from app.components import Components
-from bench.corpus import items
+from app.components import Components, build_components
+from bench.corpus import corpus_parts, items
 from bench.stats import bootstrap_interval, percentile
 from ingest.pipeline import EMBED_STEP
+from kernel.settings import configure_offline, get_settings
 from retrieval.embedding import SentenceTransformerEmbedder
 
 
@@ -77,15 +82,6 @@ def ingest_vs_encode(components: Components, texts: Sequence[str], reps: int) ->
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: the comparison alone, printed as JSON (and written to ``--out`` when given)."""
-    import argparse
-    import json
-    import tempfile
-    from pathlib import Path
-
-    from app.components import build_components
-    from bench.corpus import corpus_parts
-    from kernel.settings import configure_offline, get_settings
-
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--texts", type=int, default=512, help="chunks per repetition (one per document)")
     parser.add_argument("--reps", type=int, default=15, help="interleaved repetitions")

@@ -88,7 +88,8 @@ def search_load(base_url: str, queries: Sequence[str], clients: int, seconds: fl
 
     async def main() -> dict[str, Any]:
         out: dict[str, Any] = {"latencies": [], "status": Counter()}
-        warm = _Connection(httpx.URL(base_url).host, httpx.URL(base_url).port or 80)
+        url = httpx.URL(base_url)
+        warm = _Connection(url.host, url.port or 80)
         await warm.post("/v1/search", {"query": queries[0], "k": 10})
         await warm.close()
         started = time.monotonic()

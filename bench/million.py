@@ -14,6 +14,7 @@ quantized copy, rescored) against exact float32 search, ``/v1/search`` latency p
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import shutil
@@ -30,10 +31,9 @@ import qdrant_edge as qe
 from app.components import build_components
 from bench import corpus, memory
 from bench.latency import p50_p95
-from bench.run_all import log
+from bench.run_all import bulk_ingestor, log
 from bench.stats import machine
-from ingest.bm25_stats import Bm25Stats
-from ingest.pipeline import IngestItem, Ingestor
+from ingest.pipeline import IngestItem
 from kernel.models import Document, SearchMode
 from kernel.payload import DENSE_VECTOR
 from kernel.settings import configure_offline, get_settings
@@ -107,17 +107,7 @@ def build(data: Path, cfg: dict[str, Any], embedder: Any) -> dict[str, Any]:
     mixed = MixedCorpus(texts, vectors, cfg["chunks"])
     components = build_components(settings, embedder=embedder)
     mixed_embedder = MixedEmbedder(embedder, mixed)
-    bulk = Ingestor(
-        store=components.search.store,
-        collections=components.search.store,
-        bm25=Bm25Stats(components.ingest.db),
-        embedder=mixed_embedder,
-        sparse=components.search.sparse,
-        chunk_max_tokens=settings.chunk_max_tokens,
-        chunk_overlap_tokens=settings.chunk_overlap_tokens,
-        batch_chunks=1024,
-        context_headers=False,
-    )
+    bulk = bulk_ingestor(components, mixed_embedder)
     window = 50_000
     started = time.perf_counter()
     try:
@@ -125,7 +115,7 @@ def build(data: Path, cfg: dict[str, Any], embedder: Any) -> dict[str, Any]:
         for start in range(0, mixed.n, window):
             stop = min(start + window, mixed.n)
             mixed_embedder.remember(start, stop)
-            bulk.ingest((next(items) for _ in range(start, stop)), collection=COLLECTION)
+            bulk.ingest(itertools.islice(items, stop - start), collection=COLLECTION)
             log(f"loaded {stop}/{mixed.n} ({time.perf_counter() - started:.0f} s)")
         load_s = time.perf_counter() - started
         started = time.perf_counter()

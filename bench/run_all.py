@@ -67,37 +67,44 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def load_tier(work: Path, n: int, embedder: Any) -> tuple[Components, list[str], float]:
-    """A fresh index of ``n`` synthetic chunks in ``work/data-<n>`` loaded through Ingestor (embeddings
-    from the cache): the components on it, the chunk texts, and the load time in seconds."""
-    data_dir = work / f"data-{n}"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    # The generated chunks have made-up titles ("bench 12"): a context header would only add noise, and
-    # the cached embeddings (and the ingest-vs-encode ratio) are of the chunk texts themselves.
-    settings = get_settings(data_dir=data_dir, collection=COLLECTION, context_headers=False)
-    texts, vectors, _ = corpus.corpus_embeddings(corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log)
-    components = build_components(settings, embedder=embedder)
-    bulk = Ingestor(
+def bulk_ingestor(components: Components, embedder: Any) -> Ingestor:
+    """The Ingestor of ``components`` with ``embedder`` (cached or made-up vectors) and 1,024-chunk batches."""
+    settings = components.settings
+    return Ingestor(
         store=components.search.store,
         collections=components.search.store,
         bm25=Bm25Stats(components.ingest.db),
-        embedder=corpus.CachedEmbedder(embedder, texts, vectors),
+        embedder=embedder,
         sparse=components.search.sparse,
         chunk_max_tokens=settings.chunk_max_tokens,
         chunk_overlap_tokens=settings.chunk_overlap_tokens,
         batch_chunks=1024,
         context_headers=settings.context_headers,
     )
+
+
+def load_tier(work: Path, n: int, embedder: Any) -> tuple[Components, list[str], float, float]:
+    """A fresh index of ``n`` synthetic chunks in ``work/data-<n>`` loaded through Ingestor (embeddings
+    from the cache): the components on it, the chunk texts, the load time and the seconds spent
+    encoding texts missing from the cache."""
+    data_dir = work / f"data-{n}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    # The generated chunks have made-up titles ("bench 12"): a context header would only add noise, and
+    # the cached embeddings (and the ingest-vs-encode ratio) are of the chunk texts themselves.
+    settings = get_settings(data_dir=data_dir, collection=COLLECTION, context_headers=False)
+    texts, vectors, encode_s = corpus.corpus_embeddings(
+        corpus.corpus_parts(n), embedder.model, embedder.model_id, log=log
+    )
+    components = build_components(settings, embedder=embedder)
+    bulk = bulk_ingestor(components, corpus.CachedEmbedder(embedder, texts, vectors))
     started = time.perf_counter()
     bulk.ingest(corpus.items(texts), collection=COLLECTION)
-    return components, texts, time.perf_counter() - started
+    return components, texts, time.perf_counter() - started, encode_s
 
 
 def build_tier(work: Path, n: int, embedder: Any, cfg: dict[str, Any]) -> tuple[Components, dict[str, Any]]:
     """:func:`load_tier`, with store latency measured before and after ``optimize()``."""
-    started = time.perf_counter()
-    components, texts, load_s = load_tier(work, n, embedder)
-    encode_s = time.perf_counter() - started - load_s
+    components, texts, load_s, encode_s = load_tier(work, n, embedder)
     points = components.search.store.count(COLLECTION)
     log(f"tier {n}: {points} points loaded in {load_s:.0f} s; measuring before optimize()")
     queries = corpus.query_texts(cfg["before_after_queries"], seed=corpus.SEED + 7)

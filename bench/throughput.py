@@ -37,7 +37,7 @@ def ensure_index(work: Path, n: int) -> Path:
         return data
     work.mkdir(parents=True, exist_ok=True)
     embedder = create_embedder(get_settings(data_dir=work / "unused"))
-    components, _, load_s = run_all.load_tier(work, n, embedder)
+    components, _, load_s, _ = run_all.load_tier(work, n, embedder)
     try:
         components.search.store.optimize(COLLECTION)
         points = components.search.store.count(COLLECTION)

@@ -18,7 +18,6 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
-Vectors = list[list[float]]
 
 
 @dataclass(eq=False)

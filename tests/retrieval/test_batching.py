@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 
 from kernel.errors import EmbeddingError
-from retrieval.batching import MicroBatcher, Vectors
+from retrieval.batching import MicroBatcher
 from retrieval.embedding import SentenceTransformerEmbedder
+
+Vectors = list[list[float]]
 
 
 def _vector(text: str) -> list[float]:
