@@ -31,7 +31,7 @@ from kernel.settings import Settings, configure_offline
 from kernel.sqlite import Database
 from knowledge.cache import GenerationCache, open_synth_db
 from knowledge.reports import ReportStore
-from llm.factory import create_chat_model
+from llm.factory import create_chat_model, for_role
 from retrieval.embedding import create_embedder, load_embedder
 from retrieval.profiles import CollectionProfiles
 from retrieval.search import Searcher
@@ -124,11 +124,13 @@ class ChatModels(NamedTuple):
 
 
 def load_chat_models(settings: Settings, *, answers: bool, synthesis: bool) -> ChatModels:
-    """Load the configured models; the same local model for both roles is loaded once (its lock serializes them)."""
+    """Load the configured models; when both roles run the same model the same way, it is loaded once (its
+    lock serializes them). By default they differ: the teacher computes in widened weights (see ``for_role``)."""
     chat = create_chat_model(settings.llm) if answers else None
     teacher = None
     if synthesis:
-        teacher = chat if chat is not None and settings.teacher == settings.llm else create_chat_model(settings.teacher)
+        same = for_role(settings.teacher, "teacher") == for_role(settings.llm, "answers")
+        teacher = chat if chat is not None and same else create_chat_model(settings.teacher, role="teacher")
     return ChatModels(chat, teacher)
 
 

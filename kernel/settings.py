@@ -40,6 +40,21 @@ class ChatModelSettings(BaseModel):
     model_path: str = Field(default="", description="GGUF file for llama-cpp; empty = bundled SmolLM2-135M.")
     threads: int = Field(default=2, ge=1, le=256, description="llama.cpp threads (its default is half the cores).")
     context_tokens: int = Field(default=4096, ge=256, le=131072, description="llama.cpp context window.")
+    weights: Literal["auto", "file", "bf16", "f16"] = Field(
+        default="auto",
+        description="llama-cpp: precision the GGUF's weights are computed in. 'file' = as stored; 'bf16'/'f16' = "
+        "a copy converted once into weights_dir (same model, widened weights: faster prompt reading and batched "
+        "decoding on CPUs with matching instructions); 'auto' = bf16 for the teacher where the CPU has AVX512-BF16 "
+        "(files up to 300 MB), else 'file'; the answer model runs 'auto' as 'file'.",
+    )
+    weights_dir: str = Field(
+        default="",
+        description="Folder for converted weights; empty = $XDG_CACHE_HOME/synthrag/models (~/.cache/...).",
+    )
+    flash_attention: bool | None = Field(
+        default=None,
+        description="llama-cpp: fused attention kernel; unset = on for the teacher, off for the answer model.",
+    )
     base_url: str = Field(default="", description="OpenAI-compatible base URL, e.g. http://gpu-box:8000/v1.")
     api_key: SecretStr | None = Field(default=None, description="API key for the OpenAI-compatible server.")
     model_name: str = Field(default="", description="Model name to request from the OpenAI-compatible server.")

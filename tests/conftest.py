@@ -16,8 +16,9 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("SYNTHRAG_SYNTH__ENABLED", "false")
 
 from app.components import Components, build_components
-from kernel.settings import Settings
-from llm.llama_cpp import LlamaCppChatModel, bundled_gguf_path
+from kernel.settings import ChatModelSettings, Settings
+from llm.factory import create_chat_model
+from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path
 from tests.fakes import CountingChat, ScriptedChats
 
@@ -56,8 +57,18 @@ def components(settings: Settings, embedder: SentenceTransformerEmbedder) -> Ite
 
 @pytest.fixture(scope="session")
 def llama_model() -> LlamaCppChatModel:
-    """The real bundled SmolLM2 GGUF (~0.2 s to load, ~250 MB); 2 threads like the CI machines."""
-    return LlamaCppChatModel(bundled_gguf_path(), threads=2, context_tokens=LLAMA_CONTEXT_TOKENS)
+    """The real bundled SmolLM2 GGUF as the service runs it for answers (default settings); 2 threads like CI."""
+    model = create_chat_model(ChatModelSettings(threads=2, context_tokens=LLAMA_CONTEXT_TOKENS))
+    assert isinstance(model, LlamaCppChatModel)
+    return model
+
+
+@pytest.fixture(scope="session")
+def llama_teacher() -> LlamaCppChatModel:
+    """The real bundled SmolLM2 GGUF as the service runs it as the teacher (default settings: widened weights)."""
+    model = create_chat_model(ChatModelSettings(threads=2, context_tokens=LLAMA_CONTEXT_TOKENS), role="teacher")
+    assert isinstance(model, LlamaCppChatModel)
+    return model
 
 
 @pytest.fixture

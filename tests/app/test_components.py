@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.components import Components, build_components
+from app.components import Components, build_components, load_chat_models
 from app.main import create_app
 from ingest.files import collect_files, load_item
 from kernel.models import ScoredPoint, StoreQuery
 from kernel.ports import VectorStore
-from kernel.settings import Settings
+from kernel.settings import ChatModelSettings, Settings
+from llm.llama_cpp import LlamaCppChatModel
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.stores.factory import create_store
 from tests.fakes import ScriptedChat, ScriptedChats
@@ -99,3 +100,18 @@ def test_with_chat_returns_new_components_and_leaves_the_original_alone(
         assert answering.search is components.search and answering.ingest is components.ingest
     finally:
         components.close()
+
+
+@pytest.mark.slow
+def test_both_roles_share_one_model_only_when_they_run_it_alike(tmp_path: Path) -> None:
+    alike = ChatModelSettings(weights="file", flash_attention=False, context_tokens=512)
+    models = load_chat_models(Settings(data_dir=tmp_path, llm=alike, teacher=alike), answers=True, synthesis=True)
+    assert models.teacher is models.chat
+    # Left to defaults, the same settings run differently per role: the teacher with fused attention
+    # (and widened weights where the CPU has AVX512-BF16), the answer model as before.
+    defaults = ChatModelSettings(context_tokens=512)
+    models = load_chat_models(Settings(data_dir=tmp_path, llm=defaults, teacher=defaults), answers=True, synthesis=True)
+    assert isinstance(models.chat, LlamaCppChatModel) and isinstance(models.teacher, LlamaCppChatModel)
+    assert models.teacher is not models.chat
+    assert models.chat.weights == "file" and ":flash" not in models.chat.model_id
+    assert models.teacher.model_id.endswith(":flash") and models.teacher.weights in {"file", "bf16"}

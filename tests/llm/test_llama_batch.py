@@ -67,26 +67,26 @@ def test_complete_many_stop_strings_and_sampled_fallback(llama_model: LlamaCppCh
 
 
 @pytest.mark.slow
-def test_many_conversations_are_split_into_batches_that_fit(llama_model: LlamaCppChatModel) -> None:
+def test_many_conversations_are_split_into_batches_that_fit(llama_teacher: LlamaCppChatModel) -> None:
     # Each ~1200-token prompt needs a 1536-cell window: 12 of them exceed the decoder's 4 x 4096 cells.
     params = GenerationParams(max_tokens=2, temperature=0.0)
     long_user = ChatMessage(role="user", content="lighthouse " * 1200)
-    results = llama_model.complete_many([[SYSTEM, long_user]] * 12, params=params)
+    results = llama_teacher.complete_many([[SYSTEM, long_user]] * 12, params=params)
     assert len(results) == 12 and all(r.completion_tokens <= 2 for r in results)
 
 
 @pytest.mark.slow
-def test_over_long_prompt_is_a_model_error(llama_model: LlamaCppChatModel) -> None:
+def test_over_long_prompt_is_a_model_error(llama_teacher: LlamaCppChatModel) -> None:
     words = ChatMessage(role="user", content="lighthouse " * (LLAMA_CONTEXT_TOKENS + 100))
     with pytest.raises(ModelError, match="context window"):
-        llama_model.complete_many([CONVERSATIONS[0], [SYSTEM, words]], params=GenerationParams(max_tokens=8))
+        llama_teacher.complete_many([CONVERSATIONS[0], [SYSTEM, words]], params=GenerationParams(max_tokens=8))
 
 
 @pytest.mark.slow
-def test_decoder_rejects_a_batch_larger_than_its_cells(llama_model: LlamaCppChatModel) -> None:
+def test_decoder_rejects_a_batch_larger_than_its_cells(llama_teacher: LlamaCppChatModel) -> None:
     import llama_cpp
 
-    decoder = BatchDecoder(llama_cpp, llama_model.llama, max_cells=1024, max_sequences=4)
+    decoder = BatchDecoder(llama_cpp, llama_teacher.llama, max_cells=1024, max_sequences=4)
     try:
         with pytest.raises(ModelError, match="batch too large"):
             decoder.generate([[1] * 300] * 4, max_tokens=100, stop=[])
@@ -97,7 +97,9 @@ def test_decoder_rejects_a_batch_larger_than_its_cells(llama_model: LlamaCppChat
 
 
 @pytest.mark.slow
-def test_complete_many_under_a_schema_keeps_every_reply_in_the_grammar(llama_model: LlamaCppChatModel) -> None:
+def test_complete_many_under_a_schema_keeps_every_reply_in_the_grammar(
+    llama_model: LlamaCppChatModel, llama_teacher: LlamaCppChatModel
+) -> None:
     schema = chunk_schema(2)
     prompt = load_prompt(CHUNK_PROMPT, questions=2)
     passages = [" ".join(BEEKEEPING), " ".join(CHESS), " ".join(LIGHTHOUSES)]
@@ -106,11 +108,15 @@ def test_complete_many_under_a_schema_keeps_every_reply_in_the_grammar(llama_mod
         for p in passages
     ]
     params = GenerationParams(max_tokens=160, temperature=0.0)
-    batched = llama_model.complete_many(conversations, params=params, schema=schema)
+    for model in (llama_teacher, llama_model):
+        batched = model.complete_many(conversations, params=params, schema=schema)
+        for reply in batched:
+            if reply.finish_reason == "stop":  # a reply cut at max_tokens is unfinished JSON, as in complete()
+                jsonschema.validate(json.loads(reply.text), schema)
+            assert reply.text.startswith('{"keywords"')
+    # On the weights as stored, the same grammar and greedy choice as complete(); batched float sums may
+    # flip a near tie, rarely. (In the teacher's bf16 weights batched and single-token matmuls round
+    # differently, so its batched replies often part from complete()'s: the synthesis benchmark measures
+    # what that does to the kept items.)
     sequential = [llama_model.complete(c, params=params, schema=schema) for c in conversations]
-    for reply in batched:
-        if reply.finish_reason == "stop":  # a reply cut at max_tokens is unfinished JSON, as in complete()
-            jsonschema.validate(json.loads(reply.text), schema)
-        assert reply.text.startswith('{"keywords"')
-    # The same grammar and greedy choice as complete(); batched float sums may flip a near tie, rarely.
     assert sum(b.text == s.text for b, s in zip(batched, sequential, strict=True)) >= 2

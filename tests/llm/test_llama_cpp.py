@@ -32,9 +32,16 @@ CITY_SCHEMA = {
 }
 
 
-def test_model_id_names_file_and_size(llama_model: LlamaCppChatModel) -> None:
+def test_model_id_names_file_size_and_how_it_computes(
+    llama_model: LlamaCppChatModel, llama_teacher: LlamaCppChatModel
+) -> None:
     path = bundled_gguf_path()
-    assert llama_model.model_id == f"llama-cpp:{path.name}:{path.stat().st_size}"
+    stored = f"llama-cpp:{path.name}:{path.stat().st_size}"
+    # The answer model runs the file as stored by default, the teacher in widened weights where the CPU has them.
+    assert llama_model.weights == "file"
+    assert llama_model.model_id == stored
+    widened = "" if llama_teacher.weights == "file" else f":{llama_teacher.weights}"
+    assert llama_teacher.model_id == f"{stored}{widened}:flash"
 
 
 def test_complete_returns_text_and_usage(llama_model: LlamaCppChatModel) -> None:
