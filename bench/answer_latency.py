@@ -23,8 +23,9 @@ from bench.stats import machine, percentile
 from ingest.files import collect_files, load_item
 from kernel.models import GenerationParams
 from kernel.settings import Settings, get_settings
-from llm.factory import create_chat_model
+from llm.factory import create_chat_model, for_role
 from llm.llama_cpp import SEED, LlamaCppChatModel, bundled_gguf_path, load_llama
+from llm.weights import compute_file, folder_setting
 from tests.fixtures_docs import write_sample_folder
 
 QUESTIONS = (
@@ -95,10 +96,15 @@ def raw_pieces(llm: Any, messages: list[dict[str, str]], params: GenerationParam
 
 
 def load_raw_llama(settings: Settings) -> Any:
-    """A second, independent Llama of the service's GGUF, loaded the way the adapter loads it."""
-    cfg = settings.llm
-    path = Path(cfg.model_path).expanduser() if cfg.model_path else bundled_gguf_path()
-    return load_llama(path, threads=cfg.threads, context_tokens=cfg.context_tokens)
+    """A second, independent Llama of the service's GGUF, loaded the way the adapter loads it (same weights)."""
+    import llama_cpp
+
+    cfg = for_role(settings.llm, "answers")
+    source = Path(cfg.model_path).expanduser() if cfg.model_path else bundled_gguf_path()
+    path, _ = compute_file(llama_cpp, source, cfg.weights, folder_setting(cfg.weights_dir))
+    return load_llama(
+        path, threads=cfg.threads, context_tokens=cfg.context_tokens, flash_attention=bool(cfg.flash_attention)
+    )
 
 
 class Server:
