@@ -25,6 +25,8 @@ def for_role(cfg: ChatModelSettings, role: Role) -> ChatModelSettings:
     a significant difference (README, "Measured: teacher throughput"), so an answer model runs as
     before unless its settings ask otherwise.
     """
+    if cfg.backend != "llama-cpp":  # the settings concern llama.cpp only; a remote model is shared as it was
+        return cfg
     teacher = role == "teacher"
     weights = cfg.weights if cfg.weights != "auto" or teacher else AS_STORED
     flash = cfg.flash_attention if cfg.flash_attention is not None else teacher

@@ -104,3 +104,5 @@ def test_defaults_speed_up_the_teacher_only() -> None:
     assert for_role(asked, "teacher") == asked
     off = ChatModelSettings(flash_attention=False)
     assert for_role(off, "teacher").flash_attention is False
+    remote = ChatModelSettings(backend="openai", base_url="http://gpu-box:8000/v1", model_name="m")
+    assert for_role(remote, "answers") == for_role(remote, "teacher") == remote
