@@ -23,9 +23,8 @@ from bench.stats import machine, percentile
 from ingest.files import collect_files, load_item
 from kernel.models import GenerationParams
 from kernel.settings import Settings, get_settings
-from llm.factory import create_chat_model, for_role
-from llm.llama_cpp import SEED, LlamaCppChatModel, bundled_gguf_path, load_llama
-from llm.weights import compute_file, folder_setting
+from llm.factory import create_chat_model
+from llm.llama_cpp import SEED, LlamaCppChatModel
 from tests.fixtures_docs import write_sample_folder
 
 QUESTIONS = (
@@ -93,18 +92,6 @@ def raw_pieces(llm: Any, messages: list[dict[str, str]], params: GenerationParam
         piece = chunk["choices"][0]["delta"].get("content")
         if piece:
             yield piece
-
-
-def load_raw_llama(settings: Settings) -> Any:
-    """A second, independent Llama of the service's GGUF, loaded the way the adapter loads it (same weights)."""
-    import llama_cpp
-
-    cfg = for_role(settings.llm, "answers")
-    source = Path(cfg.model_path).expanduser() if cfg.model_path else bundled_gguf_path()
-    path, _ = compute_file(llama_cpp, source, cfg.weights, folder_setting(cfg.weights_dir))
-    return load_llama(
-        path, threads=cfg.threads, context_tokens=cfg.context_tokens, flash_attention=bool(cfg.flash_attention)
-    )
 
 
 class Server:
@@ -219,7 +206,7 @@ def run(reps: int, max_tokens: int) -> dict[str, Any]:
                 raise RuntimeError(f"sample folder problems: {problems}")
             components.ingest.ingestor.ingest((load_item(f) for f in found), collection=settings.collection)
             prompts, tokens = prompts_for(components, chat, [WARMUP_QUESTION, *QUESTIONS])
-            llm = load_raw_llama(settings)
+            llm = chat.raw_twin()
             samples, retrieval = measure(components, llm, prompts, reps, max_tokens)
             model_id = components.answer_service().model_id
         finally:

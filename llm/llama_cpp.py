@@ -52,7 +52,7 @@ def load_llama(model_path: Path, *, threads: int, context_tokens: int, flash_att
     """Load a GGUF file into a ``llama_cpp.Llama``, exactly as :class:`LlamaCppChatModel` does.
 
     Checks the file, avoids the AMX crash (see ``_amx_safe_params``), loads one model at a time and
-    fixes the seed. Benchmarks use it for a raw model to compare the adapter against.
+    fixes the seed. :meth:`LlamaCppChatModel.raw_twin` uses it for a raw model benchmarks compare against.
 
     Args:
         model_path: The GGUF file.
@@ -107,9 +107,14 @@ class LlamaCppChatModel:
         """
         _check_gguf(model_path)
         compute_path, self._weights = compute_file(_import_llama_cpp(), model_path, weights, weights_dir)
-        self._llm: Any = load_llama(
-            compute_path, threads=threads, context_tokens=context_tokens, flash_attention=flash_attention
-        )
+        # How this model was loaded, so that a benchmark can load an independent twin (see raw_twin).
+        self._load: dict[str, Any] = {
+            "model_path": compute_path,
+            "threads": threads,
+            "context_tokens": context_tokens,
+            "flash_attention": flash_attention,
+        }
+        self._llm: Any = load_llama(**self._load)
         self._n_ctx = int(self._llm.n_ctx())
         self._formatter = template_formatter(_import_llama_cpp(), self._llm)
         if self._formatter is None:
@@ -139,6 +144,10 @@ class LlamaCppChatModel:
     def weights(self) -> str:
         """The weights the model computes with: "file" (as stored), "bf16" or "f16"."""
         return self._weights
+
+    def raw_twin(self) -> Any:
+        """A second, independent ``llama_cpp.Llama`` loaded exactly as this one (same file, threads, attention)."""
+        return load_llama(**self._load)
 
     @property
     def llama(self) -> Any:
