@@ -59,18 +59,21 @@ def sample_chunks(n: int) -> list[str]:
     return texts
 
 
-def _kept(texts: list[str], generated: list[Any]) -> dict[str, Any]:
-    """Valid notes, and items kept by the filter's pure checks, overall and per kind."""
+def judged(texts: list[str], generated: list[Any]) -> list[list[Any]]:
+    """Each chunk's items as the filter's pure checks judge them (none for a chunk without valid notes)."""
     cfg = SynthSettings()
-    made: Counter[str] = Counter()
-    kept: Counter[str] = Counter()
-    for text, g in zip(texts, generated, strict=True):
-        if g.notes is None:
-            continue
-        for candidate in candidates([g.notes], None, chunk_count=1):
-            item = judge_candidate(candidate, source=text, cfg=cfg)
-            made[item.kind] += 1
-            kept[item.kind] += int(item.kept)
+    return [
+        []
+        if g.notes is None
+        else [judge_candidate(c, source=text, cfg=cfg) for c in candidates([g.notes], None, chunk_count=1)]
+        for text, g in zip(texts, generated, strict=True)
+    ]
+
+
+def _kept(generated: list[Any], items: list[list[Any]]) -> dict[str, Any]:
+    """Valid notes, and items kept by the filter's pure checks (``judged``), overall and per kind."""
+    made: Counter[str] = Counter(item.kind for chunk in items for item in chunk)
+    kept: Counter[str] = Counter(item.kind for chunk in items for item in chunk if item.kept)
     total = sum(made.values())
     return {
         "valid_chunks": sum(1 for g in generated if g.notes is not None),
@@ -78,20 +81,10 @@ def _kept(texts: list[str], generated: list[Any]) -> dict[str, Any]:
         "items": total,
         "kept": sum(kept.values()),
         "kept_rate": sum(kept.values()) / total if total else 0.0,
-        "kept_per_chunk": sum(kept.values()) / len(texts) if texts else 0.0,
+        "kept_per_chunk": sum(kept.values()) / len(items) if items else 0.0,
         "generated_by_kind": dict(made),
         "kept_by_kind": dict(kept),
     }
-
-
-def kept_per_chunk(texts: list[str], generated: list[Any]) -> list[int]:
-    """Items kept by the filter's pure checks, chunk by chunk (0 for a chunk without valid notes)."""
-    cfg = SynthSettings()
-    counts: list[int] = []
-    for text, g in zip(texts, generated, strict=True):
-        items = [] if g.notes is None else candidates([g.notes], None, chunk_count=1)
-        counts.append(sum(int(judge_candidate(c, source=text, cfg=cfg).kept) for c in items))
-    return counts
 
 
 def run(n_chunks: int, *, batch_size: int, threads: int = 2, paths: tuple[str, ...] = PATHS) -> dict[str, Any]:
@@ -132,6 +125,7 @@ def run(n_chunks: int, *, batch_size: int, threads: int = 2, paths: tuple[str, .
             generated[name] += result
             seconds[name] += took
             batch_rates[name].append(len(part) / took if took > 0 else 0.0)
+    items = {k: judged(measured, generated[k]) for k in paths}
     rate = {k: len(measured) / v if v else 0.0 for k, v in seconds.items()}
     tokens = {k: sum(g.completion_tokens for g in v) for k, v in generated.items()}
     return {
@@ -145,15 +139,15 @@ def run(n_chunks: int, *, batch_size: int, threads: int = 2, paths: tuple[str, .
         "new_vs_old_chunks_per_s": rate[NEW] / rate[OLD] if rate[OLD] else 0.0,
         "seconds_per_chunk_mean": {k: v / max(len(measured), 1) for k, v in seconds.items()},
         "tokens_per_s_overall": {k: tokens[k] / seconds[k] if seconds[k] else 0.0 for k in tokens},
-        "quality": {k: _kept(measured, v) for k, v in generated.items()},
-        "kept_per_chunk_new_minus_old": _paired_kept(measured, generated[NEW], generated[OLD]),
+        "quality": {k: _kept(generated[k], items[k]) for k in paths},
+        "kept_per_chunk_new_minus_old": _paired_kept(items[NEW], items[OLD]),
         "machine": machine(),
     }
 
 
-def _paired_kept(texts: list[str], new: list[Any], old: list[Any]) -> dict[str, Any]:
-    """Kept items per chunk, new minus old, with the 95% bootstrap interval of its mean."""
-    diffs = [float(a - b) for a, b in zip(kept_per_chunk(texts, new), kept_per_chunk(texts, old), strict=True)]
+def _paired_kept(new: list[list[Any]], old: list[list[Any]]) -> dict[str, Any]:
+    """Kept items per chunk (``judged``), new minus old, with the 95% bootstrap interval of its mean."""
+    diffs = [float(sum(i.kept for i in a) - sum(i.kept for i in b)) for a, b in zip(new, old, strict=True)]
     low, high = bootstrap_interval(diffs)
     return {"mean": statistics.fmean(diffs), "ci95": [low, high], "n": len(diffs)}
 
