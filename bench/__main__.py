@@ -6,6 +6,7 @@ import sys
 
 from bench import (
     answer_latency,
+    coverage,
     fusion,
     hostile,
     ingest_bench,
@@ -25,6 +26,7 @@ BENCHMARKS = {
     "tables": tables.main,
     "hostile": hostile.main,
     "fusion": fusion.main,
+    "coverage": coverage.main,
     "throughput": throughput.main,
     "million": million.main,
     "ingest": ingest_bench.main,

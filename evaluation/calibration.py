@@ -21,7 +21,7 @@ from evaluation.paired import PairedComparison
 from evaluation.synthetic import Collected, compare
 from kernel.models import PointKind, SearchMode
 from knowledge.profile import CHUNK_ITEM_KINDS, Calibration, TeacherProfile
-from retrieval.search import RerankParams
+from retrieval.rerank import RerankParams
 
 #: Strengths tried (raw places full evidence is worth; at most ceil(s) - 1 places of movement).
 GRID: tuple[float, ...] = (1.5, 2.0, 3.0, 4.0, 6.0, 8.0)

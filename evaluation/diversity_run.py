@@ -50,7 +50,11 @@ class MethodRun:
 def methods_for(mode: SearchMode) -> list[Method]:
     """Plain ``mode`` (the baseline, first), MMR, and each diversity re-ordering of ``mode``."""
     others = [Method(SearchMode.HYBRID_MMR)] if mode is not SearchMode.HYBRID_MMR else []
-    return [Method(mode), *others, Method(mode, Diversity.PER_DOCUMENT), Method(mode, Diversity.NEAR_DUPLICATES)]
+    return [
+        Method(mode),
+        *others,
+        *(Method(mode, method) for method in (Diversity.PER_DOCUMENT, Diversity.NEAR_DUPLICATES, Diversity.COVERAGE)),
+    ]
 
 
 def run_method(

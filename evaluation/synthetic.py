@@ -15,7 +15,8 @@ from evaluation.beir import BeirDataset
 from evaluation.paired import PairedComparison, paired_comparison, per_query_ndcg
 from kernel.models import Hit, PointKind, SearchMode
 from retrieval.evidence import Evidence
-from retrieval.search import RerankParams, Searcher, rerank_hits
+from retrieval.rerank import RerankParams, rerank_hits
+from retrieval.search import Searcher
 
 
 @dataclass(frozen=True, slots=True)

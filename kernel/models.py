@@ -113,12 +113,14 @@ class Diversity(StrEnum):
 
     ``none`` keeps the ranking; ``per-document`` lets at most N chunks of one document come before
     the chunks of other documents; ``near-duplicates`` moves a chunk that repeats an earlier one (dense
-    cosine at or above a threshold, or most of the same document span) behind the others.
+    cosine at or above a threshold, or most of the same document span) behind the others; ``coverage``
+    ranks documents by a fitted relevance estimate and places chunks by expected gain (``retrieval.coverage``).
     """
 
     NONE = "none"
     PER_DOCUMENT = "per-document"
     NEAR_DUPLICATES = "near-duplicates"
+    COVERAGE = "coverage"
 
 
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")

@@ -264,6 +264,11 @@ class Settings(BaseSettings):
     diversity_candidates: int = Field(
         default=20, ge=1, le=1000, description="Top hits (at least k) that diversity re-orders; nothing else enters."
     )
+    diversity_coverage_model: Path | None = Field(
+        default=None,
+        description="coverage: JSON file of a fitted coverage model (python -m bench coverage --write); "
+        "None = the bundled one, fitted on SciFact train.",
+    )
 
     adapt: AdaptSettings = Field(
         default_factory=AdaptSettings, description="Embedder adaptation per collection (synthrag adapt)."

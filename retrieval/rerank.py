@@ -16,6 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+from pydantic import BaseModel, ConfigDict, Field
+
+from kernel import payload as P
+from kernel.models import Hit, PointKind
+from retrieval.evidence import Evidence
+
 
 def max_shift(strength: float) -> int:
     """The most places any candidate can move at this strength: ``max(0, ceil(strength) - 1)``."""
@@ -71,3 +77,39 @@ def combine(signals: Sequence[tuple[float, Mapping[str, float]]]) -> tuple[float
         for cid, value in evidence.items():
             merged[cid] = merged.get(cid, 0.0) + strength * clamp_evidence(value) / total
     return total, merged
+
+
+class RerankParams(BaseModel):
+    """How synthetic evidence re-orders raw candidates: strengths in raw places, depth, item kinds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rerank_lambda: float = Field(default=0.0, ge=0.0, le=50.0)
+    expansion_alpha: float = Field(default=0.0, ge=0.0, le=50.0)
+    depth: int = Field(default=20, ge=1)
+    kinds: tuple[PointKind, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether these parameters can change anything."""
+        return (self.rerank_lambda > 0 and bool(self.kinds)) or self.expansion_alpha > 0
+
+
+def rerank_hits(hits: list[Hit], evidence: Evidence, params: RerankParams, *, limit: int) -> list[Hit]:
+    """The raw hits (best first) re-ordered by ``params`` and cut to ``limit``; matched items noted."""
+    depth = max(params.depth, limit)
+    head, tail = hits[:depth], hits[depth:]
+    strength, merged = combine(
+        [(params.rerank_lambda, evidence.item_evidence(params.kinds)), (params.expansion_alpha, evidence.expansion)]
+    )
+    by_id = {hit.id: hit for hit in head}
+    ordered = [by_id[cid] for cid in raw_first_order([h.id for h in head], merged, strength=strength)] + tail
+    out: list[Hit] = []
+    for hit in ordered[:limit]:
+        item = evidence.matched(hit.id, params.kinds)
+        if item is None or params.rerank_lambda == 0:
+            out.append(hit)
+            continue
+        matched = {"matched_kind": item.payload.get(P.KIND), "matched_text": item.payload.get(P.TEXT)}
+        out.append(hit.model_copy(update=matched))
+    return out

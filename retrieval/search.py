@@ -11,9 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from kernel import payload as P
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.models import (
     SYNTHETIC_KINDS,
@@ -32,13 +29,14 @@ from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
+from retrieval.coverage import cover, load_model
 from retrieval.diversity import DiversityParams, diversify
 from retrieval.evidence import Evidence, EvidenceReader
 from retrieval.fusion import convex_fuse
 from retrieval.hits import newest_versions, to_hit
 from retrieval.preference import QueryInterpretation, interpret, prefer, preference_filters
 from retrieval.profiles import CollectionProfiles
-from retrieval.rerank import combine, raw_first_order
+from retrieval.rerank import RerankParams, rerank_hits
 from retrieval.results import SearchResult, SearchTimings
 from retrieval.spaces import CollectionSpaces, QueryVector
 
@@ -46,42 +44,6 @@ MAX_QUERY_CHARS = 4000
 #: Those of the given document ids whose deletion is under way: their points may still be in the store
 #: until the deletion reaches them, and a search must not return them meanwhile.
 DeletingFn = Callable[[Collection[str]], Collection[str]]
-
-
-class RerankParams(BaseModel):
-    """How synthetic evidence re-orders raw candidates: strengths in raw places, depth, item kinds."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rerank_lambda: float = Field(default=0.0, ge=0.0, le=50.0)
-    expansion_alpha: float = Field(default=0.0, ge=0.0, le=50.0)
-    depth: int = Field(default=20, ge=1)
-    kinds: tuple[PointKind, ...] = ()
-
-    @property
-    def active(self) -> bool:
-        """Whether these parameters can change anything."""
-        return (self.rerank_lambda > 0 and bool(self.kinds)) or self.expansion_alpha > 0
-
-
-def rerank_hits(hits: list[Hit], evidence: Evidence, params: RerankParams, *, limit: int) -> list[Hit]:
-    """The raw hits (best first) re-ordered by ``params`` and cut to ``limit``; matched items noted."""
-    depth = max(params.depth, limit)
-    head, tail = hits[:depth], hits[depth:]
-    strength, merged = combine(
-        [(params.rerank_lambda, evidence.item_evidence(params.kinds)), (params.expansion_alpha, evidence.expansion)]
-    )
-    by_id = {hit.id: hit for hit in head}
-    ordered = [by_id[cid] for cid in raw_first_order([h.id for h in head], merged, strength=strength)] + tail
-    out: list[Hit] = []
-    for hit in ordered[:limit]:
-        item = evidence.matched(hit.id, params.kinds)
-        if item is None or params.rerank_lambda == 0:
-            out.append(hit)
-            continue
-        matched = {"matched_kind": item.payload.get(P.KIND), "matched_text": item.payload.get(P.TEXT)}
-        out.append(hit.model_copy(update=matched))
-    return out
 
 
 class Searcher:
@@ -108,6 +70,7 @@ class Searcher:
         self._settings = settings
         self._profiles = profiles
         self._evidence = EvidenceReader(store, settings)
+        self._coverage = load_model(settings.diversity_coverage_model)
 
     def embed_query(self, query: str, *, collection: str | None = None, space: str | None = None) -> QueryVector:
         """The dense vector of a query in ``space`` (default: the one ``collection`` searches; the base
@@ -175,12 +138,15 @@ class Searcher:
         by_kinds = filters is not None and filters.kinds is not None
         method = Diversity.NONE if by_kinds else (diversity or self._settings.search_diversity)
         fetch = limit if method is Diversity.NONE else max(limit, self._settings.diversity_candidates)
-        vectors: dict[str, list[float]] | None = {} if with_vectors or method is Diversity.NEAR_DUPLICATES else None
+        covering = method is Diversity.COVERAGE
+        by_vector = with_vectors or covering or method is Diversity.NEAR_DUPLICATES
+        vectors: dict[str, list[float]] | None = {} if by_vector else None
         params = rerank if rerank is not None else self._params(collection, mode, synthetic)
         timings = SearchTimings()
         started = time.perf_counter()
-        need_dense = mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
-        need_sparse = mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
+        # Coverage weighs both arms' views of each document, whatever the mode.
+        need_dense = covering or mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
+        need_sparse = covering or mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
         # Synthetic items (their own collection) are embedded by the base model only.
         asked = set(filters.kinds or []) if filters is not None else set()
         if asked & set(SYNTHETIC_KINDS):
@@ -217,7 +183,11 @@ class Searcher:
             preferred_hits = self._chunks(collection, store_query(fetch, narrowed), vectors)
             hits = prefer(preferred_hits, hits, fetch)
             preferred = {h.id for h in preferred_hits}
-        hits = diversify(self._live(hits), DiversityParams.of(self._settings, method), vectors)[:limit]
+        hits = (
+            self._cover(collection, self._live(hits), searched, sparse, filters, vectors or {}, preferred)
+            if covering
+            else diversify(self._live(hits), DiversityParams.of(self._settings, method), vectors)
+        )[:limit]
         if reading is not None and narrowed is not None:
             reading = reading.model_copy(update={"preferred_hits": sum(h.id in preferred for h in hits)})
         timings.store_ms = (time.perf_counter() - started) * 1000
@@ -310,6 +280,35 @@ class Searcher:
             dense_space=dense.space if dense is not None else DENSE_VECTOR,
             convex=fusion is Fusion.CONVEX,
         )
+
+    def _cover(  # noqa: PLR0917 - private, the pieces of one search
+        self,
+        collection: str,
+        hits: list[Hit],
+        dense: QueryVector | None,
+        sparse: SparseVec | None,
+        filters: SearchFilters | None,
+        vectors: dict[str, list[float]],
+        preferred: set[str],
+    ) -> list[Hit]:
+        """The first ``diversity_candidates`` hits re-ordered by coverage (:mod:`retrieval.coverage`).
+
+        The features read each arm's own ranking: one dense and one BM25 search, ``prefetch_limit`` deep.
+        Hits the query's period/organisation preference put first stay first.
+        """
+        cfg = self._settings
+        head, tail = hits[: cfg.diversity_candidates], hits[cfg.diversity_candidates :]
+        arms = [
+            self._chunks(
+                collection, self._store_query(arm, cfg.prefetch_limit, dense, sparse, filters, None, fusion=Fusion.RRF)
+            )
+            for arm in (SearchMode.DENSE, SearchMode.BM25)
+        ]
+        found = cover(
+            head, dense=arms[0], sparse=arms[1], vectors=vectors, model=self._coverage,
+            similarity=cfg.diversity_similarity, first=preferred,
+        )  # fmt: skip
+        return found + tail
 
     def _points(self, collection: str, query: StoreQuery) -> list[ScoredPoint]:
         """The store's points for a query; convex hybrid fuses a dense and a BM25 search here."""

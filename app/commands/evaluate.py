@@ -23,7 +23,7 @@ from kernel.models import SearchMode
 from kernel.settings import Settings
 from knowledge.profile import CHUNK_ITEM_KINDS, TeacherProfile, profile_for
 from knowledge.reports import SynthCounts
-from retrieval.search import RerankParams
+from retrieval.rerank import RerankParams
 
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:

@@ -63,7 +63,13 @@ def test_diversity_reports_every_method_against_the_mode(tmp_path: Path) -> None
     diversity = report["diversity"]
     assert (diversity["queries"], diversity["multi_relevant_queries"], diversity["answer_k"]) == (3, 2, 4)
     methods = {m["method"]: m for m in diversity["methods"]}
-    assert list(methods) == ["hybrid", "hybrid-mmr", "hybrid + per-document", "hybrid + near-duplicates"]
+    assert list(methods) == [
+        "hybrid",
+        "hybrid-mmr",
+        "hybrid + per-document",
+        "hybrid + near-duplicates",
+        "hybrid + coverage",
+    ]
     base = methods["hybrid"]
     assert base["ndcg@10"]["mean"] == pytest.approx(report["ndcg@10"])
     assert base["doc_recall@5"]["vs_base"] == {

@@ -7,7 +7,7 @@ from evaluation.synthetic import Collected, compare, run_variant, top_chunks
 from kernel.models import Hit, PointKind, SearchMode
 from knowledge.profile import CHUNK_ITEM_KINDS
 from retrieval.evidence import Evidence
-from retrieval.search import RerankParams
+from retrieval.rerank import RerankParams
 
 N_QUERIES = 80
 

@@ -23,7 +23,7 @@ from kernel.models import (
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.search import RerankParams
+from retrieval.rerank import RerankParams
 from tests.fakes import CountingChat, ScriptedChats
 from tests.fixtures_docs import BEEKEEPING, CHESS, LIGHTHOUSES
 from tests.retrieval.conftest import store_query

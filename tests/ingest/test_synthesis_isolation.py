@@ -18,7 +18,7 @@ from kernel.ports import VectorStore
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from retrieval.embedding import SentenceTransformerEmbedder
-from retrieval.search import RerankParams
+from retrieval.rerank import RerankParams
 from retrieval.stores.client import ClientStore
 from retrieval.stores.edge import EdgeStore
 from tests.fixtures_docs import write_sample_folder

@@ -12,6 +12,7 @@ from app.components import Components
 from ingest.files import collect_files, load_item
 from kernel.models import Diversity, SearchMode
 from kernel.settings import Settings
+from retrieval.coverage import cover, load_model
 from retrieval.diversity import near_duplicates, per_document
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.search import Searcher
@@ -22,6 +23,7 @@ from tests.fixtures_docs import write_sample_folder
 #: Words of every sample topic, so that several documents and several chunks of each rank.
 BROAD = "honey bees hive volcano lava chess opening lighthouse keeper sourdough bread"
 DEEP = 20
+_ARMS = (SearchMode.DENSE, SearchMode.BM25)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +98,32 @@ def test_answer_sources_follow_answer_diversity(indexed: Components) -> None:
     plan = service.plan(BROAD, collection="c")
     assert [h.id for h in plan.hits] == _ids(indexed, k=settings.answer_k, diversity=Diversity.PER_DOCUMENT)
     assert len({h.document_id for h in plan.hits}) == settings.answer_k
+
+
+@pytest.mark.parametrize("mode", [SearchMode.HYBRID, SearchMode.DENSE, SearchMode.BM25])
+def test_coverage_reorders_the_deeper_search_as_the_model_says(indexed: Components, mode: SearchMode) -> None:
+    searcher = indexed.search.searcher
+    settings = indexed.settings
+    deep = searcher.search(BROAD, collection="c", k=DEEP, mode=mode, with_vectors=True)
+    arms = [searcher.search(BROAD, collection="c", k=settings.prefetch_limit, mode=m).hits for m in _ARMS]
+    expected = cover(
+        deep.hits, dense=arms[0], sparse=arms[1], vectors=deep.vectors, model=load_model(),
+        similarity=settings.diversity_similarity,
+    )  # fmt: skip
+    found = searcher.search(BROAD, collection="c", k=DEEP, mode=mode, diversity=Diversity.COVERAGE).hits
+    assert [h.id for h in found] == [h.id for h in expected]
+    assert sorted(h.id for h in found) == sorted(h.id for h in deep.hits)  # re-ordered, nothing lost or added
+    top = found[:4]
+    assert near_duplicates(top, deep.vectors, similarity=settings.diversity_similarity) == top
+
+
+def test_coverage_keeps_preferred_hits_first(indexed: Components) -> None:
+    searcher = indexed.search.searcher
+    deep = searcher.search(BROAD, collection="c", k=DEEP, with_vectors=True)
+    arms = [searcher.search(BROAD, collection="c", k=100, mode=m).hits for m in _ARMS]
+    chosen = {h.id for h in deep.hits if h.document_id == deep.hits[-1].document_id}
+    found = cover(
+        deep.hits, dense=arms[0], sparse=arms[1], vectors={}, model=load_model(), similarity=0.9, first=chosen
+    )
+    assert {h.id for h in found[: len(chosen)]} == chosen
+    assert sorted(h.id for h in found) == sorted(h.id for h in deep.hits)

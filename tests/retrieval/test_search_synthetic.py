@@ -19,8 +19,8 @@ from kernel.tenancy import synthetic_collection
 from knowledge.profile import METADATA_KEY, TeacherProfile
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.profiles import CollectionProfiles
-from retrieval.rerank import max_shift
-from retrieval.search import RerankParams, Searcher
+from retrieval.rerank import RerankParams, max_shift
+from retrieval.search import Searcher
 from tests.conftest import make_components
 from tests.fixtures_docs import write_sample_folder
 from tests.retrieval.conftest import store_query
