@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kernel.errors import ConfigError
 from kernel.models import Hit
-from retrieval.diversity import near_duplicates
+from retrieval.diversity import near_duplicates, unit_vectors
 
 #: The features a coverage model weighs, in order (see :func:`document_features`).
 FEATURES: tuple[str, ...] = (
@@ -87,13 +87,6 @@ def _documents(hits: Sequence[Hit]) -> dict[str, Hit]:
     return best
 
 
-def _cosine(a: Sequence[float] | None, b: Sequence[float] | None) -> float:
-    if a is None or b is None:
-        return 0.0
-    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
-    return math.fsum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 0.0
-
-
 def document_features(
     hits: Sequence[Hit],
     *,
@@ -130,13 +123,14 @@ def document_features(
     chunks: dict[str, int] = {}
     for hit in hits:
         chunks[hit.document_id] = chunks.get(hit.document_id, 0) + 1
-    top_vector = vectors.get(hits[0].id) if hits else None
+    units = unit_vectors(list(best.values()), vectors)
+    top_vector = units.get(hits[0].id) if hits else None
     peer_docs = order[:peers]
     features: dict[str, list[float]] = {}
     for rank, doc in enumerate(order, 1):
-        mine = vectors.get(best[doc].id)
-        others = [vectors.get(best[o].id) for o in peer_docs if o != doc]
-        sims = [_cosine(mine, v) for v in others if v is not None]
+        mine = units.get(best[doc].id)
+        others = [units.get(best[o].id) for o in peer_docs if o != doc]
+        sims = [float(mine @ v) if mine is not None else 0.0 for v in others if v is not None]
         features[doc] = [
             1.0 / rank,
             math.log(rank),
@@ -146,7 +140,7 @@ def document_features(
             1.0 / (1 + sparse_rank[doc]) if doc in sparse_rank else 0.0,
             float(chunks[doc]),
             1.0 if rank == 1 else 0.0,
-            1.0 if rank == 1 else _cosine(mine, top_vector),
+            1.0 if rank == 1 else (float(mine @ top_vector) if mine is not None and top_vector is not None else 0.0),
             sum(sims) / len(sims) if sims else 0.0,
         ]
     return features

@@ -20,6 +20,7 @@ import bisect
 import math
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from kernel.models import Diversity, Hit
@@ -56,8 +57,21 @@ class DiversityParams(BaseModel):
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     """Cosine similarity of two vectors (0.0 when either is all zeros)."""
-    norms = math.sqrt(math.fsum(x * x for x in a)) * math.sqrt(math.fsum(y * y for y in b))
-    return math.fsum(x * y for x, y in zip(a, b, strict=True)) / norms if norms else 0.0
+    x, y = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    norms = float(np.linalg.norm(x) * np.linalg.norm(y))
+    return float(x @ y) / norms if norms else 0.0
+
+
+def unit_vectors(hits: Sequence[Hit], vectors: Vectors) -> dict[str, np.ndarray]:
+    """The hits' vectors scaled to length 1 (all-zero ones stay zero), converted once for many comparisons."""
+    out: dict[str, np.ndarray] = {}
+    for hit in hits:
+        vector = vectors.get(hit.id)
+        if vector is not None:
+            array = np.asarray(vector, dtype=np.float64)
+            norm = float(np.linalg.norm(array))
+            out[hit.id] = array / norm if norm else array
+    return out
 
 
 def same_span(a: Hit, b: Hit, *, overlap: float = SPAN_OVERLAP) -> bool:
@@ -79,12 +93,16 @@ def repeats(hit: Hit, earlier: Sequence[Hit], vectors: Vectors, *, similarity: f
 
     The cosine test needs both vectors in ``vectors`` (by hit id); without them only spans count.
     """
-    mine = vectors.get(hit.id)
+    return _repeats(hit, earlier, unit_vectors([hit, *earlier], vectors), similarity)
+
+
+def _repeats(hit: Hit, earlier: Sequence[Hit], units: Mapping[str, np.ndarray], similarity: float) -> bool:
+    mine = units.get(hit.id)
     for other in earlier:
         if same_span(hit, other):
             return True
-        theirs = vectors.get(other.id)
-        if mine is not None and theirs is not None and cosine(mine, theirs) >= similarity:
+        theirs = units.get(other.id)
+        if mine is not None and theirs is not None and float(mine @ theirs) >= similarity:
             return True
     return False
 
@@ -115,10 +133,11 @@ def per_document(hits: Sequence[Hit], *, cap: int, decay: float = 0.0) -> list[H
 
 def near_duplicates(hits: Sequence[Hit], vectors: Vectors, *, similarity: float) -> list[Hit]:
     """The hits with every near-duplicate of an earlier kept hit (see :func:`repeats`) set back."""
+    units = unit_vectors(hits, vectors)
     kept: list[Hit] = []
     later: list[Hit] = []
     for hit in hits:
-        (later if repeats(hit, kept, vectors, similarity=similarity) else kept).append(hit)
+        (later if _repeats(hit, kept, units, similarity) else kept).append(hit)
     return kept + later
 
 
