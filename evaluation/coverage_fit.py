@@ -19,8 +19,7 @@ from evaluation.beir import BeirDataset
 from evaluation.runner import CHUNK_DEPTH
 from kernel.models import Diversity, Hit, SearchMode
 from kernel.settings import Settings
-from retrieval.coverage import FEATURES, CoverageModel, coverage_order, document_features, relevance
-from retrieval.diversity import near_duplicates
+from retrieval.coverage import FEATURES, CoverageModel, cover, document_features
 from retrieval.search import Searcher
 
 #: L2 penalty on the weights (not the bias): 0.5 * PENALTY * |w|^2 added to the summed log-loss.
@@ -29,9 +28,12 @@ PENALTY = 1.0
 
 @dataclass(frozen=True, slots=True)
 class QueryRows:
-    """One query's plain hybrid hits (``CHUNK_DEPTH`` deep), its candidates' vectors and documents' features."""
+    """One query's plain hybrid hits (``CHUNK_DEPTH`` deep), each arm's hits, its candidates' vectors, and
+    the features of its candidate documents (what the fit reads)."""
 
     hits: list[Hit]
+    dense: list[Hit]
+    sparse: list[Hit]
     vectors: dict[str, list[float]]
     features: dict[str, list[float]]
 
@@ -61,7 +63,7 @@ def collect(
         head = fused.hits[: settings.diversity_candidates]
         features = document_features(head, dense=dense, sparse=sparse, vectors=fused.vectors, peers=peers)
         vectors = {h.id: fused.vectors[h.id] for h in head if h.id in fused.vectors}
-        out[query_id] = QueryRows(hits=fused.hits, vectors=vectors, features=features)
+        out[query_id] = QueryRows(hits=fused.hits, dense=dense, sparse=sparse, vectors=vectors, features=features)
         if on_query is not None:
             on_query()
     return out
@@ -113,8 +115,9 @@ def fold_of(query_id: str, folds: int, seed: int) -> int:
 def reorder(row: QueryRows, model: CoverageModel, *, candidates: int, similarity: float) -> list[Hit]:
     """The query's hits as ``diversity: coverage`` orders them under ``model`` (no query preference here)."""
     head, tail = row.hits[:candidates], row.hits[candidates:]
-    ordered = coverage_order(head, relevance(model, row.features), decay=model.decay)
-    return near_duplicates(ordered, row.vectors, similarity=similarity) + tail
+    return (
+        cover(head, dense=row.dense, sparse=row.sparse, vectors=row.vectors, model=model, similarity=similarity) + tail
+    )
 
 
 def cross_fitted(

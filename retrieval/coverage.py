@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from kernel.errors import ConfigError
 from kernel.models import Hit
-from retrieval.diversity import near_duplicates, unit_vectors
+from retrieval.diversity import Vectors, near_duplicates, unit_vectors
 
 #: The features a coverage model weighs, in order (see :func:`document_features`).
 FEATURES: tuple[str, ...] = (
@@ -40,8 +40,6 @@ FEATURES: tuple[str, ...] = (
     "sim_top",
     "sim_peers",
 )
-
-Vectors = Mapping[str, Sequence[float]]
 
 
 class CoverageModel(BaseModel):
@@ -203,11 +201,9 @@ def cover(
     covered on their own and stay ahead of the others: look-alike documents of other quarters resemble
     the right one, and coverage must not undo that choice.
     """
-    groups = [[h for h in hits if h.id in first], [h for h in hits if h.id not in first]]
     out: list[Hit] = []
-    for group in groups:
+    for group in ([h for h in hits if h.id in first], [h for h in hits if h.id not in first]):
         if group:
             features = document_features(group, dense=dense, sparse=sparse, vectors=vectors, peers=model.peers)
             out += coverage_order(group, relevance(model, features), decay=model.decay)
-    head = near_duplicates(out[: len(groups[0])], vectors, similarity=similarity)
-    return near_duplicates(head + out[len(groups[0]) :], vectors, similarity=similarity)
+    return near_duplicates(out, vectors, similarity=similarity)
