@@ -35,8 +35,8 @@ class SearchRequest(TextRequest):
     )
     diversity: Diversity | None = Field(
         default=None,
-        description="Re-order the hits: none, per-document or near-duplicates; default from settings "
-        "(SYNTHRAG_SEARCH_DIVERSITY).",
+        description="Re-order the hits: none, per-document, near-duplicates, coverage or auto (coverage over short "
+        "documents, near-duplicates over long ones); default from settings (SYNTHRAG_SEARCH_DIVERSITY).",
     )
 
 

@@ -1,4 +1,4 @@
-"""Coverage diversification on unseen queries: cross-fitted on a BEIR split, against plain hybrid, paired.
+"""Coverage diversification and ``auto`` on unseen queries: cross-fitted on a BEIR split, against plain hybrid.
 
 Each judged query is searched once as ``diversity: coverage`` searches (:func:`evaluation.coverage_fit.collect`);
 then for every fold a model is fitted on the other folds' queries and orders this fold's hits, so each
@@ -20,14 +20,14 @@ import sys
 from pathlib import Path
 
 from app.components import build_configured
-from evaluation.coverage_fit import QueryRows, collect, cross_fitted, design, model_from
+from evaluation.coverage_fit import QueryRows, automatic, collect, cross_fitted, design, model_from
 from evaluation.diversity import alpha_ndcg_at_k, doc_recall_at_k, multi_relevant
 from evaluation.diversity_run import HIT_K
 from evaluation.paired import PairedComparison, paired_comparison, per_query_ndcg
 from evaluation.runner import collapse, prepare_dataset
-from kernel.models import Hit
-from kernel.settings import get_settings
-from retrieval.coverage import load_model
+from kernel.models import Diversity, Hit
+from kernel.settings import Settings, get_settings
+from retrieval.coverage import auto_method, load_model
 
 HERE = Path(__file__).resolve().parent
 SCIFACT = HERE.parents[1] / "shared" / "eval" / "scifact"
@@ -48,6 +48,57 @@ def measures(runs: dict[str, list[Hit]], qrels: dict[str, dict[str, int]]) -> di
 def _cell(c: PairedComparison) -> str:
     low, high = c.delta_ci
     return f"{c.other_mean:.4f}, {c.delta:+.4f} [{low:+.4f}, {high:+.4f}] {c.wins}/{c.ties}/{c.losses}"
+
+
+def _report(
+    args: argparse.Namespace,
+    settings: Settings,
+    rows: dict[str, QueryRows],
+    base: dict[str, dict[str, float]],
+    results: dict[str, dict[str, PairedComparison]],
+    *,
+    decay: float,
+) -> None:
+    """Print and write ``COVERAGE.md`` and ``coverage.json`` under ``args.out``."""
+    long_document = settings.diversity_long_document
+    covering = sum(
+        auto_method(r.hits[: settings.diversity_candidates], long_document=long_document) is Diversity.COVERAGE
+        for r in rows.values()
+    )
+    command = f"python -m bench coverage --split {args.split} --folds {args.folds} --seeds {args.seeds}"
+    if args.sample_docs:
+        command += f" --sample-docs {args.sample_docs}"
+    n_multi = len(base["doc_recall@5"])
+    mean = {name: sum(v.values()) / len(v) for name, v in base.items()}
+    lines = [
+        f"# Coverage diversification on unseen queries ({args.dataset.name} {args.split}, {len(rows)} queries, "
+        f"{n_multi} with several relevant documents, {args.folds}-fold cross-fitting, decay {decay:g})",
+        "",
+        f"`{command}`",
+        "",
+        f"Plain hybrid: nDCG@10 {mean['ndcg@10']:.4f}, doc recall@5 {mean['doc_recall@5']:.4f}, "
+        f"alpha-nDCG@5 {mean['alpha_ndcg@5']:.4f}.",
+        "",
+        "| method, folds | nDCG@10 (all) | doc recall@5 (multi) | alpha-nDCG@5 (multi) |",
+        "|---|---|---|---|",
+        *(f"| {key} | " + " | ".join(_cell(c[name]) for name in base) + " |" for key, c in results.items()),
+        "",
+        "Each cell: the method's mean, its difference from plain hybrid with the 95% paired bootstrap interval, "
+        "wins/ties/losses. `auto` (the answer default) is coverage where long documents hold less than half of "
+        f"the candidates (here {covering} of {len(rows)} queries) and near-duplicates elsewhere "
+        f"(`SYNTHRAG_DIVERSITY_LONG_DOCUMENT={long_document}`).",
+    ]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "COVERAGE.md").write_text(report, encoding="utf-8")
+    body = {
+        "command": command,
+        "base": mean,
+        "auto_covered_queries": covering,
+        "cross_fitted": {key: {name: c.as_json() for name, c in comps.items()} for key, comps in results.items()},
+    }
+    (args.out / "coverage.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,46 +134,20 @@ def main(argv: list[str] | None = None) -> int:
         components.close()
     qrels = {qid: dict(rels) for qid, rels in dataset.qrels.items()}
     base = measures({qid: row.hits for qid, row in rows.items()}, qrels)
-    candidates = settings.diversity_candidates
     results: dict[str, dict[str, PairedComparison]] = {}
     for seed in (int(s) for s in args.seeds.split(",")):
         runs = cross_fitted(
-            rows, qrels, folds=args.folds, seed=seed, decay=bundled.decay, peers=bundled.peers, candidates=candidates,
-            similarity=settings.diversity_similarity,
+            rows, qrels, folds=args.folds, seed=seed, decay=bundled.decay, peers=bundled.peers,
+            candidates=settings.diversity_candidates, similarity=settings.diversity_similarity,
         )  # fmt: skip
-        other = measures(runs, qrels)
-        results[f"seed {seed}"] = {name: paired_comparison(base[name], other[name]) for name in base}
-    command = f"python -m bench coverage --split {args.split} --folds {args.folds} --seeds {args.seeds}"
-    if args.sample_docs:
-        command += f" --sample-docs {args.sample_docs}"
-    n_multi = len(base["doc_recall@5"])
-    mean = {name: sum(v.values()) / len(v) for name, v in base.items()}
-    lines = [
-        f"# Coverage diversification on unseen queries ({args.dataset.name} {args.split}, {len(rows)} queries, "
-        f"{n_multi} with several relevant documents, {args.folds}-fold cross-fitting, decay {bundled.decay:g})",
-        "",
-        f"`{command}`",
-        "",
-        f"Plain hybrid: nDCG@10 {mean['ndcg@10']:.4f}, doc recall@5 {mean['doc_recall@5']:.4f}, "
-        f"alpha-nDCG@5 {mean['alpha_ndcg@5']:.4f}.",
-        "",
-        "| folds | nDCG@10 (all) | doc recall@5 (multi) | alpha-nDCG@5 (multi) |",
-        "|---|---|---|---|",
-        *(f"| {key} | " + " | ".join(_cell(c[name]) for name in base) + " |" for key, c in results.items()),
-        "",
-        "Each cell: coverage's mean, its difference from plain hybrid with the 95% paired bootstrap interval, "
-        "wins/ties/losses.",
-    ]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "COVERAGE.md").write_text(report, encoding="utf-8")
-    body = {
-        "command": command,
-        "base": mean,
-        "cross_fitted": {key: {name: c.as_json() for name, c in comps.items()} for key, comps in results.items()},
-    }
-    (args.out / "coverage.json").write_text(json.dumps(body, indent=2), encoding="utf-8")
+        auto = automatic(
+            rows, runs, candidates=settings.diversity_candidates, similarity=settings.diversity_similarity,
+            long_document=settings.diversity_long_document,
+        )  # fmt: skip
+        for name, run in (("coverage", runs), ("auto", auto)):
+            other = measures(run, qrels)
+            results[f"{name}, seed {seed}"] = {m: paired_comparison(base[m], other[m]) for m in base}
+    _report(args, settings, rows, base, results, decay=bundled.decay)
     if args.write is not None:
         x, y = design(rows, qrels, sorted(rows))
         where = f"{args.dataset.name} {args.split}, {len(rows)} queries, {len(y)} candidate documents"

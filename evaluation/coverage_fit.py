@@ -4,7 +4,8 @@ Each query is searched once the way the service searches with ``diversity: cover
 candidates' vectors, one dense and one BM25 arm ``prefetch_limit`` deep); every candidate document becomes
 one row: its features and whether the query's judgments call it relevant. A logistic model with an L2
 penalty is fitted by Newton's method. :func:`cross_fitted` scores every query with a model fitted on the
-other folds, so what it reports is what the model does on queries it has never seen.
+other folds, so what it reports is what the model does on queries it has never seen; :func:`automatic` turns
+those orders into what ``diversity: auto`` gives.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from evaluation.beir import BeirDataset
 from evaluation.runner import CHUNK_DEPTH
 from kernel.models import Diversity, Hit, SearchMode
 from kernel.settings import Settings
-from retrieval.coverage import FEATURES, CoverageModel, cover, document_features
+from retrieval.coverage import FEATURES, CoverageModel, auto_method, cover, document_features
+from retrieval.diversity import near_duplicates
 from retrieval.search import Searcher
 
 #: L2 penalty on the weights (not the bias): 0.5 * PENALTY * |w|^2 added to the summed log-loss.
@@ -141,4 +143,23 @@ def cross_fitted(
         model = model_from(x, y, decay=decay, peers=peers, fitted_on=f"fold {k}")
         for qid in (q for q in ids if fold[q] == k):
             out[qid] = reorder(rows[qid], model, candidates=candidates, similarity=similarity)
+    return out
+
+
+def automatic(
+    rows: Mapping[str, QueryRows],
+    covered: Mapping[str, list[Hit]],
+    *,
+    candidates: int,
+    similarity: float,
+    long_document: int,
+) -> dict[str, list[Hit]]:
+    """``diversity: auto`` per query: its ``covered`` order, or near-duplicates where long documents fill it."""
+    out: dict[str, list[Hit]] = {}
+    for qid, row in rows.items():
+        head, tail = row.hits[:candidates], row.hits[candidates:]
+        if auto_method(head, long_document=long_document) is Diversity.COVERAGE:
+            out[qid] = covered[qid]
+        else:
+            out[qid] = near_duplicates(head, row.vectors, similarity=similarity) + tail
     return out

@@ -24,6 +24,9 @@ from retrieval.search import Searcher
 #: Hits that doc recall and alpha-nDCG count.
 HIT_K = 5
 
+#: The re-orderings ``eval --diversity`` compares, after plain search and MMR.
+_REORDERINGS = (Diversity.PER_DOCUMENT, Diversity.NEAR_DUPLICATES, Diversity.COVERAGE, Diversity.AUTO)
+
 
 @dataclass(frozen=True, slots=True)
 class Method:
@@ -53,7 +56,7 @@ def methods_for(mode: SearchMode) -> list[Method]:
     return [
         Method(mode),
         *others,
-        *(Method(mode, method) for method in (Diversity.PER_DOCUMENT, Diversity.NEAR_DUPLICATES, Diversity.COVERAGE)),
+        *(Method(mode, method) for method in _REORDERINGS),
     ]
 
 

@@ -114,13 +114,16 @@ class Diversity(StrEnum):
     ``none`` keeps the ranking; ``per-document`` lets at most N chunks of one document come before
     the chunks of other documents; ``near-duplicates`` moves a chunk that repeats an earlier one (dense
     cosine at or above a threshold, or most of the same document span) behind the others; ``coverage``
-    ranks documents by a fitted relevance estimate and places chunks by expected gain (``retrieval.coverage``).
+    ranks documents by a fitted relevance estimate and places chunks by expected gain (``retrieval.coverage``);
+    ``auto`` is ``coverage`` when the candidates come from short documents and ``near-duplicates`` otherwise
+    (decided per search, :func:`retrieval.coverage.auto_method`).
     """
 
     NONE = "none"
     PER_DOCUMENT = "per-document"
     NEAR_DUPLICATES = "near-duplicates"
     COVERAGE = "coverage"
+    AUTO = "auto"
 
 
 _METADATA_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")

@@ -241,12 +241,14 @@ class Settings(BaseSettings):
     search_diversity: Diversity = Field(
         default=Diversity.NONE,
         description="Re-ordering of search hits after ranking: none, per-document (at most diversity_per_document "
-        "chunks of a document before other documents) or near-duplicates (a chunk repeating an earlier one "
-        "set back).",
+        "chunks of a document before other documents), near-duplicates (a chunk repeating an earlier one "
+        "set back), coverage (documents by a fitted relevance estimate, chunks by expected gain) or auto "
+        "(coverage over short documents, near-duplicates otherwise).",
     )
-    # near-duplicates: no nDCG@10 cost by construction, +doc recall@5 on SciFact train (README, "Diversity").
+    # auto: coverage's gain on SciFact train (short documents), near-duplicates' results on long ones
+    # such as earnings-call transcripts, where coverage leaned worse (README, "Diversity").
     answer_diversity: Diversity = Field(
-        default=Diversity.NEAR_DUPLICATES, description="The same re-ordering for the sources of an answer."
+        default=Diversity.AUTO, description="The same re-ordering for the sources of an answer."
     )
     diversity_per_document: int = Field(
         default=1, ge=1, le=100, description="per-document: chunks of one document before other documents."
@@ -263,6 +265,13 @@ class Settings(BaseSettings):
     )
     diversity_candidates: int = Field(
         default=20, ge=1, le=1000, description="Top hits (at least k) that diversity re-orders; nothing else enters."
+    )
+    diversity_long_document: int = Field(
+        default=8,
+        ge=1,
+        le=100_000,
+        description="auto: a candidate document is long when one of its hits is at this chunk index or later; "
+        "auto uses near-duplicates when long documents hold at least half of the candidates, coverage otherwise.",
     )
     diversity_coverage_model: Path | None = Field(
         default=None,

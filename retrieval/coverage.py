@@ -11,6 +11,11 @@ can still come before an unlikely newcomer, while weak repeats give way to other
 
 The model's weights are fitted on a train split (:mod:`evaluation.coverage_fit`, ``python -m bench coverage``);
 the bundled one (``retrieval/models/coverage.json``) on SciFact train. Everything here is pure.
+
+Coverage counts documents, as alpha-nDCG does: a document's further chunks are worth little once it is
+shown. That holds for short documents (an abstract's chunks restate one finding) and not for long ones (a
+transcript's further chunks carry other facts). ``auto`` (:func:`auto_method`) therefore covers a search
+whose candidates come mostly from short documents and only sets back near-duplicates in the others.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kernel.errors import ConfigError
-from kernel.models import Hit
+from kernel.models import Diversity, Hit
 from retrieval.diversity import Vectors, near_duplicates, unit_vectors
+
+#: ``auto`` covers unless documents known to be long hold at least this share of the candidates.
+LONG_SHARE = 0.5
 
 #: The features a coverage model weighs, in order (see :func:`document_features`).
 FEATURES: tuple[str, ...] = (
@@ -207,3 +215,22 @@ def cover(
             features = document_features(group, dense=dense, sparse=sparse, vectors=vectors, peers=model.peers)
             out += coverage_order(group, relevance(model, features), decay=model.decay)
     return near_duplicates(out, vectors, similarity=similarity)
+
+
+def long_share(hits: Sequence[Hit], *, long_document: int) -> float:
+    """Share of ``hits`` from documents seen to be long: one of their hits is at chunk index ``long_document`` or later.
+
+    A hit's chunk index is a lower bound of its document's length, so this needs no lookup; hits without a
+    chunk index count as short. 0.0 for no hits.
+    """
+    long = {h.document_id for h in hits if h.chunk_index is not None and h.chunk_index >= long_document}
+    return sum(h.document_id in long for h in hits) / len(hits) if hits else 0.0
+
+
+def auto_method(hits: Sequence[Hit], *, long_document: int) -> Diversity:
+    """What ``auto`` does with these candidates: ``coverage`` unless long documents hold half of them or more.
+
+    Otherwise ``near-duplicates``: a long document's further chunks are new facts, not repeats (module doc).
+    """
+    short = long_share(hits, long_document=long_document) < LONG_SHARE
+    return Diversity.COVERAGE if short else Diversity.NEAR_DUPLICATES

@@ -29,7 +29,7 @@ from kernel.ports import Embedder, PointStore, SparseEncoder
 from kernel.settings import Settings
 from kernel.tenancy import synthetic_collection
 from knowledge.profile import TeacherProfile
-from retrieval.coverage import cover, load_model
+from retrieval.coverage import auto_method, cover, load_model
 from retrieval.diversity import DiversityParams, diversify
 from retrieval.evidence import Evidence, EvidenceReader
 from retrieval.fusion import convex_fuse
@@ -41,6 +41,10 @@ from retrieval.results import SearchResult, SearchTimings
 from retrieval.spaces import CollectionSpaces, QueryVector
 
 MAX_QUERY_CHARS = 4000
+
+#: Diversity methods that compare the hits' dense vectors (``auto`` may become either).
+_BY_VECTOR = frozenset({Diversity.NEAR_DUPLICATES, Diversity.COVERAGE, Diversity.AUTO})
+
 #: Those of the given document ids whose deletion is under way: their points may still be in the store
 #: until the deletion reaches them, and a search must not return them meanwhile.
 DeletingFn = Callable[[Collection[str]], Collection[str]]
@@ -138,13 +142,13 @@ class Searcher:
         by_kinds = filters is not None and filters.kinds is not None
         method = Diversity.NONE if by_kinds else (diversity or self._settings.search_diversity)
         fetch = limit if method is Diversity.NONE else max(limit, self._settings.diversity_candidates)
-        covering = method is Diversity.COVERAGE
-        by_vector = with_vectors or covering or method is Diversity.NEAR_DUPLICATES
+        # Coverage weighs both arms' views of each document, whatever the mode (auto may cover).
+        covering = method in {Diversity.COVERAGE, Diversity.AUTO}
+        by_vector = with_vectors or method in _BY_VECTOR
         vectors: dict[str, list[float]] | None = {} if by_vector else None
         params = rerank if rerank is not None else self._params(collection, mode, synthetic)
         timings = SearchTimings()
         started = time.perf_counter()
-        # Coverage weighs both arms' views of each document, whatever the mode.
         need_dense = covering or mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
         need_sparse = covering or mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
         # Synthetic items (their own collection) are embedded by the base model only.
@@ -166,16 +170,7 @@ class Searcher:
             hits = self._chunks(collection, store_query(fetch, filters), vectors)
         else:
             raw = self._chunks(collection, store_query(max(params.depth, fetch), filters), vectors)
-            evidence_vector = None
-            if params.rerank_lambda > 0 and searched is not None:
-                evidence_vector = self._vector(text, collection, searched, DENSE_VECTOR).values
-            evidence = self._evidence.read(
-                synthetic_collection(collection),
-                [h.id for h in raw],
-                dense=evidence_vector,
-                sparse=sparse if params.expansion_alpha > 0 else None,
-            )
-            hits = rerank_hits(raw, evidence, params, limit=fetch)
+            hits = self._reranked(text, collection, raw, params, searched, sparse, limit=fetch)
         reading = self._interpret(text, collection, filters)
         narrowed = preference_filters(filters, reading) if reading is not None else None
         preferred: set[str] = set()
@@ -183,16 +178,36 @@ class Searcher:
             preferred_hits = self._chunks(collection, store_query(fetch, narrowed), vectors)
             hits = prefer(preferred_hits, hits, fetch)
             preferred = {h.id for h in preferred_hits}
-        hits = (
-            self._cover(collection, self._live(hits), searched, sparse, filters, vectors or {}, preferred)
-            if covering
-            else diversify(self._live(hits), DiversityParams.of(self._settings, method), vectors)
-        )[:limit]
+        hits = self._reorder(method, collection, self._live(hits), searched, sparse, filters, vectors, preferred)
+        hits = hits[:limit]
         if reading is not None and narrowed is not None:
             reading = reading.model_copy(update={"preferred_hits": sum(h.id in preferred for h in hits)})
         timings.store_ms = (time.perf_counter() - started) * 1000
         found = {h.id: vectors[h.id] for h in hits if h.id in vectors} if vectors is not None else {}
         return SearchResult(hits=hits, mode=mode, timings=timings, interpretation=reading, vectors=found)
+
+    def _reranked(  # noqa: PLR0917 - private, the pieces of one search
+        self,
+        text: str,
+        collection: str,
+        raw: list[Hit],
+        params: RerankParams,
+        searched: QueryVector | None,
+        sparse: SparseVec | None,
+        *,
+        limit: int,
+    ) -> list[Hit]:
+        """``raw`` re-ranked by the synthetic items' evidence (:func:`retrieval.rerank.rerank_hits`)."""
+        evidence_vector = None
+        if params.rerank_lambda > 0 and searched is not None:
+            evidence_vector = self._vector(text, collection, searched, DENSE_VECTOR).values
+        evidence = self._evidence.read(
+            synthetic_collection(collection),
+            [h.id for h in raw],
+            dense=evidence_vector,
+            sparse=sparse if params.expansion_alpha > 0 else None,
+        )
+        return rerank_hits(raw, evidence, params, limit=limit)
 
     def _interpret(self, text: str, collection: str, filters: SearchFilters | None) -> QueryInterpretation | None:
         """The query's periods/organisations that some document carries, when preferences apply."""
@@ -281,23 +296,28 @@ class Searcher:
             convex=fusion is Fusion.CONVEX,
         )
 
-    def _cover(  # noqa: PLR0917 - private, the pieces of one search
+    def _reorder(  # noqa: PLR0917 - private, the pieces of one search
         self,
+        method: Diversity,
         collection: str,
         hits: list[Hit],
         dense: QueryVector | None,
         sparse: SparseVec | None,
         filters: SearchFilters | None,
-        vectors: dict[str, list[float]],
+        vectors: dict[str, list[float]] | None,
         preferred: set[str],
     ) -> list[Hit]:
-        """The first ``diversity_candidates`` hits re-ordered by coverage (:mod:`retrieval.coverage`).
+        """The first ``diversity_candidates`` hits re-ordered by ``method`` (``auto`` decides here, from them).
 
-        The features read each arm's own ranking: one dense and one BM25 search, ``prefetch_limit`` deep.
-        Hits the query's period/organisation preference put first stay first.
+        Coverage (:mod:`retrieval.coverage`) reads each arm's own ranking: one dense and one BM25 search,
+        ``prefetch_limit`` deep. Hits the query's period/organisation preference put first stay first.
         """
         cfg = self._settings
         head, tail = hits[: cfg.diversity_candidates], hits[cfg.diversity_candidates :]
+        if method is Diversity.AUTO:
+            method = auto_method(head, long_document=cfg.diversity_long_document)
+        if method is not Diversity.COVERAGE:
+            return diversify(hits, DiversityParams.of(cfg, method), vectors)
         arms = [
             self._chunks(
                 collection, self._store_query(arm, cfg.prefetch_limit, dense, sparse, filters, None, fusion=Fusion.RRF)
@@ -305,7 +325,7 @@ class Searcher:
             for arm in (SearchMode.DENSE, SearchMode.BM25)
         ]
         found = cover(
-            head, dense=arms[0], sparse=arms[1], vectors=vectors, model=self._coverage,
+            head, dense=arms[0], sparse=arms[1], vectors=vectors or {}, model=self._coverage,
             similarity=cfg.diversity_similarity, first=preferred,
         )  # fmt: skip
         return found + tail

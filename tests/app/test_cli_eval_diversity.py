@@ -69,6 +69,7 @@ def test_diversity_reports_every_method_against_the_mode(tmp_path: Path) -> None
         "hybrid + per-document",
         "hybrid + near-duplicates",
         "hybrid + coverage",
+        "hybrid + auto",
     ]
     base = methods["hybrid"]
     assert base["ndcg@10"]["mean"] == pytest.approx(report["ndcg@10"])

@@ -143,14 +143,15 @@ def test_numbers_json_cannot_write_get_a_422_not_a_500(client: TestClient, raw: 
     assert response.json()["error"]["code"] == "validation_error"
 
 
+@pytest.mark.parametrize("method", ["coverage", "auto"])
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_search_with_coverage_diversity_over_http(client: TestClient, mode: str) -> None:
+def test_search_with_coverage_diversity_over_http(client: TestClient, mode: str, method: str) -> None:
     body = {"query": "volcano lava honey bees", "k": 6, "mode": mode}
     plain = client.post("/v1/search", json={**body, "diversity": "none", "k": 20}).json()["hits"]
-    response = client.post("/v1/search", json={**body, "diversity": "coverage"})
+    response = client.post("/v1/search", json={**body, "diversity": method})
     assert response.status_code == 200, response.text
     hits = response.json()["hits"]
     assert len(hits) == min(6, len(plain))
     assert {h["id"] for h in hits} <= {h["id"] for h in plain}  # re-ordered candidates, nothing new
     bad = client.post("/v1/search", json={**body, "diversity": "coverge"})
-    assert bad.status_code == 422 and "coverage" in bad.text
+    assert bad.status_code == 422 and "coverage" in bad.text and "auto" in bad.text

@@ -12,8 +12,17 @@ from hypothesis import strategies as st
 
 from evaluation.coverage_fit import fit
 from kernel.errors import ConfigError
-from kernel.models import Hit
-from retrieval.coverage import FEATURES, CoverageModel, coverage_order, document_features, load_model, relevance
+from kernel.models import Diversity, Hit
+from retrieval.coverage import (
+    FEATURES,
+    CoverageModel,
+    auto_method,
+    coverage_order,
+    document_features,
+    load_model,
+    long_share,
+    relevance,
+)
 
 
 def _hit(doc: str, n: int, score: float = 1.0) -> Hit:
@@ -91,3 +100,19 @@ def test_fit_recovers_the_direction_of_a_planted_signal() -> None:
     weights, _ = fit(x, y)
     assert weights[0] > 1.5 and weights[3] < -0.7
     assert all(abs(w) < 0.3 for i, w in enumerate(weights) if i not in (0, 3))
+
+
+def _at(doc: str, index: int | None) -> Hit:
+    return Hit(id=f"{doc}-{index}", score=1.0, text=doc, document_id=doc, source=f"{doc}.txt", chunk_index=index)
+
+
+def test_auto_covers_unless_long_documents_hold_half_of_the_candidates() -> None:
+    # b is seen at chunk index 9: long from 8, so both of its hits count; a and c (no index) are short.
+    hits = [_at("a", 0), _at("b", 2), _at("a", 1), _at("b", 9), _at("c", None)]
+    assert long_share(hits, long_document=8) == pytest.approx(2 / 5)
+    assert auto_method(hits, long_document=8) is Diversity.COVERAGE
+    assert auto_method([*hits[:4]], long_document=8) is Diversity.NEAR_DUPLICATES  # 2 of 4: half
+    assert long_share(hits, long_document=10) == 0.0
+    assert long_share(hits, long_document=1) == pytest.approx(4 / 5)
+    assert long_share([], long_document=8) == 0.0
+    assert auto_method([], long_document=8) is Diversity.COVERAGE

@@ -12,7 +12,7 @@ from app.components import Components
 from ingest.files import collect_files, load_item
 from kernel.models import Diversity, SearchMode
 from kernel.settings import Settings
-from retrieval.coverage import cover, load_model
+from retrieval.coverage import auto_method, cover, load_model
 from retrieval.diversity import near_duplicates, per_document
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.search import Searcher
@@ -87,15 +87,18 @@ def test_the_setting_is_the_default_of_search(indexed: Components) -> None:
     )
 
 
-def test_answer_sources_follow_answer_diversity(indexed: Components) -> None:
-    settings = indexed.settings
-    service = AnswerService(
+def _answers(indexed: Components, settings: Settings) -> AnswerService:
+    return AnswerService(
         searcher=indexed.search.searcher,
         chat=ScriptedChat(["unused"]),
         gate=GenerationGate(max_waiting=1, retry_after_s=1),
         settings=settings,
     )
-    plan = service.plan(BROAD, collection="c")
+
+
+def test_answer_sources_follow_answer_diversity(indexed: Components) -> None:
+    settings = indexed.settings
+    plan = _answers(indexed, settings).plan(BROAD, collection="c")
     assert [h.id for h in plan.hits] == _ids(indexed, k=settings.answer_k, diversity=Diversity.PER_DOCUMENT)
     assert len({h.document_id for h in plan.hits}) == settings.answer_k
 
@@ -127,3 +130,25 @@ def test_coverage_keeps_preferred_hits_first(indexed: Components) -> None:
     )
     assert {h.id for h in found[: len(chosen)]} == chosen
     assert sorted(h.id for h in found) == sorted(h.id for h in deep.hits)
+
+
+@pytest.mark.parametrize("mode", [SearchMode.HYBRID, SearchMode.BM25])
+def test_auto_covers_short_documents_and_sets_back_repeats_in_long_ones(indexed: Components, mode: SearchMode) -> None:
+    parts = indexed.search
+    deep = parts.searcher.search(BROAD, collection="c", k=DEEP, mode=mode).hits
+    latest = max(h.chunk_index or 0 for h in deep)
+    # Fixture: with "long" from chunk index 1, long documents fill at least half of the candidates.
+    assert auto_method(deep, long_document=1) is Diversity.NEAR_DUPLICATES
+    for long_document, expected in ((latest + 1, Diversity.COVERAGE), (1, Diversity.NEAR_DUPLICATES)):
+        settings = indexed.settings.model_copy(update={"diversity_long_document": long_document})
+        searcher = Searcher(store=parts.store, embedder=parts.embedder, sparse=parts.sparse, settings=settings)
+        auto = searcher.search(BROAD, collection="c", k=DEEP, mode=mode, diversity=Diversity.AUTO).hits
+        chosen = searcher.search(BROAD, collection="c", k=DEEP, mode=mode, diversity=expected).hits
+        assert [h.id for h in auto] == [h.id for h in chosen], (long_document, expected)
+
+
+def test_answers_use_auto_by_default(indexed: Components) -> None:
+    assert Settings.model_fields["answer_diversity"].default is Diversity.AUTO
+    settings = indexed.settings.model_copy(update={"answer_diversity": Diversity.AUTO})
+    plan = _answers(indexed, settings).plan(BROAD, collection="c")
+    assert [h.id for h in plan.hits] == _ids(indexed, k=settings.answer_k, diversity=Diversity.AUTO)
