@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.adaptation import corpus
+from tests.fixtures_beir import write_beir
 
 pytestmark = pytest.mark.slow
 
@@ -30,17 +31,10 @@ def _run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _beir(root: Path) -> Path:
-    items = corpus.items()
     queries = corpus.queries()
-    root.mkdir(parents=True)
-    docs = [{"_id": i.source_key, "title": i.document.title, "text": i.document.text} for i in items]
-    (root / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n")
+    docs = [{"_id": i.source_key, "title": i.document.title, "text": i.document.text} for i in corpus.items()]
     rows = [{"_id": f"q{n}", "text": q.text} for n, q in enumerate(queries)]
-    (root / "queries.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-    qrels = ["query-id\tcorpus-id\tscore"] + [f"q{n}\t{next(iter(q.sources))}\t1" for n, q in enumerate(queries)]
-    (root / "qrels").mkdir()
-    (root / "qrels" / "train.tsv").write_text("\n".join(qrels) + "\n")
-    return root
+    return write_beir(root, docs, rows, [(f"q{n}", next(iter(q.sources)), 1) for n, q in enumerate(queries)])
 
 
 def test_eval_adapt_cross_validates_base_against_adapted(tmp_path: Path) -> None:

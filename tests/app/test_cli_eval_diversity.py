@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures_beir import write_beir
+
 pytestmark = pytest.mark.slow
 
 SCRIPT = Path(sys.executable).parent / "synthrag"
@@ -35,14 +37,10 @@ def _beir(root: Path) -> Path:
         {"_id": "q2", "text": "lava flows from volcanic eruptions"},
         {"_id": "q3", "text": "chess openings for the centre"},
     ]
-    qrels = ["query-id\tcorpus-id\tscore"]
-    qrels += [f"q1\tbees-{n}\t1" for n in (1, 2)] + [f"q2\tvolcano-{n}\t1" for n in (1, 2)] + ["q3\tchess-1\t1"]
-    root.mkdir(parents=True)
-    (root / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in corpus) + "\n")
-    (root / "queries.jsonl").write_text("\n".join(json.dumps(q) for q in queries) + "\n")
-    (root / "qrels").mkdir()
-    (root / "qrels" / "train.tsv").write_text("\n".join(qrels) + "\n")
-    return root
+    qrels = (
+        [("q1", f"bees-{n}", 1) for n in (1, 2)] + [("q2", f"volcano-{n}", 1) for n in (1, 2)] + [("q3", "chess-1", 1)]
+    )
+    return write_beir(root, corpus, queries, qrels)
 
 
 def _run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess[str]:
