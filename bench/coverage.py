@@ -28,7 +28,7 @@ from evaluation.runner import collapse, prepare_dataset
 from kernel.models import Diversity, Hit
 from kernel.settings import Settings, get_settings
 from retrieval.coverage import auto_method, load_model
-from retrieval.diversity import near_duplicates
+from retrieval.diversity import DiversityParams, diversify
 
 HERE = Path(__file__).resolve().parent
 SCIFACT = HERE.parents[1] / "shared" / "eval" / "scifact"
@@ -148,11 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     qrels = {qid: dict(rels) for qid, rels in dataset.qrels.items()}
     base = measures({qid: row.hits for qid, row in rows.items()}, qrels)
     candidates, similarity = settings.diversity_candidates, settings.diversity_similarity
-    repeats_set_back = measures(
-        {qid: near_duplicates(r.hits[:candidates], r.vectors, similarity=similarity) + r.hits[candidates:]
-         for qid, r in rows.items()},
-        qrels,
-    )  # fmt: skip
+    repeats = DiversityParams(method=Diversity.NEAR_DUPLICATES, similarity=similarity, candidates=candidates)
+    repeats_set_back = measures({qid: diversify(r.hits, repeats, r.vectors) for qid, r in rows.items()}, qrels)
     results: dict[str, dict[str, PairedComparison]] = {}
     against: dict[str, dict[str, PairedComparison]] = {}
     for seed in (int(s) for s in args.seeds.split(",")):

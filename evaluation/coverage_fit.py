@@ -21,7 +21,7 @@ from evaluation.runner import CHUNK_DEPTH
 from kernel.models import Diversity, Hit, SearchMode
 from kernel.settings import Settings
 from retrieval.coverage import FEATURES, CoverageModel, auto_method, cover, document_features
-from retrieval.diversity import near_duplicates
+from retrieval.diversity import DiversityParams, diversify
 from retrieval.search import Searcher
 
 #: L2 penalty on the weights (not the bias): 0.5 * PENALTY * |w|^2 added to the summed log-loss.
@@ -155,11 +155,10 @@ def automatic(
     long_document: int,
 ) -> dict[str, list[Hit]]:
     """``diversity: auto`` per query: its ``covered`` order, or near-duplicates where long documents fill it."""
-    out: dict[str, list[Hit]] = {}
-    for qid, row in rows.items():
-        head, tail = row.hits[:candidates], row.hits[candidates:]
-        if auto_method(head, long_document=long_document) is Diversity.COVERAGE:
-            out[qid] = covered[qid]
-        else:
-            out[qid] = near_duplicates(head, row.vectors, similarity=similarity) + tail
-    return out
+    repeats = DiversityParams(method=Diversity.NEAR_DUPLICATES, similarity=similarity, candidates=candidates)
+    return {
+        qid: covered[qid]
+        if auto_method(row.hits[:candidates], long_document=long_document) is Diversity.COVERAGE
+        else diversify(row.hits, repeats, row.vectors)
+        for qid, row in rows.items()
+    }
