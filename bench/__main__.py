@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    adapt_bundle,
+    adapt_sweep,
     answer_latency,
     coverage,
     fusion,
@@ -30,6 +32,8 @@ BENCHMARKS = {
     "throughput": throughput.main,
     "million": million.main,
     "ingest": ingest_bench.main,
+    "adapt-bundle": adapt_bundle.main,
+    "adapt-sweep": adapt_sweep.main,
 }
 
 if __name__ == "__main__":

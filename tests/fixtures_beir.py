@@ -6,6 +6,14 @@ import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+#: One sentence per topic; test corpora repeat and slice them.
+TOPICS = {
+    "bees": "Honey bee colonies store nectar as honey in wax combs and the workers guard the hive entrance.",
+    "volcano": "Volcanic eruptions send lava flows and ash clouds over the slopes around the crater rim.",
+    "chess": "Chess openings develop the knights and bishops early and fight for the centre of the board.",
+    "bread": "Sourdough bread rises with wild yeast and lactic bacteria kept alive in a flour starter.",
+}
+
 
 def write_beir(
     root: Path,

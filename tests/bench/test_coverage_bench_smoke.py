@@ -9,16 +9,9 @@ import pytest
 
 from bench import coverage
 from retrieval.coverage import load_model
-from tests.fixtures_beir import write_beir
+from tests.fixtures_beir import TOPICS, write_beir
 
 pytestmark = pytest.mark.slow
-
-TOPICS = {
-    "bees": "Honey bee colonies store nectar as honey in wax combs and the workers guard the hive entrance.",
-    "volcano": "Volcanic eruptions send lava flows and ash clouds over the slopes around the crater rim.",
-    "chess": "Chess openings develop the knights and bishops early and fight for the centre of the board.",
-    "bread": "Sourdough bread rises with wild yeast and lactic bacteria kept alive in a flour starter.",
-}
 
 
 def _beir(root: Path) -> Path:
