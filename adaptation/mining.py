@@ -48,21 +48,37 @@ def mine_triples(
 ) -> list[Triple]:
     """One triple per query (``ranking(text)``: chunk ids best first), negatives only when asked for."""
     rng = random.Random(params.seed)
-    by_source: dict[str, list[Passage]] = {}
-    for passage in passages.values():
-        by_source.setdefault(passage.source, []).append(passage)
+    by_source = by_document(passages)
     triples = []
     for done, query in enumerate(queries, start=1):
-        relevant = relevant_sources(query, passages)
         ranked = ranking(query.text) if (params.hard_negatives or query.sources) else []
-        positive = _positive(query, ranked, passages, by_source, relevant)
+        positive, negatives = candidates(query, ranked, passages, by_source)
         if positive is not None:
-            negatives = [pid for pid in ranked[SKIP_TOP:] if pid in passages and passages[pid].source not in relevant]
             negative = passages[rng.choice(negatives)].text if params.hard_negatives and negatives else None
             triples.append(Triple(query=query.text, positive=positive.text, negative=negative))
         if on_query is not None:
             on_query(done)
     return triples
+
+
+def by_document(passages: Mapping[str, Passage]) -> dict[str, list[Passage]]:
+    """Each source's passages, in the order of ``passages``."""
+    by_source: dict[str, list[Passage]] = {}
+    for passage in passages.values():
+        by_source.setdefault(passage.source, []).append(passage)
+    return by_source
+
+
+def candidates(
+    query: TrainingQuery,
+    ranked: Sequence[str],
+    passages: Mapping[str, Passage],
+    by_source: Mapping[str, list[Passage]],
+) -> tuple[Passage | None, list[str]]:
+    """A query's positive passage and the ids its hard negative may be drawn from (``ranked``: best first)."""
+    relevant = relevant_sources(query, passages)
+    negatives = [pid for pid in ranked[SKIP_TOP:] if pid in passages and passages[pid].source not in relevant]
+    return _positive(query, ranked, passages, by_source, relevant), negatives
 
 
 def _positive(

@@ -19,8 +19,8 @@ import json
 import shutil
 from pathlib import Path
 
-from adaptation.mining import SKIP_TOP, rank_base
-from adaptation.pairs import Passage, from_qrels, read_passages, relevant_sources, split_queries
+from adaptation.mining import by_document, candidates, rank_base
+from adaptation.pairs import Passage, from_qrels, read_passages, split_queries
 from app.commands.evaluate_adapt import folds_of
 from app.components import build_configured
 from evaluation.beir import BeirDataset
@@ -42,15 +42,6 @@ def _candidates(searcher: Searcher, collection: str, text: str, mode: SearchMode
     return [[hit.id, hit.score] for hit in result.hits]
 
 
-def _mined(ranked: list[str], relevant: set[str], passages: dict[str, Passage]) -> dict[str, object]:
-    positive = next((p for p in ranked if p in passages and passages[p].source in relevant), None)
-    if positive is None:
-        first = min(relevant)  # as adaptation.mining: the first chunk of the first relevant document
-        positive = next((pid for pid, p in passages.items() if p.source == first), None)
-    negatives = [p for p in ranked[SKIP_TOP:] if p in passages and passages[p].source not in relevant]
-    return {"pos": positive, "negs": negatives}
-
-
 def collect(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
     """Index the split (reused), then everything the sweep needs, as JSON-ready data."""
     components = build_configured(settings, answers=False, synthesis=False)
@@ -64,6 +55,7 @@ def collect(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
         passages = read_passages(components.search.store, collection)
         judged = sorted(q for q in dataset.qrels if q in dataset.queries)
         labelled = {q.text: q for q in from_qrels(dataset.queries, dataset.qrels, passages)}
+        by_source = by_document(passages)
         bm25, dense, mine = {}, {}, {}
         for qid in judged:
             text = dataset.queries[qid]
@@ -72,7 +64,8 @@ def collect(args: argparse.Namespace, settings: Settings) -> dict[str, object]:
             query = labelled.get(text.strip())
             if query is not None:
                 ranking = rank_base(searcher, collection, text, settings.adapt.negative_depth)
-                mine[qid] = _mined(ranking, relevant_sources(query, passages), passages)
+                positive, negatives = candidates(query, ranking, passages, by_source)
+                mine[qid] = {"pos": positive.id if positive is not None else None, "negs": negatives}
     finally:
         components.close()
     return {
