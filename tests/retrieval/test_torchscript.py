@@ -1,0 +1,74 @@
+"""The TorchScript forward pass: the same vectors as sentence-transformers ``encode`` for the bundled model,
+batched and alone; a model of another shape keeps ``encode``; the embedder setting switches it off."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernel.settings import Settings
+from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path, load_embedder
+from retrieval.torchscript import TOLERANCE, _mean_pooled, trace_encoder
+
+TEXTS = [
+    "effect of caffeine on sleep",
+    "What did the CFO say about operating margin in the third quarter of fiscal 2023?",
+    "glacier",
+    "",
+    "Ünïcode — ✓ text with symbols € and 数字",
+    "revenue " * 500,  # truncated at the model's window
+    "Net revenue was $4.2 billion, up 12% year over year; services grew 18% and hardware 3%.",
+]
+
+
+def test_traced_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTransformerEmbedder) -> None:
+    traced = trace_encoder(embedder.model)
+    assert traced is not None
+    expected = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    batched = traced.encode(TEXTS)
+    alone = np.stack([traced.encode([t])[0] for t in TEXTS])
+    assert batched.shape == expected.shape
+    assert np.abs(batched - expected).max() < TOLERANCE
+    assert np.abs(alone - expected).max() < TOLERANCE
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+
+
+def test_the_embedder_uses_it_and_the_setting_switches_it_off(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.traced  # the default, for the bundled model
+    plain = load_embedder(Settings(embed_torchscript=False), bundled_model_path())
+    assert not plain.traced
+    # More texts than one batch: the traced path sorts by length, batches, and restores the order.
+    texts = TEXTS * 12
+    assert np.abs(np.array(embedder.embed(texts)) - np.array(plain.embed(texts))).max() < TOLERANCE
+
+
+class _Module:
+    def __init__(self, pooling_mode: str = "mean") -> None:
+        self.pooling_mode = pooling_mode
+
+    def get_config_dict(self) -> dict[str, str]:
+        return {"pooling_mode": self.pooling_mode}
+
+
+class Transformer(_Module):
+    pass
+
+
+class Pooling(_Module):
+    pass
+
+
+class Normalize(_Module):
+    pass
+
+
+class Dense(_Module):
+    pass
+
+
+def test_only_mean_pooled_transformers_are_traced() -> None:
+    assert _mean_pooled([Transformer(), Pooling()])
+    assert _mean_pooled([Transformer(), Pooling(), Normalize()])
+    assert not _mean_pooled([Transformer(), Pooling("cls"), Normalize()])
+    assert not _mean_pooled([Transformer(), Pooling(), Dense(), Normalize()])
+    # Not traced: trace_encoder returns None and the embedder keeps encode.
+    assert trace_encoder([Transformer(), Pooling("max")]) is None
