@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, components: ComponentsFactory = serving_co
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = components(settings)
         app.state.components = built
+        app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
         if not settings.api_keys:
             log.warning("SYNTHRAG_API_KEYS is not set: the service is open, every caller sees every document")
         metrics.set_generation_pending(lambda: generation_pending(built.answers))

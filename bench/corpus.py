@@ -263,6 +263,9 @@ class CachedEmbedder:
             return list(self._inner.embed(texts))
         return [self.vector_of(r) for r in rows if r is not None]
 
+    async def embed_async(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
     def vector_of(self, row: int) -> list[float]:
         """The vector of known text number ``row``."""
         return [float(x) for x in self._vectors[row]]

@@ -41,6 +41,10 @@ class Embedder(Protocol):
         """Embed texts in batches; returns one L2-normalized vector per text."""
         ...
 
+    async def embed_async(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed` from a coroutine, without blocking its event loop."""
+        ...
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Number of word pieces of each text (without special tokens)."""
         ...

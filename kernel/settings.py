@@ -191,6 +191,16 @@ class Settings(BaseSettings):
         default=True,
         description="Encode the queries of concurrent requests together, up to embed_batch_size texts a pass.",
     )
+    search_threads: int = Field(
+        default=4,
+        ge=1,
+        le=256,
+        description="Worker threads for the store side of /v1/search (it holds the GIL: a few are enough).",
+    )
+    embed_torchscript: bool = Field(
+        default=True,
+        description="Run the forward pass as a traced TorchScript module (GIL-free) where it reproduces encode.",
+    )
     embed_microbatch_wait_ms: float = Field(
         default=0.0,
         ge=0.0,

@@ -1,19 +1,28 @@
 """Micro-batching of concurrent calls: one model forward pass for the queries of many requests.
 
-Leader/follower, the way dedicated embedding servers batch: a call that finds the worker idle runs at
-once (a lone request waits for nothing); calls that arrive while it runs queue up, and when it ends
-the oldest of them leads the next pass with every queued call that fits in ``max_items``. The
-collection window is therefore the previous pass itself; ``wait_ms`` > 0 adds a short wait for more
-company, but only when the leader already has some (two or more calls), never for a lone one.
+A dedicated worker thread runs every pass, the way dedicated embedding servers batch: it takes the
+oldest waiting call together with every waiting call that fits in ``max_items``, runs the pass, hands
+each caller its results and at once starts the next pass with whatever queued meanwhile. A lone call
+therefore waits for nothing but the hand-over to the worker, and the collection window is the previous
+pass itself; ``wait_ms`` > 0 adds a short wait for more company, but only when a pass already has some
+(two or more calls), never for a lone one.
+
+Callers are threads (:meth:`MicroBatcher.run`) or coroutines (:meth:`MicroBatcher.run_async`, which
+waits on a future and holds no thread: the server's search route, where fifty threads blocked on a
+condition and fighting over the GIL cost more than the model pass; measured, README "Throughput").
+Both kinds share the same passes. Passes never overlap, and all run on the one worker thread (torch
+keeps a team of OpenMP threads per calling thread; one caller thread keeps one team).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -25,7 +34,26 @@ class _Call(Generic[T, R]):
     items: list[T]
     results: list[R] | None = None
     error: BaseException | None = None
-    done: bool = False
+    done: threading.Event = field(default_factory=threading.Event)
+    future: asyncio.Future[list[R]] | None = None  # set for a coroutine's call
+    loop: asyncio.AbstractEventLoop | None = None
+
+    def finish(self, results: list[R] | None, error: BaseException | None) -> None:
+        self.results, self.error = results, error
+        self.done.set()
+        if self.future is not None and self.loop is not None:
+            with contextlib.suppress(RuntimeError):  # the caller's loop has closed: nobody is waiting
+                self.loop.call_soon_threadsafe(_settle, self.future, results, error)
+
+
+def _settle(future: asyncio.Future[list[R]], results: list[R] | None, error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        assert results is not None
+        future.set_result(results)
 
 
 @dataclass(frozen=True)
@@ -39,22 +67,31 @@ class BatchStats:
 
 
 class MicroBatcher(Generic[T, R]):
-    """Runs ``run_pass`` for concurrent callers, one pass at a time, joining small calls into one pass.
+    """Runs ``run_pass`` for concurrent callers on one worker thread, joining small calls into one pass.
 
     ``run_pass`` must return one result per item, in order, independent of the other items of its
     pass (true of a transformer with an attention mask, up to float rounding of padded shapes). A
-    call of more than ``max_items`` items (a bulk ingest batch) runs as a pass of its own.
+    call of more than ``max_items`` items (a bulk ingest batch) runs as a pass of its own. The worker
+    starts with the first call and lives as long as the process (a daemon thread, idle on a condition).
     """
 
-    def __init__(self, run_pass: Callable[[list[T]], list[R]], *, max_items: int, wait_ms: float = 0.0) -> None:
+    def __init__(
+        self,
+        run_pass: Callable[[list[T]], list[R]],
+        *,
+        max_items: int,
+        wait_ms: float = 0.0,
+        name: str = "synthrag-batch",
+    ) -> None:
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self._run_pass = run_pass
         self._max_items = max_items
         self._wait_s = max(wait_ms, 0.0) / 1000
+        self._name = name
         self._cond = threading.Condition()
         self._queue: deque[_Call[T, R]] = deque()
-        self._busy = False
+        self._worker: threading.Thread | None = None
         self._passes = self._calls = self._items = self._largest = 0
 
     @property
@@ -74,70 +111,78 @@ class MicroBatcher(Generic[T, R]):
         Raises:
             Whatever ``run_pass`` raised for the pass that held these items.
         """
-        call: _Call[T, R] = _Call(list(items))
-        if not call.items:
+        if not items:
             return []
+        call: _Call[T, R] = _Call(list(items))
+        self._submit(call)
+        call.done.wait()
+        if call.error is not None:
+            raise call.error
+        assert call.results is not None
+        return call.results
+
+    async def run_async(self, items: Sequence[T]) -> list[R]:
+        """:meth:`run` for a coroutine: it awaits its pass without holding a thread.
+
+        A cancelled caller's items may still be in a pass; its results are dropped.
+        """
+        if not items:
+            return []
+        loop = asyncio.get_running_loop()
+        call: _Call[T, R] = _Call(list(items), future=loop.create_future(), loop=loop)
+        assert call.future is not None
+        self._submit(call)
+        return await call.future
+
+    def _submit(self, call: _Call[T, R]) -> None:
         with self._cond:
             self._queue.append(call)
-            if self._wait_s > 0:
-                self._cond.notify_all()  # a gathering leader counts the newcomer
-            while not call.done and self._busy:
-                self._cond.wait()
-            if call.done:
-                return _result(call)
-            self._busy = True
-        # This thread leads a pass; its own call is at the head of the queue or already served.
-        try:
-            while not call.done:
-                self._lead()
-        finally:
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
-        return _result(call)
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
+                self._worker.start()
+            self._cond.notify_all()
 
-    def _lead(self) -> None:
-        if self._wait_s > 0:
+    def _work(self) -> None:
+        while True:
             with self._cond:
-                company = len(self._queue) > 1
-            if company:
-                self._gather()
-        with self._cond:
-            batch = self._take()
+                while not self._queue:
+                    self._cond.wait()
+                if self._wait_s > 0 and len(self._queue) > 1:
+                    self._gather()
+                batch = self._take()
+            self._pass(batch)
+
+    def _pass(self, batch: list[_Call[T, R]]) -> None:
         items = [item for queued in batch for item in queued.items]
         try:
             results = self._run_pass(items)
             if len(results) != len(items):
                 raise RuntimeError(f"a pass returned {len(results)} results for {len(items)} items")
-        except BaseException as exc:  # every caller of the pass gets the error, then it propagates
-            with self._cond:
-                for queued in batch:
-                    queued.error, queued.done = exc, True
-                self._cond.notify_all()
+        except BaseException as exc:  # every caller of the pass gets the error; the worker goes on
+            for queued in batch:
+                queued.finish(None, exc)
             return
         with self._cond:
-            start = 0
-            for queued in batch:
-                queued.results, queued.done = results[start : start + len(queued.items)], True
-                start += len(queued.items)
             self._passes += 1
             self._calls += len(batch)
             self._items += len(items)
             self._largest = max(self._largest, len(items))
-            self._cond.notify_all()
+        start = 0
+        for queued in batch:
+            queued.finish(results[start : start + len(queued.items)], None)
+            start += len(queued.items)
 
     def _gather(self) -> None:
-        """Wait up to ``wait_s`` while more calls could still fit in the pass."""
+        """Wait up to ``wait_s`` while more calls could still fit in the pass (the lock is held)."""
         deadline = time.monotonic() + self._wait_s
-        with self._cond:
-            while sum(len(c.items) for c in self._queue) < self._max_items:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._cond.wait(left)
+        while sum(len(c.items) for c in self._queue) < self._max_items:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._cond.wait(left)
 
     def _take(self) -> list[_Call[T, R]]:
-        """The oldest queued calls whose items fit in one pass (at least one call)."""
+        """The oldest queued calls whose items fit in one pass (at least one call; the lock is held)."""
         batch = [self._queue.popleft()]
         total = len(batch[0].items)
         while self._queue and total + len(self._queue[0].items) <= self._max_items:
@@ -145,10 +190,3 @@ class MicroBatcher(Generic[T, R]):
             batch.append(call)
             total += len(call.items)
         return batch
-
-
-def _result(call: _Call[T, R]) -> list[R]:
-    if call.error is not None:
-        raise call.error
-    assert call.results is not None
-    return call.results

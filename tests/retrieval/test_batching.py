@@ -3,6 +3,7 @@ caller of the failed pass, a lone call never waits, and the real MiniLM gives th
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -198,11 +199,65 @@ def test_embedding_errors_are_typed(embedder: SentenceTransformerEmbedder) -> No
         def encode(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("out of memory")
 
-    real = embedder._model
-    embedder._model = Broken()
+    real, traced = embedder._model, embedder._traced
+    embedder._model, embedder._traced = Broken(), None
     try:
         with pytest.raises(EmbeddingError, match="out of memory"):
             embedder.embed(["x"])
+        with pytest.raises(EmbeddingError, match="out of memory"):
+            asyncio.run(embedder.embed_async(["x"]))
     finally:
-        embedder._model = real
+        embedder._model, embedder._traced = real, traced
     assert len(embedder.embed(["x"])[0]) == embedder.dim
+
+
+def test_coroutines_share_passes_with_threads_and_get_their_own_results() -> None:
+    encoder = GatedEncoder()
+    batcher = MicroBatcher(encoder, max_items=64)
+
+    async def many() -> list[Vectors]:
+        return await asyncio.gather(*(batcher.run_async([f"c{i}"]) for i in range(10)))
+
+    with ThreadPoolExecutor(3) as pool:
+        first = pool.submit(batcher.run, ["first"])
+        assert encoder.started.wait(30)
+        coroutines = pool.submit(asyncio.run, many())
+        threads = [pool.submit(batcher.run, [f"t{i}", f"u{i}"]) for i in range(1)]
+        _wait_queued(batcher, 11)
+        encoder.release.set()
+        assert first.result(30) == [_vector("first")]
+        assert coroutines.result(30) == [[_vector(f"c{i}")] for i in range(10)]
+        assert threads[0].result(30) == [_vector("t0"), _vector("u0")]
+    assert len(encoder.passes) == 2  # the blocking pass, then coroutines and thread together
+    assert asyncio.run(batcher.run_async([])) == []
+
+
+def test_a_cancelled_coroutine_does_not_disturb_its_pass() -> None:
+    encoder = GatedEncoder()
+    batcher = MicroBatcher(encoder, max_items=64)
+
+    async def scenario() -> tuple[Vectors, bool]:
+        first = asyncio.ensure_future(batcher.run_async(["first"]))
+        await asyncio.to_thread(encoder.started.wait, 30)
+        doomed = asyncio.ensure_future(batcher.run_async(["doomed"]))
+        kept = asyncio.ensure_future(batcher.run_async(["kept"]))
+        while batcher.queued < 2:
+            await asyncio.sleep(0.01)
+        doomed.cancel()
+        encoder.release.set()
+        await first
+        return await kept, doomed.cancelled()
+
+    kept, cancelled = asyncio.run(scenario())
+    assert kept == [_vector("kept")] and cancelled
+    assert batcher.run(["after"]) == [_vector("after")]
+
+
+def test_real_model_async_matches_embed(embedder: SentenceTransformerEmbedder) -> None:
+    serial = np.array([embedder.embed([q])[0] for q in QUERIES])
+
+    async def together() -> list[list[list[float]]]:
+        return await asyncio.gather(*(embedder.embed_async([q]) for q in QUERIES))
+
+    concurrent = np.array([v[0] for v in asyncio.run(together())])
+    assert np.abs(concurrent - serial).max() < 1e-5

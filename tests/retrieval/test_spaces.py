@@ -21,6 +21,9 @@ class FakeEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         return [[1.0, 0.0, 0.0] for _ in texts]
 
+    async def embed_async(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embed(texts)
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         return [len(t.split()) for t in texts]
 
