@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,25 @@ class _Call(Generic[T, R]):
         if self.future is not None and self.loop is not None:
             with contextlib.suppress(RuntimeError):  # the caller's loop has closed: nobody is waiting
                 self.loop.call_soon_threadsafe(_settle, self.future, results, error)
+
+
+_POLL_S = 1.0
+
+
+def _serve(ref: weakref.ref[MicroBatcher[T, R]], cond: threading.Condition, queue: deque[_Call[T, R]]) -> None:
+    """The worker thread: one pass at a time while its batcher lives (a strong reference only during a pass)."""
+    while True:
+        with cond:
+            while not queue:
+                if ref() is None:
+                    return
+                cond.wait(_POLL_S)
+            batcher = ref()
+            if batcher is None:
+                return
+            batch = batcher._next()
+        batcher._pass(batch)
+        del batcher
 
 
 def _settle(future: asyncio.Future[list[R]], results: list[R] | None, error: BaseException | None) -> None:
@@ -72,7 +92,8 @@ class MicroBatcher(Generic[T, R]):
     ``run_pass`` must return one result per item, in order, independent of the other items of its
     pass (true of a transformer with an attention mask, up to float rounding of padded shapes). A
     call of more than ``max_items`` items (a bulk ingest batch) runs as a pass of its own. The worker
-    starts with the first call and lives as long as the process (a daemon thread, idle on a condition).
+    starts with the first call and lives while the batcher does (a daemon thread, idle on a condition; it
+    holds the batcher weakly and ends within a second of the batcher being dropped).
     """
 
     def __init__(
@@ -138,19 +159,18 @@ class MicroBatcher(Generic[T, R]):
         with self._cond:
             self._queue.append(call)
             if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name=self._name, daemon=True)
+                # The thread holds the batcher only weakly, so that a dropped model (an adapted space's, say)
+                # is freed: the worker then ends within a poll interval.
+                args = (weakref.ref(self), self._cond, self._queue)
+                self._worker = threading.Thread(target=_serve, args=args, name=self._name, daemon=True)
                 self._worker.start()
             self._cond.notify_all()
 
-    def _work(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue:
-                    self._cond.wait()
-                if self._wait_s > 0 and len(self._queue) > 1:
-                    self._gather()
-                batch = self._take()
-            self._pass(batch)
+    def _next(self) -> list[_Call[T, R]]:
+        """The calls of the next pass (the lock is held and the queue is not empty)."""
+        if self._wait_s > 0 and len(self._queue) > 1:
+            self._gather()
+        return self._take()
 
     def _pass(self, batch: list[_Call[T, R]]) -> None:
         items = [item for queued in batch for item in queued.items]

@@ -51,7 +51,7 @@ class TracedEncoder:
         return result
 
 
-def _mean_pooled(model: Any) -> bool:
+def mean_pooled(model: Any) -> bool:
     """True when ``model`` is [Transformer, Pooling(mean)] with at most a Normalize after it."""
     names = [type(module).__name__ for module in model]
     if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
@@ -62,7 +62,7 @@ def _mean_pooled(model: Any) -> bool:
 def trace_encoder(model: Any) -> TracedEncoder | None:
     """A traced encoder equal to ``model.encode(..., normalize_embeddings=True)``, or None where that is not
     shown (another architecture, a failed trace, or probe vectors further apart than ``TOLERANCE``)."""
-    if not _mean_pooled(model) or getattr(model[0], "auto_model", None) is None:
+    if not mean_pooled(model) or getattr(model[0], "auto_model", None) is None:
         return None
     try:
         return _checked(model, _trace(model))

@@ -23,11 +23,16 @@ async def search(request: Request, body: SearchRequest, searcher: SearcherDep, s
     The query is embedded through the model's micro-batcher from the event loop: a waiting request holds
     a future, not a thread, and the queries of concurrent requests share one model pass. The store search
     then runs with that vector on one of a few worker threads (``SYNTHRAG_SEARCH_THREADS``): it holds the
-    GIL, so more threads only queue for it (measured; README "Throughput").
+    GIL, so more threads only queue for it (measured; README "Throughput"). Deciding the embedding (which
+    may load an adapted model) runs on those threads too.
     """
     collection = scope.collection(body.collection)
+    limiter = request.app.state.search_limiter
     started = time.perf_counter()
-    needed = searcher.dense_query(
+    # In a thread too: the first search after an adaptation switch loads the new model (seconds), and
+    # the event loop must not stall on it.
+    plan = partial(
+        searcher.dense_query,
         body.query,
         collection=collection,
         mode=body.mode,
@@ -35,6 +40,7 @@ async def search(request: Request, body: SearchRequest, searcher: SearcherDep, s
         synthetic=body.synthetic,
         diversity=body.diversity,
     )
+    needed = await anyio.to_thread.run_sync(plan, limiter=limiter)
     vector = None
     if needed is not None:
         vector = QueryVector(needed.space, (await needed.embedder.embed_async([needed.text]))[0])
@@ -51,7 +57,7 @@ async def search(request: Request, body: SearchRequest, searcher: SearcherDep, s
         synthetic=body.synthetic,
         diversity=body.diversity,
     )
-    result = await anyio.to_thread.run_sync(run, limiter=request.app.state.search_limiter)
+    result = await anyio.to_thread.run_sync(run, limiter=limiter)
     result.timings.embed_ms += embed_ms
     return SearchResponse(
         collection=body.collection or scope.default,

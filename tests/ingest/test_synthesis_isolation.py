@@ -64,6 +64,24 @@ def _rankings(components: Components, **kwargs: object) -> dict[tuple[str, Searc
     }
 
 
+def _same(after: dict[tuple[str, SearchMode], Ranking], before: dict[tuple[str, SearchMode], Ranking]) -> bool:
+    """Same ids in the same order with the same scores.
+
+    Exact on the edge store. qdrant-client's local mode (the client adapter here) re-normalizes the stored
+    vectors in place on every cosine search (float64 norm, stored back as float32), which can move a
+    vector by one float32 ulp whatever wrote it: a search alone, with no synthesis, can then change a
+    score at the 1e-9 level. So there, ids and order are exact and scores agree within 1e-6.
+    """
+    if after.keys() != before.keys():
+        return False
+    for key, ranking in after.items():
+        if [i for i, _ in ranking] != [i for i, _ in before[key]]:
+            return False
+        if any(abs(a - b) > 1e-6 for (_, a), (_, b) in zip(ranking, before[key], strict=True)):
+            return False
+    return True
+
+
 def test_chunk_only_search_is_identical_before_and_after_synthesis(built: Components, tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     write_sample_folder(folder)
@@ -79,13 +97,18 @@ def test_chunk_only_search_is_identical_before_and_after_synthesis(built: Compon
     assert all(o.synthetic is not None and o.synthetic.kept > 0 for o in outcomes)
     assert store.count(synthetic_collection("c")) > 0  # the items exist, in the companion
     assert store.count("c") == chunks_before  # and nothing was added beside the chunks
-    assert _rankings(built) == before
-    assert _rankings(built, synthetic=False) == before
+    exact = isinstance(store, EdgeStore)
+
+    def same(after: dict[tuple[str, SearchMode], Ranking]) -> bool:
+        return after == before if exact else _same(after, before)
+
+    assert same(_rankings(built))
+    assert same(_rankings(built, synthetic=False))
     off = RerankParams(rerank_lambda=0.0, expansion_alpha=0.0, depth=20, kinds=())
-    assert _rankings(built, rerank=off) == before
+    assert same(_rankings(built, rerank=off))
     # Strengths at or below 1 are worth less than one raw place: still exactly raw.
     weak = RerankParams(rerank_lambda=0.5, expansion_alpha=0.5, depth=20, kinds=KINDS)
-    assert _rankings(built, rerank=weak) == before
+    assert same(_rankings(built, rerank=weak))
 
     # A new version of a document drops the old version's synthetic points with its chunks.
     first = outcomes[0].document_id

@@ -4,7 +4,9 @@ caller of the failed pass, a lone call never waits, and the real MiniLM gives th
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -261,3 +263,21 @@ def test_real_model_async_matches_embed(embedder: SentenceTransformerEmbedder) -
 
     concurrent = np.array([v[0] for v in asyncio.run(together())])
     assert np.abs(concurrent - serial).max() < 1e-5
+
+
+def test_a_dropped_batcher_frees_its_model_and_its_worker_ends() -> None:
+    class Model:
+        def encode(self, texts: list[str]) -> Vectors:
+            return [_vector(t) for t in texts]
+
+    model = Model()
+    batcher = MicroBatcher(model.encode, max_items=8, name="test-dropped-batcher")
+    assert batcher.run(["x"]) == [_vector("x")]
+    (worker,) = [t for t in threading.enumerate() if t.name == "test-dropped-batcher"]
+    assert worker.is_alive()
+    alive = weakref.ref(model)
+    del batcher, model
+    gc.collect()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert alive() is None

@@ -7,7 +7,7 @@ import numpy as np
 
 from kernel.settings import Settings
 from retrieval.embedding import SentenceTransformerEmbedder, bundled_model_path, load_embedder
-from retrieval.torchscript import TOLERANCE, _mean_pooled, trace_encoder
+from retrieval.torchscript import TOLERANCE, mean_pooled, trace_encoder
 
 TEXTS = [
     "effect of caffeine on sleep",
@@ -65,10 +65,10 @@ class Dense(_Module):
     pass
 
 
-def test_only_mean_pooled_transformers_are_traced() -> None:
-    assert _mean_pooled([Transformer(), Pooling()])
-    assert _mean_pooled([Transformer(), Pooling(), Normalize()])
-    assert not _mean_pooled([Transformer(), Pooling("cls"), Normalize()])
-    assert not _mean_pooled([Transformer(), Pooling(), Dense(), Normalize()])
+def test_onlymean_pooled_transformers_are_traced() -> None:
+    assert mean_pooled([Transformer(), Pooling()])
+    assert mean_pooled([Transformer(), Pooling(), Normalize()])
+    assert not mean_pooled([Transformer(), Pooling("cls"), Normalize()])
+    assert not mean_pooled([Transformer(), Pooling(), Dense(), Normalize()])
     # Not traced: trace_encoder returns None and the embedder keeps encode.
     assert trace_encoder([Transformer(), Pooling("max")]) is None
