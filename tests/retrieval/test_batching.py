@@ -201,15 +201,15 @@ def test_embedding_errors_are_typed(embedder: SentenceTransformerEmbedder) -> No
         def encode(self, *args: object, **kwargs: object) -> None:
             raise RuntimeError("out of memory")
 
-    real, traced = embedder._model, embedder._traced
-    embedder._model, embedder._traced = Broken(), None
+    real, fast = embedder._model, embedder._pass
+    embedder._model, embedder._pass = Broken(), None
     try:
         with pytest.raises(EmbeddingError, match="out of memory"):
             embedder.embed(["x"])
         with pytest.raises(EmbeddingError, match="out of memory"):
             asyncio.run(embedder.embed_async(["x"]))
     finally:
-        embedder._model, embedder._traced = real, traced
+        embedder._model, embedder._pass = real, fast
     assert len(embedder.embed(["x"])[0]) == embedder.dim
 
 

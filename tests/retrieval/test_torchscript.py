@@ -1,5 +1,5 @@
 """The TorchScript forward pass: the same vectors as sentence-transformers ``encode`` for the bundled model,
-batched and alone; a model of another shape keeps ``encode``; the embedder setting switches it off."""
+batched and alone; a model of another shape keeps ``encode``; every ``embed_runtime`` gives the same vectors."""
 
 from __future__ import annotations
 
@@ -32,13 +32,16 @@ def test_traced_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTr
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
 
 
-def test_the_embedder_uses_it_and_the_setting_switches_it_off(embedder: SentenceTransformerEmbedder) -> None:
-    assert embedder.traced  # the default, for the bundled model
-    plain = load_embedder(Settings(embed_torchscript=False), bundled_model_path())
-    assert not plain.traced
-    # More texts than one batch: the traced path sorts by length, batches, and restores the order.
+def test_every_runtime_setting_gives_the_same_vectors(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.runtime == "onnx"  # the default, for the bundled model
+    traced = load_embedder(Settings(embed_runtime="torchscript"), bundled_model_path())
+    plain = load_embedder(Settings(embed_runtime="torch"), bundled_model_path())
+    assert (traced.runtime, plain.runtime) == ("torchscript", "torch")
+    # More texts than one batch: the whole-pass paths sort by length, batch, and restore the order.
     texts = TEXTS * 12
-    assert np.abs(np.array(embedder.embed(texts)) - np.array(plain.embed(texts))).max() < TOLERANCE
+    expected = np.array(plain.embed(texts))
+    assert np.abs(np.array(embedder.embed(texts)) - expected).max() < TOLERANCE
+    assert np.abs(np.array(traced.embed(texts)) - expected).max() < TOLERANCE
 
 
 class _Module:
@@ -65,7 +68,7 @@ class Dense(_Module):
     pass
 
 
-def test_onlymean_pooled_transformers_are_traced() -> None:
+def test_only_mean_pooled_transformers_are_traced() -> None:
     assert mean_pooled([Transformer(), Pooling()])
     assert mean_pooled([Transformer(), Pooling(), Normalize()])
     assert not mean_pooled([Transformer(), Pooling("cls"), Normalize()])

@@ -1,0 +1,39 @@
+"""The ONNX Runtime forward pass: the same vectors as sentence-transformers ``encode`` for the bundled model,
+batched and alone, and after a long batch (the arena shrinks, the next pass is still right); a model of
+another shape is not exported."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from retrieval.embedding import SentenceTransformerEmbedder
+from retrieval.onnx_encoder import onnx_encoder
+from retrieval.torchscript import TOLERANCE
+from tests.retrieval.test_torchscript import TEXTS, Pooling, Transformer
+
+
+def test_onnx_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTransformerEmbedder) -> None:
+    encoder = onnx_encoder(embedder.model, threads=2)
+    assert encoder is not None
+    expected = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    batched = encoder.encode(TEXTS)
+    alone = np.stack([encoder.encode([t])[0] for t in TEXTS])
+    assert batched.shape == expected.shape
+    assert np.abs(batched - expected).max() < TOLERANCE
+    assert np.abs(alone - expected).max() < TOLERANCE
+    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    long = encoder.encode(["revenue grew in every segment " * 80] * 16)  # full windows, a large pass
+    assert long.shape == (16, expected.shape[1])
+    again = encoder.encode(TEXTS)
+    assert np.abs(again - expected).max() < TOLERANCE
+
+
+def test_the_embedder_serves_onnx_vectors_through_its_batcher(embedder: SentenceTransformerEmbedder) -> None:
+    assert embedder.runtime == "onnx"
+    expected = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert np.abs(np.array(embedder.embed(TEXTS)) - expected).max() < TOLERANCE
+
+
+def test_only_mean_pooled_transformers_are_exported() -> None:
+    assert onnx_encoder([Transformer(), Pooling("cls")], threads=1) is None
+    assert onnx_encoder([Transformer(), Pooling("max")], threads=1) is None
