@@ -1,10 +1,11 @@
 """``python -m bench throughput [--smoke]``: ``/v1/search`` under many concurrent clients, and one client
-alone, side by side in one run, for three variants of query embedding:
+alone, side by side in one run, for four variants of query embedding:
 
 - ``batched``: the defaults (micro-batched passes through ONNX Runtime);
 - ``unbatched``: the path before issue 14, one sentence-transformers ``encode`` per request
   (``SYNTHRAG_EMBED_MICROBATCH=false``, ``SYNTHRAG_EMBED_RUNTIME=torch``);
-- ``unbatched-onnx``: one ONNX Runtime pass per request, batching alone switched off (its share).
+- ``unbatched-onnx``: one ONNX Runtime pass per request, batching alone switched off (its share);
+- ``batched-torchscript``: micro-batched passes of the traced TorchScript module (the runtime's share).
 
 Each round starts ``synthrag serve`` once per variant (the order rotates by round) on the same index,
 warms it up, then measures one client alone and ``clients`` clients at once. Ratios are paired by round.
@@ -30,6 +31,7 @@ VARIANTS: dict[str, dict[str, str]] = {
     "batched": {"SYNTHRAG_EMBED_MICROBATCH": "true", "SYNTHRAG_EMBED_RUNTIME": "onnx"},
     "unbatched": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_RUNTIME": "torch"},
     "unbatched-onnx": {"SYNTHRAG_EMBED_MICROBATCH": "false", "SYNTHRAG_EMBED_RUNTIME": "onnx"},
+    "batched-torchscript": {"SYNTHRAG_EMBED_MICROBATCH": "true", "SYNTHRAG_EMBED_RUNTIME": "torchscript"},
 }
 FULL: dict[str, Any] = {"chunks": 100_000, "clients": 50, "seconds": 15.0, "lone_seconds": 8.0, "rounds": 3}
 SMOKE: dict[str, Any] = {"chunks": 200, "clients": 20, "seconds": 2.0, "lone_seconds": 1.0, "rounds": 1}

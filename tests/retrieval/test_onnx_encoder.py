@@ -9,19 +9,13 @@ import numpy as np
 from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.onnx_encoder import onnx_encoder
 from retrieval.torchscript import TOLERANCE
-from tests.retrieval.test_torchscript import TEXTS, Pooling, Transformer
+from tests.retrieval.test_torchscript import TEXTS, Pooling, Transformer, assert_reproduces_encode
 
 
 def test_onnx_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTransformerEmbedder) -> None:
     encoder = onnx_encoder(embedder.model, threads=2)
     assert encoder is not None
-    expected = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
-    batched = encoder.encode(TEXTS)
-    alone = np.stack([encoder.encode([t])[0] for t in TEXTS])
-    assert batched.shape == expected.shape
-    assert np.abs(batched - expected).max() < TOLERANCE
-    assert np.abs(alone - expected).max() < TOLERANCE
-    assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    expected = assert_reproduces_encode(embedder.model, encoder.encode)
     long = encoder.encode(["revenue grew in every segment " * 80] * 16)  # full windows, a large pass
     assert long.shape == (16, expected.shape[1])
     again = encoder.encode(TEXTS)

@@ -3,6 +3,9 @@ batched and alone; a model of another shape keeps ``encode``; every ``embed_runt
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 
 from kernel.settings import Settings
@@ -20,16 +23,22 @@ TEXTS = [
 ]
 
 
-def test_traced_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTransformerEmbedder) -> None:
-    traced = trace_encoder(embedder.model)
-    assert traced is not None
-    expected = embedder.model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
-    batched = traced.encode(TEXTS)
-    alone = np.stack([traced.encode([t])[0] for t in TEXTS])
+def assert_reproduces_encode(model: Any, encode: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
+    """``encode`` gives ``model.encode``'s unit vectors for TEXTS, batched and one at a time; returns them."""
+    expected: np.ndarray = model.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    batched = encode(TEXTS)
+    alone = np.stack([encode([t])[0] for t in TEXTS])
     assert batched.shape == expected.shape
     assert np.abs(batched - expected).max() < TOLERANCE
     assert np.abs(alone - expected).max() < TOLERANCE
     assert np.allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
+    return expected
+
+
+def test_traced_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTransformerEmbedder) -> None:
+    traced = trace_encoder(embedder.model)
+    assert traced is not None
+    assert_reproduces_encode(embedder.model, traced.encode)
 
 
 def test_every_runtime_setting_gives_the_same_vectors(embedder: SentenceTransformerEmbedder) -> None:
