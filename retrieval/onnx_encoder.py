@@ -2,15 +2,17 @@
 
 Why: on this 2-core machine a lone short query took 7.3 ms through the traced TorchScript module and
 3.0 ms through ONNX Runtime (same graph: transformer, mean pooling, L2 normalization), and a pass of 32
-queries 86 vs 63 ms (README "Throughput"); query embedding is most of a search's time. ONNX Runtime,
-like the traced module, releases the GIL for the whole call.
+queries 86 vs 63 ms (a probe); through the service, one client's /v1/search p50 was 9.5 vs 16.0 ms and
+50 clients got 206 vs 185 searches/s (``python -m bench throughput``, README "Throughput"). ONNX
+Runtime, like the traced module, releases the GIL for the whole call.
 
 The module of :func:`retrieval.torchscript.pooled_module` is exported in memory at load (no file, no
 download) and used only where it reproduces ``encode`` on the probe texts to ``TOLERANCE``; otherwise
 :func:`onnx_encoder` returns None and the caller falls back. Two session settings matter on a small
 machine: the intra-op threads do not spin between calls (spinning threads would take the cores from
 the store search and the HTTP work of other requests), and the memory arena shrinks after each call
-(a 64-chunk ingest pass grew it by ~1 GB otherwise; measured, with no loss of speed).
+(in a probe, 64 long chunks grew RSS by ~1 GB otherwise; with the shrink RSS stayed flat and the pass
+took 3.4 s against 2.9-3.2 s).
 """
 
 from __future__ import annotations
