@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ingest.bm25_stats import Bm25Stats
-from ingest.chunking import chunk_document
-from ingest.context import ORGANISATION, PERIOD, chunk_header, document_context, indexed_text
+from ingest.context import ORGANISATION, PERIOD, indexed_text
+from ingest.planning import Chunking, IngestItem, Planned, groups, item_document_id, plan_group
 from ingest.synthesis import SynthesisStage, SynthTarget
 from kernel import payload as P
 from kernel.errors import InvalidRequestError, SynthragError
-from kernel.ids import PIPELINE_VERSION, chunk_point_id, document_id, sha256_text
-from kernel.models import SYNTHETIC_KINDS, Chunk, Document, PointKind, StoredPoint
+from kernel.ids import PIPELINE_VERSION, sha256_text
+from kernel.models import PointKind, StoredPoint
 from kernel.ports import CollectionAdmin, Embedder, PointStore, SparseEncoder
 from kernel.tenancy import synthetic_collection
 from knowledge.reports import SynthCounts
 from retrieval.preference import CONTEXT_KEY, merge_context
 from retrieval.spaces import CollectionSpaces
 
+__all__ = ["IngestItem", "IngestOutcome", "Ingestor", "ProgressFn", "StageFn"]  # IngestItem: from ingest.planning
+
 log = logging.getLogger(__name__)
 
 Status = Literal["indexed", "unchanged", "failed"]
-
-
-class IngestItem(BaseModel):
-    """A parsed document and how to file it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    document: Document
-    source_key: str = Field(description="Identity of the source (path or name); same key = same document.")
-    document_id: str | None = Field(default=None, description="Use this id, not one derived from source_key.")
-    tags: list[str] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
 
 
 class IngestOutcome(BaseModel):
@@ -53,20 +42,6 @@ class IngestOutcome(BaseModel):
     chunks: int = 0
     error: str | None = None
     synthetic: SynthCounts | None = Field(default=None, description="Synthesis counts, when it ran.")
-
-
-@dataclass
-class _Planned:
-    item: IngestItem
-    document_id: str
-    version: str
-    chunks: list[Chunk]
-    point_ids: list[str]
-    stale_ids: set[str]
-    missing: list[int] = field(default_factory=list)  # indexes of chunks not yet stored
-    stale_synthetic: set[str] = field(default_factory=set)  # the old version's points in the companion
-    context: dict[str, Any] = field(default_factory=dict)  # period, organisation found in the document
-    headers: list[str] = field(default_factory=list)  # per chunk: the context header indexed with it
 
 
 ProgressFn = Callable[[IngestOutcome], None]
@@ -111,6 +86,14 @@ class Ingestor:
         # Headers change what is indexed, so they are part of every point's identity.
         self._chunk_config = f"{self._max_tokens}/{self._overlap}" + ("/ctx2" if context_headers else "")
         self._synthesis = synthesis
+        self._chunking = Chunking(
+            count_tokens=embedder.count_tokens,
+            model_id=embedder.model_id,
+            max_tokens=self._max_tokens,
+            overlap_tokens=self._overlap,
+            chunk_config=self._chunk_config,
+            context_headers=context_headers,
+        )
 
     @property
     def synthesis(self) -> SynthesisStage | None:
@@ -169,31 +152,35 @@ class Ingestor:
         """
         self.prepare(collection)
         outcomes: list[IngestOutcome] = []
-        pending: list[_Planned] = []
-        planned: dict[str, _Planned] = {}
+        pending: list[Planned] = []
+        planned: dict[str, Planned] = {}
 
         def report(outcome: IngestOutcome) -> None:
             outcomes.append(outcome)
             if on_progress is not None:
                 on_progress(outcome)
 
-        for item in items:
-            try:
-                plan = self._plan(item, collection)
-            except SynthragError as exc:
-                if raise_errors:
-                    raise
-                report(IngestOutcome(source=item.document.source, status="failed", error=exc.message))
-                continue
-            planned[plan.document_id] = plan
-            if not plan.missing and not plan.stale_ids:
-                report(_outcome(plan, "unchanged"))
-                continue
-            pending.append(plan)
-            if sum(len(p.missing) for p in pending) >= self._batch_chunks:
+        for group in groups(items, collection):
+            if {item_document_id(item, collection) for item in group} & {p.document_id for p in pending}:
+                # A document again: its earlier version is written before the new one is planned.
                 for outcome in self._flush(pending, collection, on_stage, raise_errors):
                     report(outcome)
                 pending = []
+            for item, plan in zip(group, plan_group(self._store, self._chunking, group, collection), strict=True):
+                if isinstance(plan, SynthragError):
+                    if raise_errors:
+                        raise plan
+                    report(IngestOutcome(source=item.document.source, status="failed", error=plan.message))
+                    continue
+                planned[plan.document_id] = plan
+                if not plan.missing and not plan.stale_ids:
+                    report(_outcome(plan, "unchanged"))
+                    continue
+                pending.append(plan)
+                if sum(len(p.missing) for p in pending) >= self._batch_chunks:
+                    for outcome in self._flush(pending, collection, on_stage, raise_errors):
+                        report(outcome)
+                    pending = []
         for outcome in self._flush(pending, collection, on_stage, raise_errors):
             report(outcome)
         if self._synthesis is not None and synthesize:
@@ -213,7 +200,7 @@ class Ingestor:
         stage: SynthesisStage,
         outcomes: list[IngestOutcome],
         *,
-        planned: dict[str, _Planned],
+        planned: dict[str, Planned],
         collection: str,
         on_stage: StageFn | None,
         raise_errors: bool,
@@ -274,45 +261,7 @@ class Ingestor:
             for o in outcomes
         ]
 
-    def _plan(self, item: IngestItem, collection: str) -> _Planned:
-        doc_id = item.document_id or document_id(collection, item.source_key)
-        chunks = chunk_document(
-            item.document,
-            document_id=doc_id,
-            count_tokens=self._embedder.count_tokens,
-            max_tokens=self._max_tokens,
-            overlap_tokens=self._overlap,
-        )
-        attributes = sha256_text(json.dumps([item.tags, item.metadata, item.document.title], sort_keys=True))
-        # Any change to the document gives every point a new id: the new version is written whole,
-        # then the old one deleted, and readers keep the newest version they see (retrieval.search).
-        version = sha256_text(item.document.text + attributes)[:16]
-        ids = [
-            chunk_point_id(
-                document_id=doc_id,
-                index=c.index,
-                text=c.text,
-                model_id=self._embedder.model_id,
-                chunk_config=self._chunk_config,
-                attributes=version,
-            )
-            for c in chunks
-        ]
-        existing = self._store.document_point_ids(collection, doc_id, kinds=[PointKind.CHUNK])
-        missing = [i for i, pid in enumerate(ids) if pid not in existing]
-        stale = existing - set(ids)
-        stale_synthetic: set[str] = set()
-        if missing or stale:
-            # A new version: synthetic items of the old one go with its chunks (older collections
-            # kept them beside the chunks; they are cleared from there too).
-            stale |= self._store.document_point_ids(collection, doc_id, kinds=SYNTHETIC_KINDS)
-            stale_synthetic = self._store.document_point_ids(synthetic_collection(collection), doc_id)
-        context = document_context(item.document)
-        metadata = {**context, **item.document.metadata, **item.metadata}
-        headers = [chunk_header(item.document, c, metadata) if self._context_headers else "" for c in chunks]
-        return _Planned(item, doc_id, version, chunks, ids, stale, missing, stale_synthetic, context, headers)
-
-    def _record_context(self, collection: str, plans: list[_Planned]) -> None:
+    def _record_context(self, collection: str, plans: list[Planned]) -> None:
         """Add these documents' periods and organisations to the collection's list (queries match against it)."""
         periods, organisations = _context_values(plans, PERIOD), _context_values(plans, ORGANISATION)
         if not periods and not organisations:
@@ -323,7 +272,7 @@ class Ingestor:
             self._collections.set_metadata(collection, {**meta, CONTEXT_KEY: merged})
 
     def _flush(
-        self, plans: list[_Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
+        self, plans: list[Planned], collection: str, on_stage: StageFn | None, raise_errors: bool
     ) -> list[IngestOutcome]:
         if not plans:
             return []
@@ -383,16 +332,16 @@ class Ingestor:
         return {space: embedder.embed(texts) for space, embedder in self._spaces.for_writes(collection)}
 
 
-def _context_values(plans: list[_Planned], key: str) -> set[str]:
+def _context_values(plans: list[Planned], key: str) -> set[str]:
     values = ({**plan.context, **plan.item.document.metadata, **plan.item.metadata}.get(key) for plan in plans)
     return {v for v in values if isinstance(v, str) and v}
 
 
-def _current(stage: SynthesisStage, collection: str, plan: _Planned) -> bool:
+def _current(stage: SynthesisStage, collection: str, plan: Planned) -> bool:
     return stage.is_current(collection, plan.document_id, plan.version)
 
 
-def _restricted(plan: _Planned, only: Collection[str]) -> _Planned:
+def _restricted(plan: Planned, only: Collection[str]) -> Planned:
     """The plan with only the chunks whose point ids are in ``only``."""
     keep = [i for i, pid in enumerate(plan.point_ids) if pid in only]
     return replace(plan, chunks=[plan.chunks[i] for i in keep], point_ids=[plan.point_ids[i] for i in keep])
@@ -405,7 +354,7 @@ def _progress(stage_fn: StageFn, offset: int, total: int) -> Callable[[int], Non
     return on_chunk
 
 
-def _outcome(plan: _Planned, status: Status, error: str | None = None) -> IngestOutcome:
+def _outcome(plan: Planned, status: Status, error: str | None = None) -> IngestOutcome:
     return IngestOutcome(
         source=plan.item.document.source,
         document_id=plan.document_id,
@@ -415,7 +364,7 @@ def _outcome(plan: _Planned, status: Status, error: str | None = None) -> Ingest
     )
 
 
-def _payload(plan: _Planned, index: int, ingested_at: float) -> dict[str, Any]:
+def _payload(plan: Planned, index: int, ingested_at: float) -> dict[str, Any]:
     chunk = plan.chunks[index]
     doc = plan.item.document
     return {

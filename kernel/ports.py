@@ -91,6 +91,11 @@ class PointStore(Protocol):
         """Ids of a document's points: of the given kinds, or all."""
         ...
 
+    def documents_point_kinds(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """For each of these documents that has points, ``{point id: kind}`` (one look-up for all of them;
+        empty when the collection is missing)."""
+        ...
+
     def set_payload(
         self, collection: str, point_ids: Sequence[str], values: dict[str, Any], *, key: str | None = None
     ) -> None:

@@ -286,6 +286,36 @@ class ClientStore:
             if offset is None:
                 return ids
 
+    def documents_point_kinds(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """For each of these documents that has points, ``{point id: kind}``: one paged scroll for all of them
+        (empty when the collection is missing)."""
+        found: dict[str, dict[str, str]] = {}
+        if not document_ids:
+            return found
+        match = models.MatchAny(any=list(document_ids))
+        flt = models.Filter(must=[models.FieldCondition(key=DOCUMENT_ID, match=match)])
+        offset: models.ExtendedPointId | None = None
+        while True:
+            try:
+                with self._reading():
+                    records, offset = self._client.scroll(
+                        collection,
+                        scroll_filter=flt,
+                        limit=_SCROLL_PAGE,
+                        offset=offset,
+                        with_payload=[DOCUMENT_ID, KIND],
+                    )
+            except Exception as e:
+                error = self._failure(e, "scroll", collection)
+                if isinstance(error, NotFoundError):
+                    return {}
+                raise error from e
+            for record in records:
+                payload = record.payload or {}
+                found.setdefault(str(payload.get(DOCUMENT_ID)), {})[str(record.id)] = str(payload.get(KIND))
+            if offset is None:
+                return found
+
     def add_dense_space(self, collection: str, space: str, *, dim: int) -> None:
         """Add an empty named dense vector (cosine) to the collection; no-op when it is there."""
         if space in self.dense_spaces(collection):

@@ -295,6 +295,27 @@ class EdgeStore:
                 break
         return ids
 
+    def documents_point_kinds(self, collection: str, document_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """For each of these documents that has points, ``{point id: kind}``: one paged scroll for all of them
+        (empty when the collection is missing)."""
+        shard = self._open(collection)
+        found: dict[str, dict[str, str]] = {}
+        if shard is None or not document_ids:
+            return found
+        flt = qe.Filter(must=[qe.FieldCondition(DOCUMENT_ID, match=qe.MatchAny(list(document_ids)))])
+        offset: Any = None
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=_SCROLL_PAGE, filter=flt, with_payload=[DOCUMENT_ID, KIND])
+            try:
+                records, offset = shard.scroll(request)
+            except Exception as e:
+                raise StoreError(f"scroll in collection '{collection}' failed: {e}") from e
+            for record in records:
+                payload = record.payload or {}
+                found.setdefault(str(payload.get(DOCUMENT_ID)), {})[str(record.id)] = str(payload.get(KIND))
+            if offset is None:
+                return found
+
     def add_dense_space(self, collection: str, space: str, *, dim: int) -> None:
         """Add an empty named dense vector (cosine) to the collection; no-op when it is there."""
         self._require(collection)

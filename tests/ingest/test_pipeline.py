@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -11,7 +12,7 @@ from ingest.bm25_stats import Bm25Stats
 from ingest.pipeline import IngestItem
 from kernel import payload as P
 from kernel.errors import InvalidRequestError
-from kernel.models import Document, PointKind, SearchFilters, SearchMode, Section
+from kernel.models import Document, PointKind, SearchFilters, SearchMode, Section, StoredPoint
 from tests.retrieval.conftest import store_query
 
 COLLECTION = "docs"
@@ -177,3 +178,49 @@ def test_each_chunk_keeps_its_own_vector_when_embedded_shortest_first(components
     for i in (0, 1, 17, 45, 63, 64, 88):
         hit = searcher.search(texts[i], collection=COLLECTION, k=1, mode=SearchMode.DENSE).hits[0]
         assert hit.source == f"n{i}.txt" and hit.score > 0.999
+
+
+def test_a_document_given_twice_in_one_call_keeps_only_its_later_version(components: Components) -> None:
+    first, second = components.ingest.ingestor.ingest(
+        [_doc(LONG, "twice.txt"), _doc("The replacement text about lighthouses.", "twice.txt")], collection=COLLECTION
+    )
+    assert (first.status, second.status) == ("indexed", "indexed")
+    assert first.document_id == second.document_id
+    stored = components.search.store.document_point_ids(COLLECTION, second.document_id or "")
+    assert len(stored) == second.chunks == components.search.store.count(COLLECTION)
+    [hit] = components.search.searcher.search("lighthouses", collection=COLLECTION, k=5).hits
+    assert "lighthouses" in hit.text
+
+
+def test_many_documents_are_planned_in_groups_with_the_right_outcomes(components: Components) -> None:
+    # More documents than one planning group (ingest.planning.PLAN_GROUP): each is still compared with
+    # its own stored points, so only the changed one is written again.
+    texts = [f"Memo {i}: the {['orchard', 'harbour', 'quarry'][i % 3]} report number {i}." for i in range(70)]
+    first = components.ingest.ingestor.ingest(
+        (_doc(t, f"m{i}.txt") for i, t in enumerate(texts)), collection=COLLECTION
+    )
+    assert [o.status for o in first] == ["indexed"] * 70
+    texts[66] = "Memo 66 was rewritten: it is about falcons now."
+    again = components.ingest.ingestor.ingest(
+        (_doc(t, f"m{i}.txt") for i, t in enumerate(texts)), collection=COLLECTION
+    )
+    assert [o.source for o in again if o.status == "indexed"] == ["m66.txt"]
+    assert sum(o.status == "unchanged" for o in again) == 69
+    assert components.search.store.count(COLLECTION) == 70
+
+
+def test_synthetic_points_beside_chunks_go_only_with_a_new_version(components: Components) -> None:
+    # Older collections kept synthetic items beside the chunks: a new version of the document
+    # removes them, an unchanged re-ingest leaves them.
+    [outcome] = components.ingest.ingestor.ingest([_doc("Bees keep the hive at 35 degrees.")], collection=COLLECTION)
+    store, embedder = components.search.store, components.search.embedder
+    text = "At what temperature do bees keep the hive?"
+    [sparse] = components.search.sparse.encode_documents([text], avg_len=8.0)
+    payload = {P.DOCUMENT_ID: outcome.document_id, P.KIND: PointKind.QUESTION.value, P.TEXT: text}
+    question = StoredPoint(id=str(uuid.uuid4()), dense=embedder.embed([text])[0], sparse=sparse, payload=payload)
+    store.upsert(COLLECTION, [question])
+    components.ingest.ingestor.ingest([_doc("Bees keep the hive at 35 degrees.")], collection=COLLECTION)
+    assert question.id in store.document_point_ids(COLLECTION, outcome.document_id or "")
+    components.ingest.ingestor.ingest([_doc("Bees keep the hive at 34 degrees.")], collection=COLLECTION)
+    kinds = store.documents_point_kinds(COLLECTION, [outcome.document_id or ""])
+    assert list(kinds[outcome.document_id or ""].values()) == ["chunk"]

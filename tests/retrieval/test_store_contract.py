@@ -252,6 +252,27 @@ def test_document_point_ids_pages_through_many_points(store: VectorStore, encode
     assert store.document_point_ids(COLLECTION, "big") == {pid(d.key) for d in docs}
 
 
+def test_documents_point_kinds_answers_for_many_documents_at_once(loaded: VectorStore) -> None:
+    found = loaded.documents_point_kinds(COLLECTION, ["doc-a", "doc-b", "doc-none"])
+    assert found == {
+        "doc-a": {pid("alpha"): "chunk", pid("beta"): "chunk"},
+        "doc-b": {pid("gamma"): "chunk", pid("delta"): "question"},
+    }
+    assert loaded.documents_point_kinds(COLLECTION, ["doc-b"]) == {"doc-b": found["doc-b"]}
+    assert loaded.documents_point_kinds(COLLECTION, []) == {}
+    assert loaded.documents_point_kinds("never-created", ["doc-a"]) == {}
+
+
+def test_documents_point_kinds_pages_through_many_points(store: VectorStore, encoder: Bm25Encoder) -> None:
+    docs = [Doc(f"p{i}", f"point number {i}", unit((i % DIM, 1.0)), f"doc-{i % 3}") for i in range(2100)]
+    store.ensure_collection(COLLECTION, dim=DIM)
+    store.upsert(COLLECTION, encode(encoder, docs))
+    found = store.documents_point_kinds(COLLECTION, ["doc-0", "doc-2"])
+    assert set(found) == {"doc-0", "doc-2"}
+    assert found["doc-2"] == {pid(d.key): "chunk" for d in docs if d.document_id == "doc-2"}
+    assert sum(len(ids) for ids in found.values()) == 1400
+
+
 def test_metadata_roundtrip_replaces(loaded: VectorStore) -> None:
     assert loaded.get_metadata(COLLECTION) == {}
     meta = {"embed_model": "mini", "bm25": {"avg_len": 12.5, "docs": [1, 2]}}
