@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from app.components import Components, build_components
+from bench import scale
 from bench.corpus import corpus_parts, items
 from bench.stats import bootstrap_interval, percentile
 from ingest.pipeline import EMBED_STEP
@@ -97,5 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(figures, indent=2)
     if args.out is not None:
         args.out.write_text(text + "\n", encoding="utf-8")
+        if args.out.name == "ingest.json":
+            scale.refresh(args.out.parent)  # RESULTS.md's "Throughput and scale" section, when it is there
     print(text)
     return 0

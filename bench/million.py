@@ -29,7 +29,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from app.components import build_components
-from bench import corpus, memory
+from bench import corpus, memory, scale
 from bench.latency import p50_p95
 from bench.run_all import bulk_ingestor, log
 from bench.stats import machine
@@ -295,6 +295,7 @@ def run(smoke: bool, out_dir: Path, work: Path, chunks: int | None, *, reuse: bo
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "million.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out_dir / "MILLION.md").write_text(to_markdown(results), encoding="utf-8")
+    scale.refresh(out_dir)  # RESULTS.md's "Throughput and scale" section
     return results
 
 

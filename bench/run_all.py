@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from app.components import Components, build_components
-from bench import answer_latency, corpus, ingest_bench, latency, load, memory, recall, report
+from bench import answer_latency, corpus, ingest_bench, latency, load, memory, recall, report, scale
 from bench.stats import machine
 from ingest.bm25_stats import Bm25Stats
 from ingest.pipeline import Ingestor
@@ -236,6 +236,7 @@ def run(smoke: bool, out_dir: Path, work: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out_dir / "RESULTS.md").write_text(report.to_markdown(results), encoding="utf-8")
+    scale.refresh(out_dir)  # RESULTS.md's "Throughput and scale" section
     return results
 
 

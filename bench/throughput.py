@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import corpus, load, memory, run_all
+from bench import corpus, load, memory, run_all, scale
 from bench.stats import machine, percentile
 from kernel.settings import configure_offline, get_settings
 from retrieval.embedding import create_embedder
@@ -202,6 +202,7 @@ def run(smoke: bool, out_dir: Path, work: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "throughput.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out_dir / "THROUGHPUT.md").write_text(to_markdown(results), encoding="utf-8")
+    scale.refresh(out_dir)  # RESULTS.md's "Throughput and scale" section
     return results
 
 
