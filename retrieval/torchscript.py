@@ -50,6 +50,9 @@ class TracedEncoder:
         result: np.ndarray = out.numpy()
         return result
 
+    def release(self) -> None:
+        """Nothing to give back: torch frees a pass's tensors when it ends."""
+
 
 def mean_pooled(model: Any) -> bool:
     """True when ``model`` is [Transformer, Pooling(mean)] with at most a Normalize after it."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 
 from kernel.errors import EmbeddingError
-from retrieval.batching import MicroBatcher
+from retrieval.batching import IDLE_S, MicroBatcher
 from retrieval.embedding import SentenceTransformerEmbedder
 
 Vectors = list[list[float]]
@@ -281,3 +282,40 @@ def test_a_dropped_batcher_frees_its_model_and_its_worker_ends() -> None:
     worker.join(10)
     assert not worker.is_alive()
     assert alive() is None
+
+
+def _vectors(texts: list[str]) -> list[list[float]]:
+    return [_vector(t) for t in texts]
+
+
+def test_on_idle_runs_once_after_passes_when_no_call_comes() -> None:
+    idle: list[float] = []
+    done = threading.Event()
+
+    def on_idle() -> None:
+        idle.append(time.monotonic())
+        done.set()
+
+    batcher: MicroBatcher[str, list[float]] = MicroBatcher(_vectors, max_items=8, on_idle=on_idle)
+    finished = time.monotonic()
+    batcher.run(["a"])
+    batcher.run(["b", "c"])
+    assert done.wait(10)
+    assert idle[0] - finished >= IDLE_S * 0.9  # not before the worker has waited
+    time.sleep(IDLE_S * 3)
+    assert len(idle) == 1  # once per busy spell, not on every poll
+    batcher.run(["d"])
+    deadline = time.monotonic() + 10
+    while len(idle) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(idle) == 2
+
+
+def test_a_failing_on_idle_leaves_the_worker_serving() -> None:
+    def on_idle() -> None:
+        raise RuntimeError("clean-up failed")
+
+    batcher: MicroBatcher[str, list[float]] = MicroBatcher(_vectors, max_items=8, on_idle=on_idle)
+    assert batcher.run(["a"]) == [_vector("a")]
+    time.sleep(IDLE_S * 2)
+    assert batcher.run(["b"]) == [_vector("b")]

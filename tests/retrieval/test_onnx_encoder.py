@@ -19,8 +19,14 @@ def test_onnx_encoder_reproduces_encode_batched_and_alone(embedder: SentenceTran
     texts = [f"{i} revenue grew in every segment " * 80 for i in range(16)]  # full windows, a large pass
     long_expected = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert np.abs(encoder.encode(texts) - long_expected).max() < TOLERANCE
+    assert encoder.holds_arena  # a big pass keeps its memory for the next one
     again = encoder.encode(TEXTS)
+    assert not encoder.holds_arena  # a small pass shrinks it
     assert np.abs(again - expected).max() < TOLERANCE
+    encoder.encode(texts)
+    encoder.release()
+    assert not encoder.holds_arena
+    assert np.abs(encoder.encode(TEXTS) - expected).max() < TOLERANCE
 
 
 def test_the_embedder_serves_onnx_vectors_through_its_batcher(embedder: SentenceTransformerEmbedder) -> None:
