@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.deps import EmbedderDep, SettingsDep, StoreDep
+from app.deps import get_components
 from app.host_policy import is_loopback
 from kernel.errors import ForbiddenError, NotFoundError, UnauthorizedError
 from kernel.ports import CollectionAdmin
@@ -62,9 +62,9 @@ def authorize_scrape(authorization: str, client_host: str, settings: Settings) -
         raise UnauthorizedError("/metrics needs 'Authorization: Bearer <SYNTHRAG_METRICS_KEY>'")
 
 
-async def tenant_of(request: Request, settings: SettingsDep) -> str:
+async def tenant_of(request: Request) -> str:
     """The caller's tenant; raises UnauthorizedError (401) when keys are configured and none matches."""
-    return authenticate(request.headers.get("authorization", ""), settings.api_keys)
+    return authenticate(request.headers.get("authorization", ""), get_components(request).settings.api_keys)
 
 
 TenantDep = Annotated[str, Depends(tenant_of)]
@@ -99,9 +99,17 @@ class TenantScope:
         return sorted({n for n in own if n} | {self.default})
 
 
-async def tenant_scope(tenant: TenantDep, store: StoreDep, embedder: EmbedderDep, settings: SettingsDep) -> TenantScope:
-    """The caller's tenant scope (authenticates the request)."""
-    return TenantScope(tenant=tenant, store=store, default=settings.collection, dim=embedder.dim)
+async def tenant_scope(request: Request) -> TenantScope:
+    """The caller's tenant scope (authenticates the request).
+
+    One dependency that reads the components itself, not one built of four others: FastAPI resolves
+    each dependency of every request in Python, and a search paid for five (profiled; README "Throughput").
+    """
+    components = get_components(request)
+    settings = components.settings
+    tenant = authenticate(request.headers.get("authorization", ""), settings.api_keys)
+    search = components.search
+    return TenantScope(tenant=tenant, store=search.store, default=settings.collection, dim=search.embedder.dim)
 
 
 ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
-import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -17,6 +16,7 @@ from app.errors import install_error_handlers
 from app.observability import Metrics, ObservabilityMiddleware, generation_pending
 from app.request_guard import RequestGuard
 from app.routes import answer, documents, health, openai_chat, ops, search, ui
+from app.search_runner import SearchRunner
 from kernel.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def create_app(settings: Settings, *, components: ComponentsFactory = serving_co
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         built = components(settings)
         app.state.components = built
-        app.state.search_limiter = anyio.CapacityLimiter(settings.search_threads)
+        app.state.search_runner = SearchRunner(settings.search_threads, lone_inline=settings.search_lone_inline)
         if not settings.api_keys:
             log.warning("SYNTHRAG_API_KEYS is not set: the service is open, every caller sees every document")
         metrics.set_generation_pending(lambda: generation_pending(built.answers))

@@ -197,6 +197,11 @@ class Settings(BaseSettings):
         le=256,
         description="Worker threads for the store side of /v1/search (it holds the GIL: a few are enough).",
     )
+    search_lone_inline: bool = Field(
+        default=True,
+        description="Run the store side of a search on the event loop when it is the only search in flight "
+        "(saves a lone search two thread hand-offs); false: always on a search thread.",
+    )
     embed_runtime: Literal["onnx", "torchscript", "torch"] = Field(
         default="onnx",
         description="What runs the embedding forward pass: onnx (ONNX Runtime) or torchscript (a traced module), "

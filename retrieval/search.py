@@ -92,16 +92,17 @@ class Searcher:
         name, embedder = self._space(collection, space)
         return QueryVector(name, embedder.embed([query.strip()])[0])
 
-    def _space(self, collection: str | None, space: str | None) -> tuple[str, Embedder]:
+    def _space(self, collection: str | None, space: str | None, *, cached_only: bool = False) -> tuple[str, Embedder]:
         """(space, embedder): the collection's active one for None, the base one for ``dense``."""
         if space == DENSE_VECTOR or collection is None or self._spaces is None:
             if space not in (None, DENSE_VECTOR):
                 raise InvalidRequestError(f"dense space '{space}' needs a collection with adapted spaces")
             return DENSE_VECTOR, self._embedder
         if space is None:
-            return self._spaces.for_search(collection)
+            return self._spaces.for_search(collection, cached_only=cached_only)
         try:
-            return space, self._spaces.embedder(space, self._spaces.record(collection, fresh=True))
+            record = self._spaces.record(collection, fresh=True, cached_only=cached_only)
+            return space, self._spaces.embedder(space, record)
         except KeyError:
             raise InvalidRequestError(f"collection '{collection}' has no dense space '{space}'") from None
 
@@ -200,19 +201,25 @@ class Searcher:
         synthetic: bool | None = None,
         diversity: Diversity | None = None,
         space: str | None = None,
+        cached_only: bool = False,
     ) -> DenseQuery | None:
         """The embedding :meth:`search` with these arguments needs (None: it needs none), so that a caller
         can compute it elsewhere (the server: on its event loop, batched) and pass it as ``query_vector``.
 
+        With ``cached_only`` it answers from what is in memory (no store read, no model load, no lock
+        wait), so that an event loop can call it; the caller moves to a thread on WouldBlock.
+
         Raises:
             InvalidRequestError: an empty or oversized query, or an unknown ``space``.
+            WouldBlock: ``cached_only`` and the answer needs I/O (a stale metadata cache, a model to load).
         """
         text = _checked(query)
         mode = mode or self._settings.search_mode
-        need_dense, _ = _arms(mode, self._method(filters, diversity), self._params(collection, mode, synthetic))
+        params = self._params(collection, mode, synthetic, cached_only=cached_only)
+        need_dense, _ = _arms(mode, self._method(filters, diversity), params)
         if not need_dense:
             return None
-        name, embedder = self._space(collection, _space_for(filters, space))
+        name, embedder = self._space(collection, _space_for(filters, space), cached_only=cached_only)
         return DenseQuery(text, name, embedder)
 
     def _method(self, filters: SearchFilters | None, diversity: Diversity | None) -> Diversity:
@@ -283,17 +290,19 @@ class Searcher:
         gone = set(self._deleting({h.document_id for h in hits}))
         return [h for h in hits if h.document_id not in gone] if gone else hits
 
-    def profile(self, collection: str) -> TeacherProfile | None:
-        """The teacher profile stored with a collection, if any."""
-        return self._profiles(collection) if self._profiles is not None else None
+    def profile(self, collection: str, *, cached_only: bool = False) -> TeacherProfile | None:
+        """The teacher profile stored with a collection, if any (WouldBlock: see :meth:`dense_query`)."""
+        return self._profiles(collection, cached_only=cached_only) if self._profiles is not None else None
 
-    def _params(self, collection: str, mode: SearchMode, synthetic: bool | None) -> RerankParams | None:
+    def _params(
+        self, collection: str, mode: SearchMode, synthetic: bool | None, *, cached_only: bool = False
+    ) -> RerankParams | None:
         """Re-ranking parameters for a search, or None for chunk-only search."""
         cfg = self._settings.synth
         wanted = cfg.search if synthetic is None else synthetic
         if wanted is False:
             return None
-        profile = self.profile(collection)
+        profile = self.profile(collection, cached_only=cached_only)
         if profile is None:
             return None
         if wanted is None and mode not in profile.search_modes:

@@ -62,6 +62,10 @@ def space_record(metadata: dict[str, Any]) -> SpaceRecord:
         return SpaceRecord()
 
 
+class WouldBlock(Exception):  # noqa: N818 - control flow, not an error a user sees
+    """A ``cached_only`` read found nothing fresh in memory: the answer needs I/O or a model load."""
+
+
 class QueryVector(NamedTuple):
     """A query's dense vector and the space it belongs to."""
 
@@ -78,7 +82,23 @@ class ModelCache:
         self._lock = threading.Lock()
         self._models: OrderedDict[str, Embedder] = OrderedDict()
 
-    def get(self, path: str) -> Embedder:
+    def get(self, path: str, *, cached_only: bool = False) -> Embedder:
+        """The model of ``path``, loaded now if needed (under the lock: one load at a time).
+
+        Raises:
+            WouldBlock: ``cached_only`` and the model is not loaded, or a load holds the lock.
+        """
+        if cached_only:
+            if not self._lock.acquire(blocking=False):
+                raise WouldBlock(path)
+            try:
+                model = self._models.get(path)
+                if model is None:
+                    raise WouldBlock(path)
+                self._models.move_to_end(path)
+                return model
+            finally:
+                self._lock.release()
         with self._lock:
             model = self._models.get(path)
             if model is None:
@@ -115,13 +135,19 @@ class CollectionSpaces:
         """The service's own embedder (space ``dense``)."""
         return self._base
 
-    def record(self, collection: str, *, fresh: bool = False) -> SpaceRecord:
-        """The collection's record, cached up to ``ttl_s`` unless ``fresh``."""
+    def record(self, collection: str, *, fresh: bool = False, cached_only: bool = False) -> SpaceRecord:
+        """The collection's record, cached up to ``ttl_s`` unless ``fresh``.
+
+        Raises:
+            WouldBlock: ``cached_only`` and the record must be read from the store.
+        """
         now = self._clock()
         with self._lock:
             hit = self._cache.get(collection)
         if not fresh and hit is not None and now - hit[0] < self._ttl_s:
             return hit[1]
+        if cached_only:
+            raise WouldBlock(collection)
         record = space_record(self._admin.get_metadata(collection))
         with self._lock:
             self._cache[collection] = (now, record)
@@ -136,12 +162,16 @@ class CollectionSpaces:
                 return self._models.get(info.model_path)
         raise KeyError(space)
 
-    def for_search(self, collection: str) -> tuple[str, Embedder]:
-        """The space searches use and its embedder (the base ones unless an adapted space is active)."""
-        active = self.record(collection).active
+    def for_search(self, collection: str, *, cached_only: bool = False) -> tuple[str, Embedder]:
+        """The space searches use and its embedder (the base ones unless an adapted space is active).
+
+        Raises:
+            WouldBlock: ``cached_only`` and the answer needs a store read or a model load.
+        """
+        active = self.record(collection, cached_only=cached_only).active
         if active is None:
             return DENSE_VECTOR, self._base
-        return active.name, self._models.get(active.model_path)
+        return active.name, self._models.get(active.model_path, cached_only=cached_only)
 
     def for_writes(self, collection: str) -> list[tuple[str, Embedder]]:
         """Adapted spaces new points must also fill (active and staging), read fresh.

@@ -5,32 +5,37 @@ from __future__ import annotations
 import time
 from functools import partial
 
-import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
-from app.auth import ScopeDep
+from app.auth import ScopeDep, TenantScope
 from app.deps import SearcherDep
 from app.schemas import SearchRequest, SearchResponse
-from retrieval.spaces import QueryVector
+from app.search_runner import SearchRunner
+from retrieval.search import Searcher
+from retrieval.spaces import QueryVector, WouldBlock
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(request: Request, body: SearchRequest, searcher: SearcherDep, scope: ScopeDep) -> SearchResponse:
+async def search(request: Request, body: SearchRequest, searcher: SearcherDep, scope: ScopeDep) -> Response:
     """Search a collection.
 
     The query is embedded through the model's micro-batcher from the event loop: a waiting request holds
     a future, not a thread, and the queries of concurrent requests share one model pass. The store search
-    then runs with that vector on one of a few worker threads (``SYNTHRAG_SEARCH_THREADS``): it holds the
-    GIL, so more threads only queue for it (measured; README "Throughput"). Deciding the embedding (which
-    may load an adapted model) runs on those threads too.
+    then runs with that vector on one of a few worker threads, or on the loop when it is the only search
+    in flight (:mod:`app.search_runner`). Which embedding a search needs is decided on the event loop from
+    what is cached in memory; when that needs a store read or a model load (the first search after an
+    adaptation switch loads the new model: seconds), on a worker thread too.
     """
+    runner: SearchRunner = request.app.state.search_runner
+    with runner.entered():
+        return await _search(runner, body, searcher, scope)
+
+
+async def _search(runner: SearchRunner, body: SearchRequest, searcher: Searcher, scope: TenantScope) -> Response:
     collection = scope.collection(body.collection)
-    limiter = request.app.state.search_limiter
     started = time.perf_counter()
-    # In a thread too: the first search after an adaptation switch loads the new model (seconds), and
-    # the event loop must not stall on it.
     plan = partial(
         searcher.dense_query,
         body.query,
@@ -40,7 +45,12 @@ async def search(request: Request, body: SearchRequest, searcher: SearcherDep, s
         synthetic=body.synthetic,
         diversity=body.diversity,
     )
-    needed = await anyio.to_thread.run_sync(plan, limiter=limiter)
+    warm = True
+    try:
+        needed = plan(cached_only=True)
+    except WouldBlock:
+        warm = False
+        needed = await runner.in_thread(plan)
     vector = None
     if needed is not None:
         vector = QueryVector(needed.space, (await needed.embedder.embed_async([needed.text]))[0])
@@ -57,12 +67,14 @@ async def search(request: Request, body: SearchRequest, searcher: SearcherDep, s
         synthetic=body.synthetic,
         diversity=body.diversity,
     )
-    result = await anyio.to_thread.run_sync(run, limiter=limiter)
+    result = await runner.store_step(run, warm=warm)
     result.timings.embed_ms += embed_ms
-    return SearchResponse(
+    response = SearchResponse(
         collection=body.collection or scope.default,
         mode=result.mode,
         hits=result.hits,
         timings=result.timings,
         interpretation=result.interpretation,
     )
+    # Serialized here: given the model, FastAPI would validate it against response_model again first.
+    return Response(response.model_dump_json(), media_type="application/json")

@@ -199,7 +199,10 @@ class EdgeStore:
         """Whether the collection exists: its shard directory is there (nothing is opened).
 
         A name no collection can have does not exist (False), as ``list_collections`` never lists it.
+        An open shard exists without a look at the disk (every request checks its collection).
         """
+        if name in self._shards:
+            return True
         try:
             directory = self._dir(name)
         except InvalidRequestError:

@@ -21,6 +21,7 @@ from retrieval.embedding import SentenceTransformerEmbedder
 from retrieval.profiles import CollectionProfiles
 from retrieval.rerank import RerankParams, max_shift
 from retrieval.search import Searcher
+from retrieval.spaces import WouldBlock
 from tests.conftest import make_components
 from tests.fixtures_docs import write_sample_folder
 from tests.retrieval.conftest import store_query
@@ -136,6 +137,20 @@ def test_profiles_are_cached_for_a_short_time(indexed: Components) -> None:
     assert profiles("c") is None  # still the cached read
     now[0] = 5.0
     assert profiles("c") == profile
+
+
+def test_dense_query_from_memory_matches_the_read_one_or_would_block(indexed: Components) -> None:
+    searcher = indexed.search.searcher  # the service's: profile and space records cached for seconds
+    with pytest.raises(WouldBlock):  # nothing read yet: the profile needs the store
+        searcher.dense_query(QUERY, collection="c", cached_only=True)
+    read = searcher.dense_query(QUERY, collection="c")
+    cached = searcher.dense_query(QUERY, collection="c", cached_only=True)
+    assert read is not None and cached == read
+    assert searcher.dense_query(QUERY, collection="c", mode=SearchMode.BM25, cached_only=True) is None
+    with pytest.raises(InvalidRequestError):  # a bad query is refused either way
+        searcher.dense_query("  ", collection="c", cached_only=True)
+    with pytest.raises(WouldBlock):  # a named space needs the record read fresh
+        searcher.dense_query(QUERY, collection="c", space="dense-x", cached_only=True)
 
 
 def test_kinds_filter_searches_exactly_those_kinds(indexed: Components) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,15 @@ from typing import Any
 import pytest
 
 from kernel.payload import DENSE_VECTOR
-from retrieval.spaces import SPACE_KEY, CollectionSpaces, ModelCache, SpaceInfo, SpaceRecord, space_record
+from retrieval.spaces import (
+    SPACE_KEY,
+    CollectionSpaces,
+    ModelCache,
+    SpaceInfo,
+    SpaceRecord,
+    WouldBlock,
+    space_record,
+)
 
 
 class FakeEmbedder:
@@ -82,3 +91,49 @@ def test_active_space_is_searched_and_written_with_staging_and_cached_for_the_tt
     with pytest.raises(KeyError):
         spaces.embedder("dense-z", spaces.record("c"))
     assert spaces.embedder(DENSE_VECTOR, spaces.record("c")).model_id == "base"
+
+
+def test_cached_only_answers_from_memory_or_raises_would_block() -> None:
+    admin, now, loads = FakeAdmin(), [0.0], list[Path]()
+    spaces = _spaces(admin, now, loads)
+    admin.metadata["c"] = {SPACE_KEY: SpaceRecord(active=_info("dense-a")).model_dump()}
+    with pytest.raises(WouldBlock):  # nothing read yet: the record needs the store
+        spaces.for_search("c", cached_only=True)
+    assert admin.reads == 0 and loads == []
+    spaces.record("c")
+    with pytest.raises(WouldBlock):  # the record is cached, the model not loaded
+        spaces.for_search("c", cached_only=True)
+    assert loads == []
+    spaces.for_search("c")
+    reads = admin.reads
+    space, embedder = spaces.for_search("c", cached_only=True)
+    assert (space, embedder.model_id, admin.reads, len(loads)) == ("dense-a", "dense-a", reads, 1)
+    with pytest.raises(WouldBlock):  # a fresh read is I/O
+        spaces.record("c", fresh=True, cached_only=True)
+    now[0] = 2.5
+    with pytest.raises(WouldBlock):  # past the TTL
+        spaces.for_search("c", cached_only=True)
+    assert admin.reads == reads
+
+
+def test_cached_only_never_waits_for_a_model_being_loaded() -> None:
+    loading, release = threading.Event(), threading.Event()
+
+    def slow_load(path: Path) -> FakeEmbedder:
+        loading.set()
+        release.wait(10)
+        return FakeEmbedder(path.name)
+
+    cache = ModelCache(slow_load, size=2)
+    cache._models["/models/ready"] = FakeEmbedder("ready")
+    loader = threading.Thread(target=cache.get, args=("/models/new",))
+    loader.start()
+    try:
+        assert loading.wait(10)
+        with pytest.raises(WouldBlock):  # even a loaded model: the lock is held by a load
+            cache.get("/models/ready", cached_only=True)
+    finally:
+        release.set()
+        loader.join(10)
+    assert cache.get("/models/ready", cached_only=True).model_id == "ready"
+    assert cache.get("/models/new", cached_only=True).model_id == "new"
