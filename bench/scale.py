@@ -1,8 +1,9 @@
 """The "Throughput and scale" section of RESULTS.md, from the files issue 14's benchmarks write.
 
-``python -m bench throughput``, ``python -m bench million`` and ``python -m bench ingest --out bench/ingest.json``
-each run alone (minutes to most of an hour); their figures reach RESULTS.md through this section, which
-each of them refreshes when it writes into ``bench/`` and ``python -m bench all`` keeps.
+``python -m bench throughput``, ``python -m bench million``, ``python -m bench http-cost`` and
+``python -m bench ingest --out bench/ingest.json`` each run alone (a minute to most of an hour); their
+figures reach RESULTS.md through this section, which each of them refreshes when it writes into ``bench/``
+and ``python -m bench all`` keeps.
 """
 
 from __future__ import annotations
@@ -82,6 +83,18 @@ def section(bench_dir: Path) -> str:
             f"{ingest['raw_encode_per_s']}/s; paired ratio mean {ingest['ratio_paired_mean']} "
             f"[{low}, {high}] (95% bootstrap interval), median {ingest['ratio_paired_median']}: "
             f"goal >= 0.9 with the interval above it **{'met' if low >= 0.9 else 'not met'}**.",
+            "",
+        ]
+    cost = _load(bench_dir / "http_cost.json")
+    if cost is not None and cost.get("mode") == "full":
+        bm25 = cost["summary"]["bm25"]
+        lines += [
+            f"`python -m bench http-cost` ({cost['points']:,} chunks, one request at a time; details in HTTP_COST.md): "
+            f"a lone BM25 `/v1/search` {bm25['ms']['http']['p50']} ms p50 through `http.client` against "
+            f"{bm25['ms']['searcher']['p50']} ms for `Searcher.search` in-process, "
+            f"+{bm25['http_over_searcher']['median']} ms paired {bm25['http_over_searcher']['ci95']}; "
+            f"the store step on a thread instead of the loop would add {bm25['threads_over_http']['median']:+} ms, "
+            f"`httpx` as the client {bm25['httpx_over_http']['median']:+} ms.",
             "",
         ]
     return "\n".join([*lines, END])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import million, throughput
+from bench import http_cost, million, throughput
 
 
 @pytest.mark.slow
@@ -46,6 +46,21 @@ def test_million_smoke_builds_a_quantized_index_and_serves_it(tmp_path: Path) ->
     assert 100 < service["rss_peak_mb"] < 4096
     shard = tmp_path / "work" / f"million-{million.SMOKE['chunks']}" / "qdrant-edge" / million.COLLECTION
     assert "int8" in (shard / "edge_config.json").read_text().lower()
+
+
+@pytest.mark.slow
+def test_http_cost_smoke_times_every_path_side_by_side(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert http_cost.main(["--smoke", "--out", str(out), "--work", str(tmp_path / "work")]) == 0
+    results = json.loads((out / "http_cost.json").read_text())
+    assert results["points"] == http_cost.SMOKE["chunks"]
+    for mode in ("bm25", "hybrid"):
+        summary = results["summary"][mode]
+        for path in http_cost.PATHS:
+            assert summary["ms"][path]["p95"] >= summary["ms"][path]["p50"] > 0
+        low, high = summary["http_over_searcher"]["ci95"]
+        assert low <= summary["http_over_searcher"]["median"] <= high
+    assert "| bm25 |" in (out / "HTTP_COST.md").read_text()
 
 
 def test_mixed_corpus_is_deterministic_and_normalized() -> None:
