@@ -5,8 +5,9 @@ of ``SYNTHRAG_SEARCH_THREADS`` worker threads: more threads only queue for the G
 "Throughput"), and the event loop stays free to read other requests and hand queries to the embedding
 micro-batcher meanwhile. A search alone in the service has nothing to overlap with, and the hand-off
 costs it two thread wake-ups: 0.22 ms of a 2.0 ms BM25 round trip on 2 cores (paired, 900 requests;
-README "Throughput"). So a lone search whose plan came from memory (no store read or model load
-pending) runs its store step on the loop; a search arriving meanwhile waits at most that one step.
+README "Throughput"). So a lone search whose plan came from memory (no metadata read or model load
+pending) runs its store step on the loop, with the small reads that step makes (the deleted-documents
+check in SQLite, index pages not yet in memory); a search arriving meanwhile waits at most that one step.
 ``SYNTHRAG_SEARCH_LONE_INLINE=false`` keeps every step on the threads.
 """
 
@@ -50,8 +51,8 @@ class SearchRunner:
         return await anyio.to_thread.run_sync(step, limiter=self.limiter)
 
     async def store_step(self, step: Callable[[], T], *, warm: bool) -> T:
-        """``step`` on the event loop when it is the only search in flight and ``warm`` (its plan needed
-        no I/O, so the caches it reads are fresh), else on a worker thread."""
+        """``step`` on the event loop when it is the only search in flight and ``warm`` (its plan came
+        from memory: no model to load, the collection's records fresh), else on a worker thread."""
         if self._lone_inline and warm and self._in_flight == 1:
             return step()
         return await self.in_thread(step)

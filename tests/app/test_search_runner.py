@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -15,14 +16,12 @@ def _where(runner: SearchRunner, *, warm: bool, others: int = 0) -> tuple[bool, 
 
     async def go() -> tuple[bool, int]:
         loop_thread = threading.get_ident()
-        with runner.entered():
-            for _ in range(others):
-                runner._in_flight += 1  # others mid-way (awaiting their embedding, say)
-            try:
+        with contextlib.ExitStack() as stack:
+            for _ in range(others):  # others mid-way (awaiting their embedding, say)
+                stack.enter_context(runner.entered())
+            with runner.entered():
                 ran_on = await runner.store_step(threading.get_ident, warm=warm)
                 return ran_on == loop_thread, runner.in_flight
-            finally:
-                runner._in_flight -= others
 
     return asyncio.run(go())
 

@@ -120,12 +120,13 @@ def test_cached_only_never_waits_for_a_model_being_loaded() -> None:
     loading, release = threading.Event(), threading.Event()
 
     def slow_load(path: Path) -> FakeEmbedder:
-        loading.set()
-        release.wait(10)
+        if path.name == "new":
+            loading.set()
+            release.wait(10)
         return FakeEmbedder(path.name)
 
     cache = ModelCache(slow_load, size=2)
-    cache._models["/models/ready"] = FakeEmbedder("ready")
+    cache.get("/models/ready")
     loader = threading.Thread(target=cache.get, args=("/models/new",))
     loader.start()
     try:
