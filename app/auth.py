@@ -106,10 +106,13 @@ async def tenant_scope(request: Request) -> TenantScope:
     each dependency of every request in Python, and a search paid for five (profiled; README "Throughput").
     """
     components = get_components(request)
-    settings = components.settings
-    tenant = authenticate(request.headers.get("authorization", ""), settings.api_keys)
     search = components.search
-    return TenantScope(tenant=tenant, store=search.store, default=settings.collection, dim=search.embedder.dim)
+    return TenantScope(
+        tenant=await tenant_of(request),
+        store=search.store,
+        default=components.settings.collection,
+        dim=search.embedder.dim,
+    )
 
 
 ScopeDep = Annotated[TenantScope, Depends(tenant_scope)]

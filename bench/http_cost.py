@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import random
 import shutil
 import sys
 import time
@@ -32,7 +31,7 @@ import httpx
 
 from app.components import build_components
 from bench import corpus, memory, run_all, scale, throughput
-from bench.stats import machine, percentile
+from bench.stats import bootstrap_interval, machine, percentile
 from kernel.models import SearchMode
 from kernel.settings import configure_offline, get_settings
 
@@ -62,13 +61,6 @@ class LeanClient:
 
     def close(self) -> None:
         self._conn.close()
-
-
-def median_interval(values: list[float], *, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap 95% interval of the median of ``values``."""
-    rng = random.Random(seed)
-    meds = sorted(percentile(rng.choices(values, k=len(values)), 50) for _ in range(resamples))
-    return round(meds[int(0.025 * (resamples - 1))], 3), round(meds[int(0.975 * (resamples - 1))], 3)
 
 
 def _copies(data: Path, work: Path) -> list[Path]:
@@ -135,7 +127,8 @@ def summarize(samples: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
 
     def paired(a: list[float], b: list[float]) -> dict[str, Any]:
         diffs = [x - y for x, y in zip(a, b, strict=True)]
-        return {"median": round(percentile(diffs, 50), 3), "ci95": median_interval(diffs)}
+        low, high = bootstrap_interval(diffs, resamples=2000, statistic=lambda d: percentile(d, 50))
+        return {"median": round(percentile(diffs, 50), 3), "ci95": (round(low, 3), round(high, 3))}
 
     out: dict[str, Any] = {}
     for mode, paths in samples.items():

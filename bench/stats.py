@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -20,16 +20,23 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def bootstrap_interval(
-    values: Sequence[float], *, confidence: float = 0.95, resamples: int = 10000, seed: int = 0
+    values: Sequence[float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 10000,
+    seed: int = 0,
+    statistic: Callable[[Sequence[float]], float] | None = None,
 ) -> tuple[float, float]:
-    """Percentile bootstrap interval of the mean of ``values`` (e.g. paired per-repetition ratios)."""
+    """Percentile bootstrap interval of ``statistic`` (default: the mean) of ``values`` (e.g. paired
+    per-repetition ratios)."""
     if not values:
         raise ValueError("no values")
     rng = random.Random(seed)
     n = len(values)
-    means = sorted(sum(rng.choices(values, k=n)) / n for _ in range(resamples))
+    of = statistic or (lambda sample: sum(sample) / n)
+    estimates = sorted(of(rng.choices(values, k=n)) for _ in range(resamples))
     tail = (1 - confidence) / 2
-    return means[int(tail * (resamples - 1))], means[int((1 - tail) * (resamples - 1))]
+    return estimates[int(tail * (resamples - 1))], estimates[int((1 - tail) * (resamples - 1))]
 
 
 def machine() -> dict[str, object]:
